@@ -1,0 +1,122 @@
+/**
+ * The parts of a firmware profile that every protocol family shares. Each family extends
+ * `commonProfileFields` with its own `framing` and `session` settings (see src/protocols/).
+ */
+import { z } from "zod";
+
+/** Baud rates a UART on the gateway and common bedside devices support. */
+export const baudRates = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] as const;
+
+export const serialSettingsSchema = z
+  .object({
+    baudRate: z
+      .number()
+      .int()
+      .refine((value) => (baudRates as readonly number[]).includes(value), {
+        message: `must be one of ${baudRates.join(", ")}`,
+      }),
+    dataBits: z.union([z.literal(7), z.literal(8)]).default(8),
+    parity: z.enum(["none", "even", "odd"]).default("none"),
+    stopBits: z.union([z.literal(1), z.literal(2)]).default(1),
+    flowControl: z.enum(["none", "rtscts", "xonxoff"]).default("none"),
+    /** Level of RTS and DTR after open; some devices power their RS-232 driver from them. */
+    rts: z.boolean().default(true),
+    dtr: z.boolean().default(true),
+  })
+  .strict();
+
+export type SerialSettings = z.infer<typeof serialSettingsSchema>;
+
+/** How one device code becomes an IEEE 11073-10101 (MDC) measurement with a UCUM unit. */
+export const measurementSchema = z
+  .object({
+    mdcCode: z.number().int().positive(),
+    mdcRefId: z
+      .string()
+      .regex(/^MDC_[A-Z0-9_]+$/, "must be an MDC reference id like MDC_PULS_OXIM_SAT_O2"),
+    unit: z.string().min(1).describe("UCUM unit code, such as %, /min, mm[Hg], mbar"),
+    /** Multiplier applied to the number the device sent. */
+    scale: z.number().default(1),
+  })
+  .strict();
+
+export type MeasurementMapping = z.infer<typeof measurementSchema>;
+
+const expectedObservationSchema = z
+  .object({
+    mdcCode: z.number().int().positive(),
+    value: z.number().nullable(),
+    unit: z.string(),
+    absentReason: z.enum(["absent", "invalid"]).optional(),
+  })
+  .strict();
+
+const expectedAlarmSchema = z
+  .object({
+    alarmCode: z.string(),
+    state: z.enum(["active", "cleared"]),
+  })
+  .strict();
+
+/** Bytes in, measurements out: run by the test suite and by `iomt-gateway profiles check`. */
+export const testVectorSchema = z
+  .object({
+    name: z.string().min(1),
+    /** Either text (escapes such as \r are YAML's own) or hex bytes separated by spaces. */
+    text: z.string().optional(),
+    hex: z
+      .string()
+      .regex(/^([0-9a-fA-F]{2}\s*)*$/, "must be pairs of hex digits, spaces allowed")
+      .optional(),
+    expect: z
+      .object({
+        observations: z.array(expectedObservationSchema).default([]),
+        alarms: z.array(expectedAlarmSchema).default([]),
+        identity: z
+          .object({
+            model: z.string().optional(),
+            serialNumber: z.string().optional(),
+            firmware: z.string().optional(),
+          })
+          .strict()
+          .optional(),
+        frames: z.number().int().min(0).optional(),
+        checksumErrors: z.number().int().min(0).default(0),
+        decodeErrors: z.number().int().min(0).default(0),
+        discardedBytes: z.number().int().min(0).optional(),
+        unmappedCodes: z.array(z.string()).optional(),
+      })
+      .strict(),
+  })
+  .strict()
+  .refine((vector) => (vector.text === undefined) !== (vector.hex === undefined), {
+    message: "a test vector needs exactly one of text or hex",
+  });
+
+export type TestVector = z.infer<typeof testVectorSchema>;
+
+export const commonProfileFields = {
+  id: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9-]{1,62}$/, "must be lower-case letters, digits and dashes"),
+  version: z.string().regex(/^\d+\.\d+\.\d+$/, "must be a semantic version such as 1.0.0"),
+  name: z.string().min(1),
+  manufacturer: z.string().min(1),
+  model: z.string().min(1),
+  /** The firmware range the profile was checked against, as the manufacturer writes it. */
+  firmware: z.string().min(1),
+  serial: serialSettingsSchema,
+  /** No frame for this long makes the device stale. */
+  quietTimeMs: z.number().int().min(500).max(600_000),
+  /** A frame longer than this is discarded as oversize; bounds the receive buffer. */
+  maxFrameBytes: z.number().int().min(16).max(65_536),
+  /**
+   * What to publish for a mapped code that a snapshot record does not contain: "absent"
+   * publishes it with no value, "ignore" publishes nothing for it.
+   */
+  missingValues: z.enum(["absent", "ignore"]).default("ignore"),
+  /** Value texts that mean "no value", as regular expressions, such as ^-+$. */
+  absentPatterns: z.array(z.string()).default([]),
+  measurements: z.record(z.string(), measurementSchema),
+  testVectors: z.array(testVectorSchema).min(1),
+};
