@@ -25,7 +25,9 @@ export type ErrorCode =
   | "MQTT_URL_REJECTED"
   | "MQTT_PUBLISH_FAILED"
   // Command line.
-  | "CLI_USAGE";
+  | "CLI_USAGE"
+  // Files in the data folder.
+  | "STATE_DAMAGED";
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;

@@ -1,0 +1,154 @@
+/** Wires the configured devices to the MQTT uplink and runs until stopped. */
+import { randomUUID } from "node:crypto";
+import { hostname } from "node:os";
+import { DevicePipeline } from "./device/pipeline.js";
+import { SequenceCounter, sequenceFile } from "./device/sequence.js";
+import { DeviceSupervisor } from "./device/supervisor.js";
+import { HealthReporter } from "./health/reporter.js";
+import { ReconnectingLink } from "./link/reconnecting.js";
+import { createSerialConnector } from "./link/serial.js";
+import { createTcpConnector } from "./link/tcp.js";
+import type { Connector } from "./link/types.js";
+import type { Logger } from "./log.js";
+import { DevicePublisher } from "./mqtt/device-publisher.js";
+import type { GatewayStatePayload } from "./mqtt/payloads.js";
+import { topics as topicsOf } from "./mqtt/topics.js";
+import { MqttUplink } from "./mqtt/uplink.js";
+import type { Prepared } from "./preflight.js";
+import type { LoadedProfile } from "./profiles/load.js";
+import type { HostIdentity } from "./protocols/family.js";
+import { codecFor } from "./protocols/registry.js";
+import type { DeviceConfig } from "./config/schema.js";
+import { agentVersion } from "./version.js";
+
+/** Records kept in memory while the broker is away: about an hour of 16 devices at 1 Hz. */
+const maxQueuedRecords = 60_000;
+const inFlightWindow = 64;
+const clock = { now: () => Date.now() };
+
+export interface RunningAgent {
+  sessionId: string;
+  uplink: MqttUplink;
+  supervisors: DeviceSupervisor[];
+  stop(): Promise<void>;
+}
+
+export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
+  const { config } = prepared;
+  const sessionId = randomUUID();
+  const topics = topicsOf({
+    prefix: config.topicPrefix,
+    site: config.site,
+    gateway: config.gateway,
+  });
+  const gatewayState = (state: "online" | "offline"): GatewayStatePayload => ({
+    state,
+    sessionId,
+    since: new Date().toISOString(),
+    site: config.site,
+    gateway: config.gateway,
+    agentVersion,
+  });
+
+  const uplink = new MqttUplink({
+    broker: config.broker,
+    tls: prepared.tls,
+    clientId: config.broker.clientId ?? `iomt-${config.site}-${config.gateway}`,
+    will: { topic: topics.state, payload: JSON.stringify(gatewayState("offline")) },
+    maxQueuedRecords,
+    inFlightWindow,
+    log: log.child("mqtt"),
+  });
+  uplink.setRetained(topics.state, gatewayState("online"));
+
+  const host: HostIdentity = { name: "IOMTGW", revision: agentVersion };
+  const supervisors = config.devices.map((device) => {
+    const loaded = prepared.profiles.get(device.profile) as LoadedProfile;
+    const publisher = new DevicePublisher(
+      device.id,
+      loaded.profile,
+      new SequenceCounter(sequenceFile(config.dataDir, device.id)),
+      topics,
+      uplink,
+    );
+    return createSupervisor(
+      device,
+      loaded,
+      prepared,
+      publisher,
+      host,
+      log.child("device", { device: device.id }),
+    );
+  });
+
+  const health = new HealthReporter({
+    intervalMs: config.health.intervalMs,
+    dataDir: config.dataDir,
+    sessionId,
+    topics,
+    uplink,
+    supervisors,
+    log: log.child("health"),
+  });
+
+  log.info("agent starting", {
+    version: agentVersion,
+    sessionId,
+    host: hostname(),
+    devices: config.devices.length,
+    configSha256: prepared.configSha256,
+  });
+  uplink.start();
+  for (const supervisor of supervisors) supervisor.start();
+  health.start();
+
+  return {
+    sessionId,
+    uplink,
+    supervisors,
+    stop: async () => {
+      health.stop();
+      for (const supervisor of supervisors) supervisor.stop();
+      await uplink.stop([{ topic: topics.state, payload: gatewayState("offline") }]);
+      log.info("agent stopped", { sessionId });
+    },
+  };
+}
+
+function createSupervisor(
+  device: DeviceConfig,
+  loaded: LoadedProfile,
+  prepared: Prepared,
+  publisher: DevicePublisher,
+  host: HostIdentity,
+  log: Logger,
+): DeviceSupervisor {
+  const { config } = prepared;
+  const codec = codecFor(loaded.profile);
+  const pipeline = new DevicePipeline(codec, loaded.profile, host);
+  const connector: Connector =
+    device.link.kind === "serial"
+      ? createSerialConnector(device.link.path, {
+          ...loaded.profile.serial,
+          baudRate: device.link.baudRate ?? loaded.profile.serial.baudRate,
+        })
+      : createTcpConnector(device.link.host, device.link.port);
+  // The link needs the supervisor's listener and the supervisor needs the link.
+  let supervisor: DeviceSupervisor | undefined;
+  const link = new ReconnectingLink(
+    connector,
+    {
+      initialDelayMs: config.reconnect.initialDelayMs,
+      maxDelayMs: config.reconnect.maxDelayMs,
+      watchMs: config.linkWatchMs,
+    },
+    {
+      onOpen: () => supervisor?.linkListener.onOpen(),
+      onData: (chunk) => supervisor?.linkListener.onData(chunk),
+      onDown: (reason) => supervisor?.linkListener.onDown(reason),
+    },
+    log.child("link"),
+  );
+  supervisor = new DeviceSupervisor(device, loaded, pipeline, link, publisher, log, clock);
+  return supervisor;
+}

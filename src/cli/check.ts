@@ -1,0 +1,43 @@
+import { formatProblem } from "../config/problems.js";
+import { preflight } from "../preflight.js";
+import { parseCommandArgs, requireOption } from "./args.js";
+
+const help = `Usage: iomt-gateway check --config FILE
+
+Validates the configuration against its schema, loads the firmware profiles it names, and
+checks the CA bundle, the client certificate and its key (readable, matching, not expired,
+key not readable by other users). Prints every problem with its place in the file.
+Exit status: 0 when everything is valid, 1 otherwise.
+
+Options:
+  --config FILE   The YAML configuration file.
+  -h, --help      Show this help.
+`;
+
+export function checkCommand(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(args, { config: { type: "string", short: "c" } }, help);
+  if (values.help) {
+    process.stdout.write(help);
+    return Promise.resolve(0);
+  }
+  const configFile = requireOption(values.config, "config", help);
+  const checked = preflight(configFile);
+  if (!checked.ok) {
+    process.stderr.write(`CONFIG_INVALID: ${checked.problems.length} problem(s) found:\n`);
+    for (const problem of checked.problems) process.stderr.write(`  ${formatProblem(problem)}\n`);
+    return Promise.resolve(1);
+  }
+  const { config, profiles, tls } = checked.prepared;
+  process.stdout.write(`${configFile}: valid\n`);
+  process.stdout.write(
+    `  site ${config.site}, gateway ${config.gateway}, broker ${config.broker.url}\n`,
+  );
+  process.stdout.write(`  client certificate valid for ${tls.clientCertDaysLeft} more days\n`);
+  for (const device of config.devices) {
+    const profile = profiles.get(device.profile)?.profile;
+    const link =
+      device.link.kind === "serial" ? device.link.path : `${device.link.host}:${device.link.port}`;
+    process.stdout.write(`  device ${device.id}: ${profile?.name ?? "?"} on ${link}\n`);
+  }
+  return Promise.resolve(0);
+}

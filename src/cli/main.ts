@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/** The iomt-gateway command line: run, check, simulate and profiles. */
+import { messageOf } from "../errors.js";
+import { checkCommand } from "./check.js";
+import { profilesCommand } from "./profiles.js";
+import { runCommand } from "./run.js";
+import { simulateCommand } from "./simulate.js";
+import { agentVersion } from "../version.js";
+
+const usage = `iomt-gateway ${agentVersion}: reads bedside devices over serial links and publishes
+their measurements to an MQTT broker over mutually authenticated TLS.
+
+Usage: iomt-gateway <command> [options]
+
+Commands:
+  run --config FILE        Run the agent until SIGTERM or SIGINT.
+  check --config FILE      Validate the configuration, its profiles and certificate files.
+  simulate --profile ID    Stand in for a device on a serial port or a TCP port.
+  profiles                 List the firmware profiles and run their test vectors.
+
+Run "iomt-gateway <command> --help" for a command's options.
+`;
+
+const commands: Record<string, (args: string[]) => Promise<number>> = {
+  run: runCommand,
+  check: checkCommand,
+  simulate: simulateCommand,
+  profiles: profilesCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === "--help" || name === "-h" || name === "help") {
+    process.stdout.write(usage);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version") {
+    process.stdout.write(`${agentVersion}\n`);
+    return 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    process.stderr.write(
+      `CLI_USAGE: unknown command "${name}"; expected one of ${Object.keys(commands).join(", ")}\n\n${usage}`,
+    );
+    return 2;
+  }
+  return command(rest);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`${messageOf(error)}\n`);
+    process.exitCode = 1;
+  },
+);

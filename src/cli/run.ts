@@ -1,0 +1,43 @@
+import { startAgent } from "../agent.js";
+import { formatProblem } from "../config/problems.js";
+import { createLogger } from "../log.js";
+import { preflight } from "../preflight.js";
+import { parseCommandArgs, requireOption } from "./args.js";
+
+const help = `Usage: iomt-gateway run --config FILE
+
+Runs the agent: reads every configured device and publishes to the broker until it receives
+SIGTERM or SIGINT. Refuses to start, listing every problem, when the configuration, a profile
+or a certificate file is invalid (the same checks as "iomt-gateway check").
+
+Options:
+  --config FILE   The YAML configuration file.
+  -h, --help      Show this help.
+`;
+
+export async function runCommand(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(args, { config: { type: "string", short: "c" } }, help);
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const configFile = requireOption(values.config, "config", help);
+  const checked = preflight(configFile);
+  if (!checked.ok) {
+    process.stderr.write(`CONFIG_INVALID: not starting, ${checked.problems.length} problem(s):\n`);
+    for (const problem of checked.problems) process.stderr.write(`  ${formatProblem(problem)}\n`);
+    return 1;
+  }
+  const { config } = checked.prepared;
+  const log = createLogger({ level: config.log.level, format: config.log.format });
+  const agent = startAgent(checked.prepared, log);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info("stopping", { signal });
+      agent.stop().then(resolve, resolve);
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  return 0;
+}

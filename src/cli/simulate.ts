@@ -1,0 +1,85 @@
+import { GatewayError } from "../errors.js";
+import { createLogger } from "../log.js";
+import { builtInProfileDirs, loadProfiles } from "../profiles/load.js";
+import { defaultSimulatorOptions } from "../protocols/family.js";
+import { runSerialSimulator, runTcpSimulator } from "../simulate/runner.js";
+import { integerOption, parseCommandArgs, requireOption } from "./args.js";
+
+const help = `Usage: iomt-gateway simulate --profile ID (--port PATH | --tcp-port N) [options]
+
+Stands in for a bedside device: speaks the profile's protocol byte for byte, including its
+session rules, on a serial port or as a TCP server like a serial device server.
+
+Options:
+  --profile ID          Profile id, such as masimo-radical7-ascii1 or draeger-medibus-evita4.
+  --port PATH           Serial port to talk on (one end of a socat pair, or a USB adapter).
+  --tcp-port N          Listen on TCP port N instead (0 picks a free port).
+  --host ADDRESS        Address to listen on with --tcp-port (default 127.0.0.1).
+  --profiles-dir DIR    Extra folder of profiles, searched first.
+  --seed N              Seed for the simulated values (default 1).
+  --corrupt-every N     Send a wrong checksum or malformed frame every N frames (default 0: never).
+  --garbage-every N     Send noise before every N-th frame (default 0: never).
+  --serial-number S     Serial number the device reports (default SIM0000001).
+  -h, --help            Show this help.
+`;
+
+export async function simulateCommand(args: string[]): Promise<number> {
+  const { values } = parseCommandArgs(
+    args,
+    {
+      profile: { type: "string" },
+      port: { type: "string" },
+      "tcp-port": { type: "string" },
+      host: { type: "string" },
+      "profiles-dir": { type: "string" },
+      seed: { type: "string" },
+      "corrupt-every": { type: "string" },
+      "garbage-every": { type: "string" },
+      "serial-number": { type: "string" },
+    },
+    help,
+  );
+  if (values.help) {
+    process.stdout.write(help);
+    return 0;
+  }
+  const profileId = requireOption(values.profile, "profile", help);
+  const dirs = [
+    ...(values["profiles-dir"] === undefined ? [] : [values["profiles-dir"]]),
+    ...builtInProfileDirs(),
+  ];
+  const profile = loadProfiles(dirs).profiles.get(profileId)?.profile;
+  if (profile === undefined) {
+    throw new GatewayError(
+      "PROFILE_NOT_FOUND",
+      `profile "${profileId}" was not found; run "iomt-gateway profiles" to list them`,
+    );
+  }
+  const options = {
+    seed: integerOption(values.seed, "seed", defaultSimulatorOptions.seed),
+    corruptEvery: integerOption(values["corrupt-every"], "corrupt-every", 0),
+    garbageEvery: integerOption(values["garbage-every"], "garbage-every", 0),
+    serialNumber: values["serial-number"] ?? defaultSimulatorOptions.serialNumber,
+  };
+  const log = createLogger({ level: "info", format: "text" }, "simulate");
+  if ((values.port === undefined) === (values["tcp-port"] === undefined)) {
+    throw new GatewayError("CLI_USAGE", `give exactly one of --port or --tcp-port\n\n${help}`);
+  }
+  const running =
+    values.port !== undefined
+      ? await runSerialSimulator(profile, values.port, options, log)
+      : await runTcpSimulator(
+          profile,
+          values.host ?? "127.0.0.1",
+          integerOption(values["tcp-port"], "tcp-port", 0),
+          options,
+          log,
+        );
+  await new Promise<void>((resolve) => {
+    process.once("SIGTERM", resolve);
+    process.once("SIGINT", resolve);
+  });
+  await running.stop();
+  log.info("simulator stopped", running.stats());
+  return 0;
+}

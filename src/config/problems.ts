@@ -1,0 +1,91 @@
+/** A problem found in a file the agent reads, located by its path and line in that file. */
+import type { z } from "zod";
+import { isMap, isSeq, type Document, type LineCounter } from "yaml";
+
+export interface Problem {
+  file: string;
+  /** The setting's path, such as devices[0].link.path; empty for the whole file. */
+  path: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export function formatPath(path: readonly PropertyKey[]): string {
+  return path
+    .map((part, index) =>
+      typeof part === "number" ? `[${part}]` : index === 0 ? String(part) : `.${String(part)}`,
+    )
+    .join("");
+}
+
+export function formatProblem(problem: Problem): string {
+  const where =
+    problem.line === undefined
+      ? problem.file
+      : `${problem.file}:${problem.line}:${problem.column ?? 1}`;
+  const what = problem.path === "" ? "" : `${problem.path}: `;
+  return `${where}: ${what}${problem.message}`;
+}
+
+/** Describes a received value for a message, bounded so a huge value cannot flood a log. */
+export function describeValue(value: unknown): string {
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/** Turns zod issues into problems with the line of the offending node in the YAML document. */
+export function problemsFromIssues(
+  file: string,
+  issues: readonly z.core.$ZodIssue[],
+  document: Document,
+  lines: LineCounter,
+  raw: unknown,
+): Problem[] {
+  return issues
+    .flatMap((issue) => expandIssue(issue))
+    .map((issue) => {
+      const path = issue.path as PropertyKey[];
+      const position = positionOf(document, lines, path);
+      const received = valueAt(raw, path);
+      const got = issue.code === "unrecognized_keys" ? "" : ` (got ${describeValue(received)})`;
+      return { file, path: formatPath(path), ...position, message: `${issue.message}${got}` };
+    });
+}
+
+/** Splits "unrecognized keys" into one problem per key, each with its own line. */
+function expandIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
+  if (issue.code !== "unrecognized_keys") return [issue];
+  return issue.keys.map((key) => ({
+    ...issue,
+    path: [...issue.path, key],
+    message: `is not a known setting; check its spelling or remove it`,
+  }));
+}
+
+function positionOf(document: Document, lines: LineCounter, path: PropertyKey[]) {
+  for (let depth = path.length; depth >= 0; depth--) {
+    const node = document.getIn(path.slice(0, depth) as (string | number)[], true) as
+      { range?: [number, number, number] } | undefined;
+    const nodeOrCollection = node ?? (depth === 0 ? document.contents : undefined);
+    const range = (nodeOrCollection as { range?: [number, number, number] } | undefined)?.range;
+    if (
+      range !== undefined &&
+      (node !== undefined || isMap(nodeOrCollection) || isSeq(nodeOrCollection))
+    ) {
+      const { line, col } = lines.linePos(range[0]);
+      return { line, column: col };
+    }
+  }
+  return {};
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let value = raw;
+  for (const part of path) {
+    if (value === null || typeof value !== "object") return undefined;
+    value = (value as Record<PropertyKey, unknown>)[part];
+  }
+  return value;
+}

@@ -1,0 +1,139 @@
+/**
+ * The one schema for the agent's YAML configuration. Types, defaults and the JSON Schema in
+ * docs/schemas/config.schema.json all derive from it.
+ */
+import { z } from "zod";
+import { baudRates } from "../profiles/common.js";
+
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
+const id = (what: string) =>
+  z
+    .string()
+    .regex(
+      idPattern,
+      `must be 1-63 letters, digits, "-" or "_", starting with a letter or digit (${what})`,
+    );
+
+const serialLinkSchema = z
+  .object({
+    kind: z.literal("serial"),
+    /** Any path, including /dev/serial/by-id/... symlinks, which survive re-plugging. */
+    path: z.string().min(1),
+    /** Overrides the profile's baud rate, for a device configured to another speed. */
+    baudRate: z
+      .number()
+      .int()
+      .refine((value) => (baudRates as readonly number[]).includes(value), {
+        message: `must be one of ${baudRates.join(", ")}`,
+      })
+      .optional(),
+  })
+  .strict();
+
+const tcpLinkSchema = z
+  .object({
+    kind: z.literal("tcp"),
+    /** The serial device server's address; its port carries the device's raw bytes. */
+    host: z.string().min(1),
+    port: z.number().int().min(1).max(65535),
+  })
+  .strict();
+
+export const linkSchema = z.discriminatedUnion("kind", [serialLinkSchema, tcpLinkSchema]);
+
+const deviceSchema = z
+  .object({
+    id: id("device id"),
+    /** A profile id from firmware-profiles/, such as masimo-radical7-ascii1. */
+    profile: z.string().min(1),
+    link: linkSchema,
+    /** Overrides the profile's quiet time after which the device's data is stale. */
+    quietTimeMs: z.number().int().min(500).max(600_000).optional(),
+  })
+  .strict();
+
+const brokerSchema = z
+  .object({
+    url: z
+      .string()
+      .refine((value) => value.startsWith("mqtts://"), {
+        message:
+          "must start with mqtts:// because the agent sends clinical data only over TLS; " +
+          "ask for the broker's TLS port (usually 8883)",
+      })
+      .refine((value) => URL.canParse(value), { message: "must be a valid URL" }),
+    /** The site CA bundle: the only roots trusted for the broker (not the system's). */
+    caFile: z.string().min(1),
+    certFile: z.string().min(1),
+    keyFile: z.string().min(1),
+    /** Name to verify in the broker's certificate when url names an IP address. */
+    servername: z.string().min(1).optional(),
+    /** MQTT keep-alive. A half-open connection is noticed after about 1.5 times this. */
+    keepAliveSeconds: z.number().int().min(5).max(600).default(20),
+    connectTimeoutMs: z.number().int().min(1000).max(120_000).default(10_000),
+    reconnectPeriodMs: z.number().int().min(100).max(300_000).default(2000),
+    clientId: z.string().min(1).max(128).optional(),
+  })
+  .strict();
+
+const reconnectSchema = z
+  .object({
+    /** First wait after a link is lost; doubles per failure up to maxDelayMs. */
+    initialDelayMs: z.number().int().min(50).max(60_000).default(500),
+    maxDelayMs: z.number().int().min(100).max(600_000).default(30_000),
+  })
+  .strict()
+  .refine((value) => value.maxDelayMs >= value.initialDelayMs, {
+    message: "maxDelayMs must be at least initialDelayMs",
+  });
+
+export const configSchema = z
+  .object({
+    site: id("site id"),
+    gateway: id("gateway id"),
+    /** First levels of every topic; versioned so a payload change can move to v2. */
+    topicPrefix: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, "must be topic levels without wildcards")
+      .default("iomt/v1"),
+    /** Folder for the agent's state (sequence numbers); must be writable. */
+    dataDir: z.string().min(1),
+    /** Extra folder of firmware profiles, searched before the built-in ones. */
+    profilesDir: z.string().min(1).optional(),
+    log: z
+      .object({
+        level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+        format: z.enum(["text", "json"]).default("json"),
+      })
+      .strict()
+      .default({ level: "info", format: "json" }),
+    broker: brokerSchema,
+    health: z
+      .object({ intervalMs: z.number().int().min(1000).max(3_600_000).default(30_000) })
+      .strict()
+      .default({ intervalMs: 30_000 }),
+    reconnect: reconnectSchema.default({ initialDelayMs: 500, maxDelayMs: 30_000 }),
+    /** How often a serial link checks that its port path still exists. */
+    linkWatchMs: z.number().int().min(100).max(60_000).default(1000),
+    devices: z.array(deviceSchema).min(1, "must list at least one device"),
+  })
+  .strict()
+  .superRefine((config, context) => {
+    const seen = new Map<string, number>();
+    config.devices.forEach((device, index) => {
+      const first = seen.get(device.id);
+      if (first !== undefined) {
+        context.addIssue({
+          code: "custom",
+          path: ["devices", index, "id"],
+          message: `must be unique, but devices[${first}] has the same id`,
+        });
+      }
+      seen.set(device.id, index);
+    });
+  });
+
+export type GatewayConfig = z.infer<typeof configSchema>;
+export type DeviceConfig = GatewayConfig["devices"][number];
+export type LinkConfig = DeviceConfig["link"];
+export type BrokerConfig = GatewayConfig["broker"];

@@ -1,0 +1,200 @@
+/**
+ * One device's bytes-to-records path: framer, decoder, session and measurement mapping, with
+ * the link counters. Free of I/O and clocks, so the supervisor, the test vectors and replay
+ * all run the same code.
+ */
+import type { GatewayError } from "../errors.js";
+import type { Profile } from "../profiles/schema.js";
+import type { HostIdentity } from "../protocols/family.js";
+import type { ProfileCodec } from "../protocols/registry.js";
+import type {
+  Decoder,
+  DeviceRecord,
+  Framer,
+  FramerEvent,
+  Outgoing,
+  Session,
+} from "../protocols/types.js";
+import { AlarmTracker, type AlarmChange } from "./alarms.js";
+import { MeasurementMapper, type Measurement } from "./measurements.js";
+
+export interface LinkCounters {
+  bytesIn: number;
+  bytesOut: number;
+  frames: number;
+  checksumErrors: number;
+  decodeErrors: number;
+  discardedBytes: number;
+  oversizeFrames: number;
+  unmappedValues: number;
+  invalidValues: number;
+  reconnects: number;
+}
+
+export interface Identity {
+  model?: string;
+  serialNumber?: string;
+  firmware?: string;
+}
+
+export interface NumericsBatch {
+  measurements: Measurement[];
+  deviceTime?: string;
+}
+
+/** What one chunk of bytes produced. */
+export interface IngestResult {
+  batches: NumericsBatch[];
+  alarms: AlarmChange[];
+  identity?: Identity;
+  errors: GatewayError[];
+  unmapped: string[];
+  outgoing: Outgoing[];
+  frames: number;
+}
+
+export function emptyCounters(): LinkCounters {
+  return {
+    bytesIn: 0,
+    bytesOut: 0,
+    frames: 0,
+    checksumErrors: 0,
+    decodeErrors: 0,
+    discardedBytes: 0,
+    oversizeFrames: 0,
+    unmappedValues: 0,
+    invalidValues: 0,
+    reconnects: 0,
+  };
+}
+
+export class DevicePipeline {
+  readonly counters = emptyCounters();
+  /** Unmapped device codes seen, with their counts, for device state. */
+  readonly unmappedCodes = new Map<string, number>();
+  lastFrameAtMs: number | undefined;
+
+  private readonly framer: Framer;
+  private readonly decoder: Decoder;
+  private readonly session: Session;
+  private readonly mapper: MeasurementMapper;
+  private readonly alarms = new AlarmTracker();
+
+  constructor(codec: ProfileCodec, profile: Profile, host: HostIdentity) {
+    this.framer = codec.createFramer();
+    this.decoder = codec.createDecoder();
+    this.session = codec.createSession(host);
+    this.mapper = new MeasurementMapper(profile);
+  }
+
+  get established(): boolean {
+    return this.session.established;
+  }
+
+  get tickMs(): number {
+    return this.session.tickMs;
+  }
+
+  open(nowMs: number): Outgoing[] {
+    this.countDiscards(this.framer.reset());
+    return this.session.onOpen(nowMs);
+  }
+
+  /** Drops a half frame when the link closes; it is counted as discarded. */
+  close(): void {
+    this.countDiscards(this.framer.reset());
+  }
+
+  tick(nowMs: number): Outgoing[] {
+    return this.session.onTick(nowMs);
+  }
+
+  countWritten(outgoing: readonly Outgoing[]): void {
+    for (const item of outgoing) this.counters.bytesOut += item.bytes.length;
+  }
+
+  ingest(chunk: Uint8Array, nowMs: number): IngestResult {
+    const result: IngestResult = {
+      batches: [],
+      alarms: [],
+      errors: [],
+      unmapped: [],
+      outgoing: [],
+      frames: 0,
+    };
+    this.counters.bytesIn += chunk.length;
+    for (const event of this.framer.push(chunk)) {
+      if (event.kind === "discard") {
+        this.countDiscards([event]);
+        continue;
+      }
+      this.counters.frames++;
+      result.frames++;
+      this.lastFrameAtMs = nowMs;
+      this.decodeFrame(event.bytes, nowMs, result);
+    }
+    return result;
+  }
+
+  private decodeFrame(frame: Buffer, nowMs: number, result: IngestResult): void {
+    const decoded = this.decoder(frame);
+    if (!decoded.ok) {
+      if (decoded.error.code === "FRAME_CHECKSUM") {
+        this.counters.checksumErrors++;
+        result.outgoing.push(...this.session.onCorruptFrame(nowMs));
+      } else {
+        this.counters.decodeErrors++;
+      }
+      result.errors.push(decoded.error);
+      return;
+    }
+    for (const record of decoded.records) this.applyRecord(record, nowMs, result);
+  }
+
+  private applyRecord(record: DeviceRecord, nowMs: number, result: IngestResult): void {
+    switch (record.kind) {
+      case "numerics": {
+        const mapped = this.mapper.map(record.values, record.snapshot);
+        this.counters.unmappedValues += mapped.unmapped.length;
+        this.counters.invalidValues += mapped.invalid.length;
+        for (const code of mapped.unmapped) {
+          this.unmappedCodes.set(code, (this.unmappedCodes.get(code) ?? 0) + 1);
+        }
+        result.unmapped.push(...mapped.unmapped);
+        if (mapped.measurements.length > 0) {
+          result.batches.push({ measurements: mapped.measurements, deviceTime: record.deviceTime });
+        }
+        return;
+      }
+      case "alarms":
+        result.alarms.push(...this.alarms.apply(record.alarms, record.snapshot));
+        return;
+      case "identity":
+        result.identity = { ...result.identity, ...withoutUndefined(record) };
+        return;
+      case "session":
+        result.outgoing.push(...this.session.onEvent(record.event, nowMs));
+        return;
+    }
+  }
+
+  private countDiscards(events: readonly FramerEvent[]): void {
+    for (const event of events) {
+      if (event.kind !== "discard") continue;
+      this.counters.discardedBytes += event.byteCount;
+      if (event.reason === "oversize") this.counters.oversizeFrames++;
+    }
+  }
+}
+
+function withoutUndefined(record: {
+  model?: string;
+  serialNumber?: string;
+  firmware?: string;
+}): Identity {
+  const identity: Identity = {};
+  if (record.model !== undefined) identity.model = record.model;
+  if (record.serialNumber !== undefined) identity.serialNumber = record.serialNumber;
+  if (record.firmware !== undefined) identity.firmware = record.firmware;
+  return identity;
+}

@@ -1,0 +1,207 @@
+/**
+ * Supervises one device: drives its link and pipeline, owns time (quiet-time watchdog, session
+ * ticks) and the device state machine, and hands records to a sink. Bad device input is handled
+ * here in one place: counted, warned about at a limited rate, and never fatal.
+ */
+import type { DeviceConfig } from "../config/schema.js";
+import { RateLimitedWarning, hexPreview, type Logger } from "../log.js";
+import type { ReconnectingLink } from "../link/reconnecting.js";
+import type { LoadedProfile } from "../profiles/load.js";
+import type { Outgoing } from "../protocols/types.js";
+import type { DeviceState } from "../mqtt/payloads.js";
+import type { AlarmChange } from "./alarms.js";
+import type { DevicePipeline, Identity, LinkCounters, NumericsBatch } from "./pipeline.js";
+
+export interface DeviceSink {
+  observations(batch: NumericsBatch, receivedAtMs: number): void;
+  alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void;
+  identity(identity: Identity): void;
+  state(status: DeviceStatus): void;
+}
+
+export interface DeviceStatus {
+  deviceId: string;
+  state: DeviceState;
+  sinceMs: number;
+  reason?: string;
+  link: string;
+  profile: string;
+  lastFrameAgeMs: number | null;
+  counters: LinkCounters;
+  unmappedCodes: Record<string, number>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+/** A link that stays open but silent this many quiet times is closed and reopened. */
+const restartAfterQuietTimes = 3;
+const warningIntervalMs = 60_000;
+
+export class DeviceSupervisor {
+  private stateValue: DeviceState = "connecting";
+  private sinceMs: number;
+  private reason: string | undefined;
+  private openedAtMs: number | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly warnings: RateLimitedWarning;
+  private readonly quietTimeMs: number;
+  private readonly technicalAlarms = new Set<string>();
+
+  constructor(
+    private readonly device: DeviceConfig,
+    private readonly loaded: LoadedProfile,
+    private readonly pipeline: DevicePipeline,
+    private readonly link: ReconnectingLink,
+    private readonly sink: DeviceSink,
+    private readonly log: Logger,
+    private readonly clock: Clock,
+  ) {
+    this.sinceMs = clock.now();
+    this.quietTimeMs = device.quietTimeMs ?? loaded.profile.quietTimeMs;
+    this.warnings = new RateLimitedWarning(log, warningIntervalMs, () => clock.now());
+  }
+
+  get id(): string {
+    return this.device.id;
+  }
+
+  get state(): DeviceState {
+    return this.stateValue;
+  }
+
+  /** Link listener callbacks; the agent passes this object to the ReconnectingLink. */
+  readonly linkListener = {
+    onOpen: () => this.onOpen(),
+    onData: (chunk: Buffer) => this.onData(chunk),
+    onDown: (reason: string) => this.onDown(reason),
+  };
+
+  start(): void {
+    this.publishState();
+    this.link.start();
+    const tickMs = Math.min(this.pipeline.tickMs, 250);
+    this.tickTimer = setInterval(() => this.onTick(), tickMs);
+  }
+
+  stop(): void {
+    clearInterval(this.tickTimer);
+    this.link.stop();
+  }
+
+  status(): DeviceStatus {
+    const now = this.clock.now();
+    const last = this.pipeline.lastFrameAtMs;
+    return {
+      deviceId: this.device.id,
+      state: this.stateValue,
+      sinceMs: this.sinceMs,
+      ...(this.reason === undefined ? {} : { reason: this.reason }),
+      link: this.link.description,
+      profile: `${this.loaded.profile.id}@${this.loaded.profile.version}`,
+      lastFrameAgeMs: last === undefined ? null : now - last,
+      counters: { ...this.pipeline.counters },
+      unmappedCodes: Object.fromEntries(this.pipeline.unmappedCodes),
+    };
+  }
+
+  private onOpen(): void {
+    const now = this.clock.now();
+    this.openedAtMs = now;
+    this.write(this.pipeline.open(now));
+    this.setState(this.pipeline.established ? "connecting" : "negotiating", "link open");
+  }
+
+  private onData(chunk: Buffer): void {
+    const now = this.clock.now();
+    if (this.log.enabled("debug")) {
+      this.log.debug("bytes in", { direction: "in", bytes: hexPreview(chunk) });
+    }
+    const result = this.pipeline.ingest(chunk, now);
+    this.write(result.outgoing);
+    for (const error of result.errors)
+      this.warnings.warn(error.code, "bad frame skipped", { error: error.message });
+    for (const code of new Set(result.unmapped)) {
+      this.warnings.warn(`unmapped:${code}`, "device code has no mapping in the profile", {
+        deviceCode: code,
+        profile: this.loaded.profile.id,
+      });
+    }
+    if (result.identity !== undefined) this.sink.identity(result.identity);
+    for (const batch of result.batches) this.sink.observations(batch, now);
+    for (const change of result.alarms) this.sink.alarm(change, "device", now);
+    if (result.frames > 0 && this.pipeline.established && this.stateValue !== "connected") {
+      this.becomeConnected();
+    }
+  }
+
+  private onDown(reason: string): void {
+    this.pipeline.close();
+    this.pipeline.counters.reconnects++;
+    this.openedAtMs = undefined;
+    if (this.stateValue === "lost") return;
+    this.setState("lost", reason);
+    this.raise("link-lost", `link lost: ${reason}`);
+  }
+
+  private onTick(): void {
+    const now = this.clock.now();
+    if (this.link.state !== "open") return;
+    this.write(this.pipeline.tick(now));
+    const lastActivity = Math.max(this.pipeline.lastFrameAtMs ?? 0, this.openedAtMs ?? 0);
+    const quietMs = now - lastActivity;
+    if (this.stateValue === "connected" && quietMs > this.quietTimeMs) {
+      this.setState("stale", `no frame for ${quietMs} ms (quiet time ${this.quietTimeMs} ms)`);
+      this.raise("data-stale", "no data from the device");
+    }
+    if (quietMs > this.quietTimeMs * restartAfterQuietTimes) {
+      this.link.restart(`no frame for ${quietMs} ms`);
+    }
+  }
+
+  private becomeConnected(): void {
+    this.setState("connected", undefined);
+    this.clear("data-stale", "data flows again");
+    this.clear("link-lost", "link restored and data flows");
+  }
+
+  private raise(alarmCode: string, text: string): void {
+    if (this.technicalAlarms.has(alarmCode)) return;
+    this.technicalAlarms.add(alarmCode);
+    this.sink.alarm({ alarmCode, state: "active", text }, "technical", this.clock.now());
+  }
+
+  private clear(alarmCode: string, text: string): void {
+    if (!this.technicalAlarms.delete(alarmCode)) return;
+    this.sink.alarm({ alarmCode, state: "cleared", text }, "technical", this.clock.now());
+  }
+
+  private write(outgoing: readonly Outgoing[]): void {
+    for (const item of outgoing) {
+      if (!this.link.write(item.bytes)) continue;
+      this.pipeline.countWritten([item]);
+      if (this.log.enabled("debug")) {
+        this.log.debug("bytes out", {
+          direction: "out",
+          label: item.label,
+          bytes: hexPreview(item.bytes),
+        });
+      }
+    }
+  }
+
+  private setState(state: DeviceState, reason: string | undefined): void {
+    if (state === this.stateValue && reason === this.reason) return;
+    const level = state === "lost" || state === "stale" ? "warn" : "info";
+    this.log[level]("device state", { state, reason });
+    this.stateValue = state;
+    this.reason = reason;
+    this.sinceMs = this.clock.now();
+    this.publishState();
+  }
+
+  private publishState(): void {
+    this.sink.state(this.status());
+  }
+}

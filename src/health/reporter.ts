@@ -1,0 +1,87 @@
+/** Publishes the retained health report on an interval. */
+import type { DeviceSupervisor } from "../device/supervisor.js";
+import { messageOf } from "../errors.js";
+import type { Logger } from "../log.js";
+import { deviceStatePayloadOf } from "../mqtt/device-publisher.js";
+import type { HealthPayload } from "../mqtt/payloads.js";
+import type { Topics } from "../mqtt/topics.js";
+import type { MqttUplink } from "../mqtt/uplink.js";
+import { agentVersion } from "../version.js";
+import { sampleSystem } from "./system.js";
+
+export interface HealthReporterOptions {
+  intervalMs: number;
+  dataDir: string;
+  sessionId: string;
+  topics: Topics;
+  uplink: MqttUplink;
+  supervisors: readonly DeviceSupervisor[];
+  log: Logger;
+}
+
+export class HealthReporter {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startedAtMs = Date.now();
+
+  constructor(private readonly options: HealthReporterOptions) {}
+
+  start(): void {
+    this.timer = setInterval(() => void this.report(), this.options.intervalMs);
+    void this.report();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  async build(): Promise<HealthPayload> {
+    const { uplink, supervisors, sessionId, dataDir } = this.options;
+    const system = await sampleSystem(dataDir);
+    return {
+      time: new Date().toISOString(),
+      sessionId,
+      agentVersion,
+      uptimeSeconds: Math.round((Date.now() - this.startedAtMs) / 1000),
+      system: {
+        load1: system.load1,
+        load5: system.load5,
+        load15: system.load15,
+        memoryTotalMb: system.memoryTotalMb,
+        memoryAvailableMb: system.memoryAvailableMb,
+        cpuTemperatureC: system.cpuTemperatureC,
+      },
+      disk: system.disk,
+      process: system.process,
+      uplink: {
+        connected: uplink.connected,
+        queuedRecords: uplink.queuedRecords,
+        published: uplink.published,
+      },
+      devices: supervisors.map((supervisor) => {
+        const status = supervisor.status();
+        return {
+          deviceId: status.deviceId,
+          state: status.state,
+          lastFrameAgeMs: status.lastFrameAgeMs,
+          counters: status.counters,
+        };
+      }),
+    };
+  }
+
+  private async report(): Promise<void> {
+    const { uplink, topics, supervisors, log } = this.options;
+    try {
+      uplink.setRetained(topics.health, await this.build());
+      // Device state carries counters and frame age too, so refresh it with each report.
+      for (const supervisor of supervisors) {
+        uplink.setRetained(
+          topics.deviceState(supervisor.id),
+          deviceStatePayloadOf(supervisor.status()),
+        );
+      }
+    } catch (error) {
+      log.warn("health report failed", { error: messageOf(error) });
+    }
+  }
+}

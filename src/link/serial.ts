@@ -1,0 +1,84 @@
+/** A serial port connector on serialport, with the settings from the firmware profile. */
+import { existsSync } from "node:fs";
+import { SerialPort } from "serialport";
+import { GatewayError, messageOf } from "../errors.js";
+import type { SerialSettings } from "../profiles/common.js";
+import type { Connector, LinkConnection } from "./types.js";
+
+const parityLetter = { none: "N", even: "E", odd: "O" } as const;
+
+export function createSerialConnector(path: string, settings: SerialSettings): Connector {
+  const shape = `${settings.baudRate} ${settings.dataBits}${parityLetter[settings.parity]}${settings.stopBits}`;
+  return {
+    description: `serial ${path} ${shape}`,
+    // existsSync follows symlinks, so a /dev/serial/by-id link to a removed device is absent.
+    isPresent: () => existsSync(path),
+    connect: () => openSerial(path, settings),
+  };
+}
+
+function openSerial(path: string, settings: SerialSettings): Promise<LinkConnection> {
+  if (!existsSync(path)) {
+    return Promise.reject(
+      new GatewayError(
+        "LINK_OPEN_FAILED",
+        `serial port ${path} does not exist; check the cable and the path`,
+      ),
+    );
+  }
+  const port = new SerialPort({
+    path,
+    baudRate: settings.baudRate,
+    dataBits: settings.dataBits,
+    parity: settings.parity,
+    stopBits: settings.stopBits,
+    rtscts: settings.flowControl === "rtscts",
+    xon: settings.flowControl === "xonxoff",
+    xoff: settings.flowControl === "xonxoff",
+    autoOpen: false,
+  });
+  return new Promise((resolve, reject) => {
+    port.open((error) => {
+      if (error) {
+        reject(
+          new GatewayError("LINK_OPEN_FAILED", `cannot open ${path}: ${error.message}`, {
+            cause: error,
+          }),
+        );
+        return;
+      }
+      // Flow control owns RTS when rtscts is on; otherwise set the levels the profile names.
+      const levels =
+        settings.flowControl === "rtscts"
+          ? { dtr: settings.dtr }
+          : { rts: settings.rts, dtr: settings.dtr };
+      port.set(levels, () => resolve(wrapPort(port)));
+    });
+  });
+}
+
+function wrapPort(port: SerialPort): LinkConnection {
+  let closed = false;
+  const closeListeners: ((reason: string) => void)[] = [];
+  const finish = (reason: string) => {
+    if (closed) return;
+    closed = true;
+    for (const listener of closeListeners) listener(reason);
+    if (port.isOpen) port.close(() => undefined);
+  };
+  port.on("error", (error) => finish(`serial error: ${messageOf(error)}`));
+  port.on("close", (error?: Error) =>
+    finish(error ? `port closed: ${error.message}` : "port closed"),
+  );
+  return {
+    write: (bytes) => {
+      if (closed) return;
+      port.write(bytes, (error) => {
+        if (error) finish(`write failed: ${error.message}`);
+      });
+    },
+    close: (reason = "closed by the agent") => finish(reason),
+    onData: (listener) => port.on("data", listener),
+    onClose: (listener) => closeListeners.push(listener),
+  };
+}

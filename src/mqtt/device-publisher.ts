@@ -1,0 +1,101 @@
+/** Turns one device's supervisor output into typed MQTT payloads on that device's topics. */
+import { randomUUID } from "node:crypto";
+import type { AlarmChange } from "../device/alarms.js";
+import type { Identity, NumericsBatch } from "../device/pipeline.js";
+import type { SequenceCounter } from "../device/sequence.js";
+import type { DeviceSink, DeviceStatus } from "../device/supervisor.js";
+import type { Profile } from "../profiles/schema.js";
+import type {
+  AlarmPayload,
+  DeviceInfoPayload,
+  DeviceStatePayload,
+  ObservationsPayload,
+} from "./payloads.js";
+import type { Topics } from "./topics.js";
+import type { MqttUplink } from "./uplink.js";
+
+export class DevicePublisher implements DeviceSink {
+  private readonly profileRef: string;
+
+  constructor(
+    private readonly deviceId: string,
+    private readonly profile: Profile,
+    private readonly sequence: SequenceCounter,
+    private readonly topics: Topics,
+    private readonly uplink: MqttUplink,
+  ) {
+    this.profileRef = `${profile.id}@${profile.version}`;
+  }
+
+  observations(batch: NumericsBatch, receivedAtMs: number): void {
+    const payload: ObservationsPayload = {
+      ...this.identityFields(),
+      receivedAt: new Date(receivedAtMs).toISOString(),
+      ...(batch.deviceTime === undefined ? {} : { deviceTime: batch.deviceTime }),
+      profile: this.profileRef,
+      observations: batch.measurements.map((measurement) => ({
+        mdcCode: measurement.mdcCode,
+        mdcRefId: measurement.mdcRefId,
+        deviceCode: measurement.deviceCode,
+        value: measurement.value,
+        ...(measurement.absentReason === undefined
+          ? {}
+          : { absentReason: measurement.absentReason }),
+        unit: measurement.unit,
+      })),
+    };
+    this.uplink.publishRecord(this.topics.observations(this.deviceId), payload);
+  }
+
+  alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void {
+    const payload: AlarmPayload = {
+      ...this.identityFields(),
+      time: new Date(atMs).toISOString(),
+      source,
+      alarmCode: change.alarmCode,
+      state: change.state,
+      ...(change.priority === undefined ? {} : { priority: change.priority }),
+      text: change.text,
+    };
+    this.uplink.publishRecord(this.topics.alarm(this.deviceId), payload);
+  }
+
+  identity(identity: Identity): void {
+    const payload: DeviceInfoPayload = {
+      deviceId: this.deviceId,
+      manufacturer: this.profile.manufacturer,
+      model: identity.model ?? this.profile.model,
+      serialNumber: identity.serialNumber ?? null,
+      firmware: identity.firmware ?? null,
+      profile: { id: this.profile.id, version: this.profile.version, name: this.profile.name },
+    };
+    this.uplink.setRetained(this.topics.deviceInfo(this.deviceId), payload);
+  }
+
+  state(status: DeviceStatus): void {
+    this.uplink.setRetained(this.topics.deviceState(this.deviceId), deviceStatePayloadOf(status));
+  }
+
+  private identityFields() {
+    return {
+      messageId: randomUUID(),
+      deviceId: this.deviceId,
+      seq: this.sequence.take(),
+      replayed: false,
+    };
+  }
+}
+
+export function deviceStatePayloadOf(status: DeviceStatus): DeviceStatePayload {
+  return {
+    deviceId: status.deviceId,
+    state: status.state,
+    since: new Date(status.sinceMs).toISOString(),
+    ...(status.reason === undefined ? {} : { reason: status.reason }),
+    link: status.link,
+    profile: status.profile,
+    lastFrameAgeMs: status.lastFrameAgeMs,
+    counters: status.counters,
+    unmappedCodes: status.unmappedCodes,
+  };
+}

@@ -1,0 +1,143 @@
+/**
+ * Every MQTT payload the agent publishes, as zod schemas. The TypeScript types, the JSON
+ * Schemas in docs/schemas/ and the AsyncAPI document all derive from these.
+ */
+import { z } from "zod";
+
+const isoTime = z.string().describe("ISO 8601 time in UTC, such as 2026-12-04T16:07:18.123Z");
+
+export const deviceStates = ["connecting", "negotiating", "connected", "stale", "lost"] as const;
+
+export const gatewayStatePayload = z
+  .object({
+    state: z.enum(["online", "offline"]),
+    /** Changes at every start, so a consumer can tell a restart from a reconnect. */
+    sessionId: z.string(),
+    since: isoTime,
+    site: z.string(),
+    gateway: z.string(),
+    agentVersion: z.string(),
+  })
+  .describe("Retained. Set to offline by the broker (last will) when the agent vanishes.");
+
+const countersSchema = z.object({
+  bytesIn: z.number().int(),
+  bytesOut: z.number().int(),
+  frames: z.number().int(),
+  checksumErrors: z.number().int(),
+  decodeErrors: z.number().int(),
+  discardedBytes: z.number().int(),
+  oversizeFrames: z.number().int(),
+  unmappedValues: z.number().int(),
+  invalidValues: z.number().int(),
+  reconnects: z.number().int(),
+});
+
+export const deviceStatePayload = z
+  .object({
+    deviceId: z.string(),
+    state: z.enum(deviceStates),
+    since: isoTime,
+    reason: z.string().optional(),
+    link: z.string().describe("Link description, such as serial /dev/ttyUSB0 9600 8N1"),
+    profile: z.string().describe("Profile id@version"),
+    lastFrameAgeMs: z.number().int().nullable(),
+    counters: countersSchema,
+    unmappedCodes: z
+      .record(z.string(), z.number().int())
+      .describe("Device codes with no mapping and how often each was seen"),
+  })
+  .describe("Retained. Published on every state change and with each health report.");
+
+export const deviceInfoPayload = z
+  .object({
+    deviceId: z.string(),
+    manufacturer: z.string(),
+    model: z.string(),
+    serialNumber: z.string().nullable(),
+    firmware: z.string().nullable(),
+    profile: z.object({ id: z.string(), version: z.string(), name: z.string() }),
+  })
+  .describe("Retained. Published when the device reports its identity.");
+
+export const observationSchema = z.object({
+  mdcCode: z.number().int().describe("IEEE 11073-10101 context-free code"),
+  mdcRefId: z.string().describe("IEEE 11073-10101 reference id, such as MDC_PULS_OXIM_SAT_O2"),
+  deviceCode: z.string().describe("The device's own code for the value"),
+  value: z.number().nullable(),
+  absentReason: z.enum(["absent", "invalid"]).optional().describe("Why value is null"),
+  unit: z.string().describe("UCUM unit code"),
+});
+
+const recordIdentity = {
+  messageId: z
+    .string()
+    .describe("Unique per record; deduplicate on it (delivery is at least once)"),
+  deviceId: z.string(),
+  seq: z.number().int().describe("Per-device sequence number; grows across restarts"),
+  replayed: z.boolean().describe("True for records sent late, after an outage"),
+};
+
+export const observationsPayload = z
+  .object({
+    ...recordIdentity,
+    receivedAt: isoTime.describe("When the gateway received the frame"),
+    deviceTime: z.string().optional().describe("The device's own time stamp, as it sent it"),
+    profile: z.string(),
+    observations: z.array(observationSchema),
+  })
+  .describe("QoS 1. The measurements decoded from one frame.");
+
+export const alarmPayload = z
+  .object({
+    ...recordIdentity,
+    time: isoTime,
+    source: z
+      .enum(["device", "technical"])
+      .describe("technical: raised by the gateway, such as a lost link"),
+    alarmCode: z.string(),
+    state: z.enum(["active", "cleared"]),
+    priority: z.number().int().optional(),
+    text: z.string(),
+  })
+  .describe("QoS 1. One alarm becoming active or cleared.");
+
+export const healthPayload = z
+  .object({
+    time: isoTime,
+    sessionId: z.string(),
+    agentVersion: z.string(),
+    uptimeSeconds: z.number(),
+    system: z.object({
+      load1: z.number(),
+      load5: z.number(),
+      load15: z.number(),
+      memoryTotalMb: z.number(),
+      memoryAvailableMb: z.number(),
+      cpuTemperatureC: z.number().nullable().describe("null where the board has no sensor"),
+    }),
+    disk: z.object({ path: z.string(), totalMb: z.number(), freeMb: z.number() }),
+    process: z.object({ rssMb: z.number(), heapUsedMb: z.number() }),
+    uplink: z.object({
+      connected: z.boolean(),
+      queuedRecords: z.number().int(),
+      published: z.number().int(),
+    }),
+    devices: z.array(
+      z.object({
+        deviceId: z.string(),
+        state: z.enum(deviceStates),
+        lastFrameAgeMs: z.number().int().nullable(),
+        counters: countersSchema,
+      }),
+    ),
+  })
+  .describe("Retained. Published every health.intervalMs.");
+
+export type GatewayStatePayload = z.infer<typeof gatewayStatePayload>;
+export type DeviceStatePayload = z.infer<typeof deviceStatePayload>;
+export type DeviceInfoPayload = z.infer<typeof deviceInfoPayload>;
+export type ObservationsPayload = z.infer<typeof observationsPayload>;
+export type AlarmPayload = z.infer<typeof alarmPayload>;
+export type HealthPayload = z.infer<typeof healthPayload>;
+export type DeviceState = (typeof deviceStates)[number];

@@ -1,0 +1,133 @@
+/**
+ * Reads and checks the broker's TLS material: the site CA bundle, the client certificate and
+ * its private key. Every problem is reported, so `check` can print them all at once.
+ */
+import { X509Certificate, createPrivateKey, type KeyObject } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
+import type { BrokerConfig } from "../config/schema.js";
+import { messageOf } from "../errors.js";
+import type { Problem } from "../config/problems.js";
+
+export interface TlsMaterial {
+  ca: Buffer;
+  cert: Buffer;
+  key: Buffer;
+  /** Days until the client certificate expires, for health. */
+  clientCertDaysLeft: number;
+}
+
+const dayMs = 86_400_000;
+
+export function readTlsMaterial(
+  broker: BrokerConfig,
+  configFile: string,
+  now = new Date(),
+): { ok: true; tls: TlsMaterial } | { ok: false; problems: Problem[] } {
+  const problems: Problem[] = [];
+  const problem = (setting: string, message: string) =>
+    problems.push({ file: configFile, path: `broker.${setting}`, message });
+
+  const ca = readPem(broker.caFile, "caFile", problem);
+  const cert = readPem(broker.certFile, "certFile", problem);
+  const key = readPem(broker.keyFile, "keyFile", problem);
+  checkKeyPermissions(broker.keyFile, problem);
+
+  const caCerts = ca === undefined ? [] : parseCertificates(ca, "caFile", broker.caFile, problem);
+  const clientCerts =
+    cert === undefined ? [] : parseCertificates(cert, "certFile", broker.certFile, problem);
+  const privateKey = key === undefined ? undefined : parseKey(key, broker.keyFile, problem);
+  const client = clientCerts[0];
+
+  let daysLeft = 0;
+  if (client !== undefined) {
+    daysLeft = Math.floor((Date.parse(client.validTo) - now.getTime()) / dayMs);
+    checkValidity(client, broker.certFile, now, problem);
+    if (privateKey !== undefined && !client.checkPrivateKey(privateKey)) {
+      problem(
+        "keyFile",
+        `${broker.keyFile} is not the private key of ${broker.certFile}; use the key made with the CSR`,
+      );
+    }
+    if (caCerts.length > 0 && !caCerts.some((issuer) => client.checkIssued(issuer))) {
+      problem(
+        "certFile",
+        `${broker.certFile} was not issued by a CA in ${broker.caFile}; the broker would reject it`,
+      );
+    }
+  }
+  if (problems.length > 0 || ca === undefined || cert === undefined || key === undefined) {
+    return { ok: false, problems };
+  }
+  return { ok: true, tls: { ca, cert, key, clientCertDaysLeft: daysLeft } };
+}
+
+type Report = (setting: string, message: string) => void;
+
+function readPem(file: string, setting: string, problem: Report): Buffer | undefined {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    problem(setting, `cannot read ${file}: ${messageOf(error)}`);
+    return undefined;
+  }
+}
+
+function checkKeyPermissions(file: string, problem: Report): void {
+  try {
+    const mode = statSync(file).mode & 0o777;
+    if ((mode & 0o077) !== 0) {
+      const octal = mode.toString(8).padStart(4, "0");
+      problem(
+        "keyFile",
+        `${file} can be read by other users (mode ${octal}); run chmod 600 ${file}`,
+      );
+    }
+  } catch {
+    // readPem already reported a missing file.
+  }
+}
+
+function parseCertificates(
+  pem: Buffer,
+  setting: string,
+  file: string,
+  problem: Report,
+): X509Certificate[] {
+  const blocks =
+    pem.toString("utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ??
+    [];
+  if (blocks.length === 0) {
+    problem(setting, `${file} contains no PEM certificate; expected -----BEGIN CERTIFICATE-----`);
+    return [];
+  }
+  const certificates: X509Certificate[] = [];
+  for (const block of blocks) {
+    try {
+      certificates.push(new X509Certificate(block));
+    } catch (error) {
+      problem(setting, `${file} contains an invalid certificate: ${messageOf(error)}`);
+    }
+  }
+  return certificates;
+}
+
+function parseKey(pem: Buffer, file: string, problem: Report): KeyObject | undefined {
+  try {
+    return createPrivateKey(pem);
+  } catch (error) {
+    problem(
+      "keyFile",
+      `${file} is not a readable private key (${messageOf(error)}); encrypted keys are not supported`,
+    );
+    return undefined;
+  }
+}
+
+function checkValidity(cert: X509Certificate, file: string, now: Date, problem: Report): void {
+  if (Date.parse(cert.validTo) <= now.getTime()) {
+    problem("certFile", `${file} expired on ${cert.validTo}; enrol the gateway again`);
+  }
+  if (Date.parse(cert.validFrom) > now.getTime()) {
+    problem("certFile", `${file} is not valid before ${cert.validFrom}; check the gateway's clock`);
+  }
+}

@@ -1,0 +1,198 @@
+/**
+ * The MQTT uplink: one mqtt.js client over mutually authenticated TLS. Records (observations,
+ * alarms) wait in a bounded queue and leave in order with QoS 1; at most `inFlightWindow` are
+ * handed to mqtt.js at once, which resends them after a reconnect until the broker acknowledges.
+ * Retained topics (states, health) keep only their latest payload and are re-sent on connect.
+ */
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { isIP } from "node:net";
+import type { ConnectionOptions } from "node:tls";
+import type { BrokerConfig } from "../config/schema.js";
+import { messageOf } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { TlsMaterial } from "./tls.js";
+
+export interface UplinkOptions {
+  broker: BrokerConfig;
+  tls: TlsMaterial;
+  clientId: string;
+  /** Topic and payload the broker publishes, retained, if the agent vanishes. */
+  will: { topic: string; payload: string };
+  /** Records kept while the broker is away; the oldest is dropped beyond this. */
+  maxQueuedRecords: number;
+  inFlightWindow: number;
+  log: Logger;
+}
+
+interface QueuedRecord {
+  /** Position in queuing order, so a record given back after a failure returns to its place. */
+  order: number;
+  topic: string;
+  body: string;
+}
+
+export class MqttUplink {
+  private client: MqttClient | undefined;
+  private readonly queue: QueuedRecord[] = [];
+  private readonly retained = new Map<string, string>();
+  private inFlight = 0;
+  private nextOrder = 0;
+  private publishedCount = 0;
+  private droppedCount = 0;
+  private connectedValue = false;
+  private stopping = false;
+  private connectListeners: (() => void)[] = [];
+
+  constructor(private readonly options: UplinkOptions) {}
+
+  get connected(): boolean {
+    return this.connectedValue;
+  }
+
+  get queuedRecords(): number {
+    return this.queue.length + this.inFlight;
+  }
+
+  get published(): number {
+    return this.publishedCount;
+  }
+
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  /** Registers a listener called after every successful connect. */
+  onConnect(listener: () => void): void {
+    this.connectListeners.push(listener);
+  }
+
+  start(): void {
+    const client = mqtt.connect(this.options.broker.url, this.clientOptions());
+    this.client = client;
+    const log = this.options.log;
+    client.on("connect", () => {
+      this.connectedValue = true;
+      log.info("connected to broker", { url: this.options.broker.url });
+      for (const [topic, body] of this.retained) this.sendRetained(topic, body);
+      for (const listener of this.connectListeners) listener();
+      this.drain();
+    });
+    client.on("close", () => {
+      if (this.connectedValue)
+        log.warn("broker connection closed", { url: this.options.broker.url });
+      this.connectedValue = false;
+    });
+    client.on("error", (error) => {
+      log.warn("broker connection failed", {
+        url: this.options.broker.url,
+        error: messageOf(error),
+        code: (error as { code?: unknown }).code,
+      });
+    });
+  }
+
+  /** Queues a QoS 1 record; records leave in the order they were queued. */
+  publishRecord(topic: string, payload: unknown): void {
+    if (this.queue.length >= this.options.maxQueuedRecords) {
+      this.queue.shift();
+      this.droppedCount++;
+      this.options.log.warn("record queue full, dropped the oldest record", {
+        maxQueuedRecords: this.options.maxQueuedRecords,
+        dropped: this.droppedCount,
+      });
+    }
+    this.queue.push({ order: this.nextOrder++, topic, body: JSON.stringify(payload) });
+    this.drain();
+  }
+
+  /** Sets a retained topic's payload; sent now when connected and again after each reconnect. */
+  setRetained(topic: string, payload: unknown): void {
+    const body = JSON.stringify(payload);
+    this.retained.set(topic, body);
+    if (this.connectedValue) this.sendRetained(topic, body);
+  }
+
+  /** Publishes the final retained payloads, waits for what is in flight, then disconnects. */
+  async stop(final: { topic: string; payload: unknown }[], timeoutMs = 3000): Promise<void> {
+    this.stopping = true;
+    const client = this.client;
+    if (client === undefined) return;
+    if (this.connectedValue) {
+      await Promise.all(
+        final.map(({ topic, payload }) =>
+          client
+            .publishAsync(topic, JSON.stringify(payload), { qos: 1, retain: true })
+            .catch(() => undefined),
+        ),
+      ).then(
+        () => undefined,
+        () => undefined,
+      );
+      await waitUntil(() => this.inFlight === 0, timeoutMs);
+    }
+    await client.endAsync(!this.connectedValue);
+  }
+
+  private clientOptions(): IClientOptions & ConnectionOptions {
+    const { broker, tls, will } = this.options;
+    const host = new URL(broker.url).hostname;
+    const servername = broker.servername ?? (isIP(host) === 0 ? host : undefined);
+    return {
+      protocolVersion: 5,
+      clientId: this.options.clientId,
+      clean: true,
+      keepalive: broker.keepAliveSeconds,
+      connectTimeout: broker.connectTimeoutMs,
+      reconnectPeriod: broker.reconnectPeriodMs,
+      reconnectOnConnackError: true,
+      ca: tls.ca,
+      cert: tls.cert,
+      key: tls.key,
+      rejectUnauthorized: true,
+      minVersion: "TLSv1.2",
+      ...(servername === undefined ? {} : { servername }),
+      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+    };
+  }
+
+  private sendRetained(topic: string, body: string): void {
+    this.client?.publish(topic, body, { qos: 1, retain: true }, (error) => {
+      if (error && !this.stopping)
+        this.options.log.debug("retained publish not acknowledged", {
+          topic,
+          error: error.message,
+        });
+    });
+  }
+
+  private requeue(record: QueuedRecord): void {
+    const index = this.queue.findIndex((queued) => queued.order > record.order);
+    this.queue.splice(index === -1 ? this.queue.length : index, 0, record);
+  }
+
+  private drain(): void {
+    const client = this.client;
+    if (client === undefined || !this.connectedValue) return;
+    while (this.inFlight < this.options.inFlightWindow && this.queue.length > 0) {
+      const record = this.queue.shift() as QueuedRecord;
+      this.inFlight++;
+      client.publish(record.topic, record.body, { qos: 1 }, (error) => {
+        this.inFlight--;
+        if (error) {
+          // mqtt.js gave up on it (the client ended); keep it for the next connection.
+          this.requeue(record);
+          return;
+        }
+        this.publishedCount++;
+        this.drain();
+      });
+    }
+  }
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * Runs a device simulator on a real serial port (one end of a virtual pair, or a USB adapter
+ * cabled to the gateway) or as a TCP server that stands in for a serial device server.
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import { SerialPort } from "serialport";
+import { GatewayError } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { Profile } from "../profiles/schema.js";
+import type { DeviceSimulator, SimulatorOptions } from "../protocols/family.js";
+import { codecFor } from "../protocols/registry.js";
+
+export interface RunningSimulator {
+  /** Counters of the current simulated device. */
+  stats(): Readonly<Record<string, number>>;
+  stop(): Promise<void>;
+}
+
+interface ByteSink {
+  write(bytes: Buffer): void;
+}
+
+/** Drives one simulator: start, received bytes and ticks in; replies out. */
+function drive(simulator: DeviceSimulator, sink: ByteSink) {
+  const send = (chunks: Buffer[]) => {
+    for (const chunk of chunks) sink.write(chunk);
+  };
+  send(simulator.start(Date.now()));
+  const timer = setInterval(() => send(simulator.tick(Date.now())), simulator.tickMs);
+  return {
+    receive: (chunk: Buffer) => send(simulator.receive(chunk, Date.now())),
+    stop: () => clearInterval(timer),
+  };
+}
+
+export async function runSerialSimulator(
+  profile: Profile,
+  path: string,
+  options: SimulatorOptions,
+  log: Logger,
+): Promise<RunningSimulator> {
+  const serial = profile.serial;
+  const port = new SerialPort({
+    path,
+    baudRate: serial.baudRate,
+    dataBits: serial.dataBits,
+    parity: serial.parity,
+    stopBits: serial.stopBits,
+    autoOpen: false,
+  });
+  await new Promise<void>((resolve, reject) =>
+    port.open((error) =>
+      error
+        ? reject(new GatewayError("LINK_OPEN_FAILED", `cannot open ${path}: ${error.message}`))
+        : resolve(),
+    ),
+  );
+  const simulator = codecFor(profile).createSimulator(options);
+  const driver = drive(simulator, { write: (bytes) => port.write(bytes) });
+  port.on("data", (chunk: Buffer) => driver.receive(chunk));
+  port.on("error", (error) =>
+    log.warn("simulator port error", { port: path, error: error.message }),
+  );
+  log.info("simulating device", { profile: profile.id, port: path });
+  return {
+    stats: () => simulator.stats,
+    stop: () =>
+      new Promise((resolve) => {
+        driver.stop();
+        if (!port.isOpen) return resolve();
+        port.close(() => resolve());
+      }),
+  };
+}
+
+/** Listens like a serial device server in TCP server mode: one simulated device per connection. */
+export async function runTcpSimulator(
+  profile: Profile,
+  host: string,
+  port: number,
+  options: SimulatorOptions,
+  log: Logger,
+): Promise<RunningSimulator & { port: number }> {
+  let current: DeviceSimulator | undefined;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    const simulator = codecFor(profile).createSimulator(options);
+    current = simulator;
+    const driver = drive(simulator, { write: (bytes) => socket.write(bytes) });
+    socket.on("data", (chunk) => driver.receive(chunk));
+    socket.on("error", () => undefined);
+    socket.on("close", () => {
+      driver.stop();
+      sockets.delete(socket);
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const address = server.address();
+  const boundPort = typeof address === "object" && address !== null ? address.port : port;
+  log.info("simulating device server", { profile: profile.id, host, port: boundPort });
+  return {
+    port: boundPort,
+    stats: () => current?.stats ?? {},
+    stop: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
