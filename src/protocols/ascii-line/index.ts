@@ -1,15 +1,20 @@
-// Placeholder until the family lands.
+/**
+ * The ascii-line protocol family: devices that send one KEY=VALUE line per reading without
+ * being asked, such as the Masimo Radical-7 in "ASCII 1" mode. The host never writes to them.
+ */
 import type { ProtocolFamily } from "../family.js";
+import { createListenOnlySession } from "../types.js";
+import { createAsciiLineDecoder } from "./decoder.js";
+import { createAsciiLineFramer } from "./framer.js";
 import type { AsciiLineProfile } from "./schema.js";
-
-const missing = (): never => {
-  throw new Error("the ascii-line family is not implemented yet");
-};
+import { createRadical7Simulator } from "./simulator.js";
 
 export const asciiLineFamily: ProtocolFamily<AsciiLineProfile> = {
   id: "ascii-line",
-  createFramer: missing,
-  createDecoder: missing,
-  createSession: missing,
-  createSimulator: missing,
+  createFramer: createAsciiLineFramer,
+  createDecoder: createAsciiLineDecoder,
+  createSession: () => createListenOnlySession(),
+  createSimulator: (profile, options) => createRadical7Simulator(profile, options),
 };
+
+export { withoutFirstLineSkip } from "./schema.js";
