@@ -1,15 +1,16 @@
-// Placeholder until the family lands.
+/** The Dräger MEDIBUS protocol family: ESC/SOH command-response over RS-232. */
 import type { ProtocolFamily } from "../family.js";
+import { decodeMedibusFrame } from "./decoder.js";
+import { createMedibusFramer } from "./framer.js";
 import type { MedibusProfile } from "./schema.js";
-
-const missing = (): never => {
-  throw new Error("the medibus family is not implemented yet");
-};
+import { createMedibusSession } from "./session.js";
+import { createMedibusSimulator } from "./simulator.js";
 
 export const medibusFamily: ProtocolFamily<MedibusProfile> = {
   id: "medibus",
-  createFramer: missing,
-  createDecoder: missing,
-  createSession: missing,
-  createSimulator: missing,
+  createFramer: (profile) => createMedibusFramer({ maxFrameBytes: profile.maxFrameBytes }),
+  // The decoder needs nothing from the profile: the code mapping happens after it.
+  createDecoder: () => decodeMedibusFrame,
+  createSession: (profile, host) => createMedibusSession(profile.session, host),
+  createSimulator: (profile, options) => createMedibusSimulator(profile.maxFrameBytes, options),
 };
