@@ -5,7 +5,6 @@ import { DevicePipeline } from "./device/pipeline.js";
 import { SequenceCounter, sequenceFile } from "./device/sequence.js";
 import { DeviceSupervisor } from "./device/supervisor.js";
 import { HealthReporter } from "./health/reporter.js";
-import { ReconnectingLink } from "./link/reconnecting.js";
 import { createSerialConnector } from "./link/serial.js";
 import { createTcpConnector } from "./link/tcp.js";
 import type { Connector } from "./link/types.js";
@@ -133,22 +132,19 @@ function createSupervisor(
           baudRate: device.link.baudRate ?? loaded.profile.serial.baudRate,
         })
       : createTcpConnector(device.link.host, device.link.port);
-  // The link needs the supervisor's listener and the supervisor needs the link.
-  let supervisor: DeviceSupervisor | undefined;
-  const link = new ReconnectingLink(
+  const reconnect = {
+    initialDelayMs: config.reconnect.initialDelayMs,
+    maxDelayMs: config.reconnect.maxDelayMs,
+    watchMs: config.linkWatchMs,
+  };
+  return new DeviceSupervisor(
+    device,
+    loaded,
+    pipeline,
     connector,
-    {
-      initialDelayMs: config.reconnect.initialDelayMs,
-      maxDelayMs: config.reconnect.maxDelayMs,
-      watchMs: config.linkWatchMs,
-    },
-    {
-      onOpen: () => supervisor?.linkListener.onOpen(),
-      onData: (chunk) => supervisor?.linkListener.onData(chunk),
-      onDown: (reason) => supervisor?.linkListener.onDown(reason),
-    },
-    log.child("link"),
+    reconnect,
+    publisher,
+    log,
+    clock,
   );
-  supervisor = new DeviceSupervisor(device, loaded, pipeline, link, publisher, log, clock);
-  return supervisor;
 }

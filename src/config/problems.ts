@@ -31,7 +31,7 @@ export function formatProblem(problem: Problem): string {
 /** Describes a received value for a message, bounded so a huge value cannot flood a log. */
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
-  const text = JSON.stringify(value) ?? String(value);
+  const text = JSON.stringify(value) ?? typeof value;
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 
@@ -46,7 +46,7 @@ export function problemsFromIssues(
   return issues
     .flatMap((issue) => expandIssue(issue))
     .map((issue) => {
-      const path = issue.path as PropertyKey[];
+      const path = issue.path;
       const position = positionOf(document, lines, path);
       const received = valueAt(raw, path);
       const got = issue.code === "unrecognized_keys" ? "" : ` (got ${describeValue(received)})`;

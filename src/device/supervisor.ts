@@ -5,7 +5,8 @@
  */
 import type { DeviceConfig } from "../config/schema.js";
 import { RateLimitedWarning, hexPreview, type Logger } from "../log.js";
-import type { ReconnectingLink } from "../link/reconnecting.js";
+import { ReconnectingLink, type ReconnectOptions } from "../link/reconnecting.js";
+import type { Connector } from "../link/types.js";
 import type { LoadedProfile } from "../profiles/load.js";
 import type { Outgoing } from "../protocols/types.js";
 import type { DeviceState } from "../mqtt/payloads.js";
@@ -48,12 +49,14 @@ export class DeviceSupervisor {
   private readonly warnings: RateLimitedWarning;
   private readonly quietTimeMs: number;
   private readonly technicalAlarms = new Set<string>();
+  private readonly link: ReconnectingLink;
 
   constructor(
     private readonly device: DeviceConfig,
     private readonly loaded: LoadedProfile,
     private readonly pipeline: DevicePipeline,
-    private readonly link: ReconnectingLink,
+    connector: Connector,
+    reconnect: ReconnectOptions,
     private readonly sink: DeviceSink,
     private readonly log: Logger,
     private readonly clock: Clock,
@@ -61,6 +64,7 @@ export class DeviceSupervisor {
     this.sinceMs = clock.now();
     this.quietTimeMs = device.quietTimeMs ?? loaded.profile.quietTimeMs;
     this.warnings = new RateLimitedWarning(log, warningIntervalMs, () => clock.now());
+    this.link = new ReconnectingLink(connector, reconnect, this.linkListener, log.child("link"));
   }
 
   get id(): string {
@@ -71,8 +75,7 @@ export class DeviceSupervisor {
     return this.stateValue;
   }
 
-  /** Link listener callbacks; the agent passes this object to the ReconnectingLink. */
-  readonly linkListener = {
+  private readonly linkListener = {
     onOpen: () => this.onOpen(),
     onData: (chunk: Buffer) => this.onData(chunk),
     onDown: (reason: string) => this.onDown(reason),

@@ -3,7 +3,7 @@
  * session, mapping) and compares the result with what the vector expects.
  */
 import { isDeepStrictEqual } from "node:util";
-import { DevicePipeline, type Identity } from "../device/pipeline.js";
+import { DevicePipeline } from "../device/pipeline.js";
 import { withoutFirstLineSkip } from "../protocols/ascii-line/schema.js";
 import { codecFor } from "../protocols/registry.js";
 import type { TestVector } from "./common.js";
@@ -56,8 +56,7 @@ export function runVector(profile: Profile, vector: TestVector): VectorOutcome {
     result.alarms.map((a) => ({ alarmCode: a.alarmCode, state: a.state })),
     expect.alarms,
   );
-  if (expect.identity !== undefined)
-    compare("identity", result.identity ?? ({} as Identity), expect.identity);
+  if (expect.identity !== undefined) compare("identity", result.identity ?? {}, expect.identity);
   if (expect.frames !== undefined) compare("frames", pipeline.counters.frames, expect.frames);
   compare("checksumErrors", pipeline.counters.checksumErrors, expect.checksumErrors);
   compare("decodeErrors", pipeline.counters.decodeErrors, expect.decodeErrors);

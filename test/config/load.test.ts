@@ -47,7 +47,13 @@ test("plain mqtt URL is rejected with the fix", (t) => {
   t.regex(problem?.message ?? "", /8883/);
 });
 
-const badConfigs: { name: string; edit: (text: string) => string; path: string; line?: number; fragment: RegExp }[] = [
+const badConfigs: {
+  name: string;
+  edit: (text: string) => string;
+  path: string;
+  line?: number;
+  fragment: RegExp;
+}[] = [
   {
     name: "baud rate outside the list",
     edit: (text) => text.replace("port0 }", "port0, baudRate: 96000 }"),
@@ -101,7 +107,11 @@ test("every problem is reported at once", (t) => {
     .replace("port0 }", "port0, baudRate: 12 }");
   const { result } = load(t, text);
   if (result.ok) return t.fail("config was accepted");
-  t.deepEqual(result.problems.map((p) => p.path).sort(), ["broker.url", "devices[0].link.baudRate", "gateway"]);
+  t.deepEqual(result.problems.map((p) => p.path).sort(), [
+    "broker.url",
+    "devices[0].link.baudRate",
+    "gateway",
+  ]);
 });
 
 test("duplicate device ids are rejected", (t) => {

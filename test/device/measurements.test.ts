@@ -30,7 +30,10 @@ const texts: { text: string; value: number | null; absentReason?: "absent" | "in
 
 for (const { text, value, absentReason } of texts) {
   test(`value text ${JSON.stringify(text)} maps to ${String(value)}`, (t) => {
-    const [measurement] = new MeasurementMapper(profile).map([{ deviceCode: "SPO2", text }], false).measurements;
+    const [measurement] = new MeasurementMapper(profile).map(
+      [{ deviceCode: "SPO2", text }],
+      false,
+    ).measurements;
     t.is(measurement?.value, value);
     t.is(measurement?.absentReason, absentReason);
   });

@@ -32,9 +32,14 @@ export function cliCommand(build: AgentBuild, bundleFile?: string): string[] {
   return ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts")];
 }
 
+/**
+ * Starts the CLI. Source runs start in the repository, where `--import tsx` resolves; the
+ * bundle starts in `cwd`, away from any node_modules.
+ */
 export function startCli(command: string[], args: string[], cwd: string): AgentProcess {
+  const fromSource = command[0] === "--import";
   const child = spawn(process.execPath, [...command, ...args], {
-    cwd,
+    cwd: fromSource ? repoRoot : cwd,
     stdio: ["ignore", "pipe", "pipe"],
   });
   let text = "";

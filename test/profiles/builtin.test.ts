@@ -36,7 +36,10 @@ test("vector with a wrong expectation fails", (t) => {
     ...first,
     expect: {
       ...first.expect,
-      observations: first.expect.observations.map((o) => ({ ...o, value: o.value === null ? 1 : o.value + 1 })),
+      observations: first.expect.observations.map((o) => ({
+        ...o,
+        value: o.value === null ? 1 : o.value + 1,
+      })),
     },
   };
   const [outcome] = runVectors({ ...profile, testVectors: [broken] });

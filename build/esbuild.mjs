@@ -1,0 +1,68 @@
+// Builds dist/: one CommonJS bundle of the agent, the serialport native binding beside it
+// (native code cannot be bundled) and the built-in firmware profiles.
+import { build } from "esbuild";
+import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(root, "dist");
+const bindings = join(root, "node_modules", "@serialport", "bindings-cpp");
+
+// @serialport/bindings-cpp looks for its .node file relative to its own __dirname, which is
+// the bundle's folder after bundling; point node-gyp-build at dist/native/serialport instead.
+const serialportNative = {
+  name: "serialport-native",
+  setup(context) {
+    context.onLoad(
+      { filter: /@serialport[\\/]bindings-cpp[\\/]dist[\\/]serialport-bindings\.js$/ },
+      () => ({
+        loader: "js",
+        contents: [
+          '"use strict";',
+          'Object.defineProperty(exports, "__esModule", { value: true });',
+          'const path = require("path");',
+          'exports.binding = require("node-gyp-build")(path.join(__dirname, "native", "serialport"));',
+        ].join("\n"),
+      }),
+    );
+  },
+};
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(dist, { recursive: true });
+
+const result = await build({
+  entryPoints: [join(root, "src", "cli", "main.ts")],
+  outfile: join(dist, "iomt-gateway.cjs"),
+  bundle: true,
+  platform: "node",
+  target: "node22",
+  format: "cjs",
+  sourcemap: "external",
+  // Error codes, not class names, are what callers branch on; names only help stack traces.
+  keepNames: true,
+  metafile: true,
+  logLevel: "warning",
+  plugins: [serialportNative],
+});
+
+// Linux prebuilds only: the gateway runs Linux on arm (Pi 2/3 32-bit), arm64 and x64.
+const nativeDir = join(dist, "native", "serialport");
+mkdirSync(nativeDir, { recursive: true });
+cpSync(join(bindings, "package.json"), join(nativeDir, "package.json"));
+for (const platform of ["linux-arm", "linux-arm64", "linux-x64"]) {
+  cpSync(join(bindings, "prebuilds", platform), join(nativeDir, "prebuilds", platform), {
+    recursive: true,
+  });
+}
+cpSync(join(root, "firmware-profiles"), join(dist, "firmware-profiles"), { recursive: true });
+chmodSync(join(dist, "iomt-gateway.cjs"), 0o755);
+
+const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
+const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
+writeFileSync(
+  join(dist, "BUILD.json"),
+  JSON.stringify({ version, builtAt: new Date().toISOString() }, null, 2),
+);
+console.log(`dist/iomt-gateway.cjs built (${(bytes / 1024).toFixed(0)} KiB with source map)`);

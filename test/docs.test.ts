@@ -1,0 +1,31 @@
+import test from "ava";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { renderSchemas } from "../src/docs/schemas.js";
+
+const docs = join(__dirname, "..", "docs");
+
+for (const [name, text] of renderSchemas()) {
+  test(`docs/schemas/${name} matches the code`, (t) => {
+    const file = join(docs, "schemas", name);
+    t.true(existsSync(file), `run npm run schemas to write ${name}`);
+    t.is(readFileSync(file, "utf8"), text, "run npm run schemas and commit the result");
+  });
+}
+
+test("asyncapi document references only existing schemas", (t) => {
+  const text = readFileSync(join(docs, "asyncapi.yaml"), "utf8");
+  const refs = [...text.matchAll(/\$ref: "(schemas\/[^"]+)"/g)].map((match) => match[1] ?? "");
+  t.is(refs.length, 6);
+  for (const ref of refs) t.true(existsSync(join(docs, ref)), ref);
+  const document = parse(text) as { channels: Record<string, unknown> };
+  t.deepEqual(Object.keys(document.channels).sort(), [
+    "alarm",
+    "deviceInfo",
+    "deviceState",
+    "gatewayState",
+    "health",
+    "observations",
+  ]);
+});

@@ -1,0 +1,24 @@
+import test from "ava";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { installBundle, runCli } from "../helpers/agent-process.js";
+import { tempDir } from "../helpers/tmp.js";
+import { buildWorld, expectMainJob, startAgentIn } from "./scenario.js";
+
+test("bundle runs the main job from a folder with no node_modules", async (t) => {
+  const world = await buildWorld(t);
+  const bundle = installBundle(join(world.dir, "opt-iomt-gateway"));
+  t.false(existsSync(join(world.dir, "node_modules")));
+  const agent = startAgentIn(t, world, [bundle]);
+  await expectMainJob(t, world);
+  t.is(await agent.stop(), 0, agent.output().slice(-2000));
+});
+
+test("bundle lists its profiles and passes their vectors", async (t) => {
+  const dir = tempDir(t);
+  const bundle = installBundle(join(dir, "opt"));
+  const { code, output } = await runCli([bundle], ["profiles"], dir);
+  t.is(code, 0, output);
+  t.regex(output, /masimo-radical7-ascii1@1\.0\.0 .* vectors pass/);
+  t.regex(output, /draeger-medibus-evita4@1\.0\.0 .* vectors pass/);
+});
