@@ -44,6 +44,7 @@ async function main(): Promise<number> {
       duration: { type: "string" },
       tcp: { type: "boolean" },
       plain: { type: "boolean" },
+      keep: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -52,13 +53,14 @@ async function main(): Promise<number> {
       "Usage: npm start [-- --duration SECONDS] [--tcp] [--plain]\n\n" +
         "  --duration S  stop after S seconds (default: run until Ctrl-C)\n" +
         "  --tcp         simulate devices over loopback TCP even when socat is installed\n" +
-        "  --plain       print one line per message instead of redrawing the screen\n",
+        "  --plain       print one line per message instead of redrawing the screen\n" +
+        "  --keep        keep the demo's folder (configuration, certificates, agent log)\n",
     );
     return 0;
   }
   const cleanups: Cleanup[] = [];
   const dir = mkdtempSync(join(tmpdir(), "iomt-gateway-demo-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  if (values.keep !== true) cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   try {
     return await runDemo(dir, values, cleanups);
   } finally {
@@ -168,6 +170,8 @@ dataDir: ./data
 log: { level: info, format: text }
 broker:
   url: mqtts://localhost:${port}
+  # The embedded demo broker (aedes) speaks MQTT 3.1.1 only.
+  mqttVersion: "3.1.1"
   caFile: ${JSON.stringify(pki.ca.cert)}
   certFile: ${JSON.stringify(client?.cert)}
   keyFile: ${JSON.stringify(client?.key)}
@@ -184,7 +188,7 @@ function subscribe(pki: DevPki, port: number, view: LiveView, plain: boolean) {
     ca: readFileSync(pki.ca.cert),
     cert: readFileSync(client?.cert ?? ""),
     key: readFileSync(client?.key ?? ""),
-    protocolVersion: 5,
+    protocolVersion: 4,
     reconnectPeriod: 500,
   });
   subscriber.on("connect", () => void subscriber.subscribeAsync(`${prefix}/#`, { qos: 1 }));

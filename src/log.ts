@@ -42,6 +42,7 @@ export function createLogger(options: LoggerOptions, namespace = "agent", base: 
       return;
     }
     const extra = Object.entries(all)
+      .filter(([, value]) => value !== undefined)
       .map(([key, value]) => `${key}=${formatValue(value)}`)
       .join(" ");
     const time = now().toISOString().slice(11, 23);

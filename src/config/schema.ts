@@ -73,6 +73,8 @@ const brokerSchema = z
     connectTimeoutMs: z.number().int().min(1000).max(120_000).default(10_000),
     reconnectPeriodMs: z.number().int().min(100).max(300_000).default(2000),
     clientId: z.string().min(1).max(128).optional(),
+    /** MQTT 5 by default; 3.1.1 for brokers without MQTT 5. The agent needs no MQTT 5 feature. */
+    mqttVersion: z.enum(["5", "3.1.1"]).default("5"),
   })
   .strict();
 

@@ -50,6 +50,7 @@ export class DeviceSupervisor {
   private readonly quietTimeMs: number;
   private readonly technicalAlarms = new Set<string>();
   private readonly link: ReconnectingLink;
+  private readonly warnedUnmapped = new Set<string>();
 
   constructor(
     private readonly device: DeviceConfig,
@@ -125,18 +126,24 @@ export class DeviceSupervisor {
     this.write(result.outgoing);
     for (const error of result.errors)
       this.warnings.warn(error.code, "bad frame skipped", { error: error.message });
-    for (const code of new Set(result.unmapped)) {
-      this.warnings.warn(`unmapped:${code}`, "device code has no mapping in the profile", {
-        deviceCode: code,
-        profile: this.loaded.profile.id,
-      });
-    }
+    this.warnUnmapped(result.unmapped);
     if (result.identity !== undefined) this.sink.identity(result.identity);
     for (const batch of result.batches) this.sink.observations(batch, now);
     for (const change of result.alarms) this.sink.alarm(change, "device", now);
     if (result.frames > 0 && this.pipeline.established && this.stateValue !== "connected") {
       this.becomeConnected();
     }
+  }
+
+  /** Warns once per code: the counts stay in device state, so repeats would only add noise. */
+  private warnUnmapped(codes: readonly string[]): void {
+    const fresh = [...new Set(codes)].filter((code) => !this.warnedUnmapped.has(code));
+    if (fresh.length === 0) return;
+    for (const code of fresh) this.warnedUnmapped.add(code);
+    this.log.warn("device codes have no mapping in the profile; they are counted in device state", {
+      deviceCodes: fresh.join(","),
+      profile: this.loaded.profile.id,
+    });
   }
 
   private onDown(reason: string): void {

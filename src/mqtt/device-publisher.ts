@@ -16,6 +16,7 @@ import type { MqttUplink } from "./uplink.js";
 
 export class DevicePublisher implements DeviceSink {
   private readonly profileRef: string;
+  private lastInfo = "";
 
   constructor(
     private readonly deviceId: string,
@@ -69,6 +70,10 @@ export class DevicePublisher implements DeviceSink {
       firmware: identity.firmware ?? null,
       profile: { id: this.profile.id, version: this.profile.version, name: this.profile.name },
     };
+    // Devices repeat their identity in every frame (Masimo) or on every session start.
+    const text = JSON.stringify(payload);
+    if (text === this.lastInfo) return;
+    this.lastInfo = text;
     this.uplink.setRetained(this.topics.deviceInfo(this.deviceId), payload);
   }
 

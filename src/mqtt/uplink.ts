@@ -138,7 +138,7 @@ export class MqttUplink {
     const host = new URL(broker.url).hostname;
     const servername = broker.servername ?? (isIP(host) === 0 ? host : undefined);
     return {
-      protocolVersion: 5,
+      protocolVersion: broker.mqttVersion === "5" ? 5 : 4,
       clientId: this.options.clientId,
       clean: true,
       keepalive: broker.keepAliveSeconds,
