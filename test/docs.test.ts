@@ -2,6 +2,8 @@ import test from "ava";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { loadConfig } from "../src/config/load.js";
+import { formatProblem } from "../src/config/problems.js";
 import { renderSchemas } from "../src/docs/schemas.js";
 
 const docs = join(__dirname, "..", "docs");
@@ -28,4 +30,9 @@ test("asyncapi document references only existing schemas", (t) => {
     "health",
     "observations",
   ]);
+});
+
+test("example configuration is valid", (t) => {
+  const result = loadConfig(join(docs, "config.example.yaml"));
+  t.true(result.ok, result.ok ? "" : result.problems.map(formatProblem).join("\n"));
 });
