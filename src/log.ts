@@ -73,9 +73,9 @@ export const silentLogger: Logger = {
 
 /** Formats bytes as hex with their length, the form used in every log line about a frame. */
 export function hexPreview(bytes: Uint8Array, maxBytes = 32): string {
-  const shown = Buffer.from(bytes.subarray(0, maxBytes)).toString("hex").replace(/(..)/g, "$1 ");
-  const more = bytes.length > maxBytes ? "..." : "";
-  return `${shown.trim()}${more} (${bytes.length} bytes)`;
+  const hex = Buffer.from(bytes.subarray(0, maxBytes)).toString("hex").replace(/(..)/g, "$1 ");
+  const ellipsis = bytes.length > maxBytes ? "..." : "";
+  return `${hex.trim()}${ellipsis} (${bytes.length} bytes)`;
 }
 
 function jsonSafe(_key: string, value: unknown): unknown {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** The iomt-gateway command line: run, check, simulate and profiles. */
-import { messageOf } from "../errors.js";
+import { hasCode, messageOf } from "../errors.js";
 import { checkCommand } from "./check.js";
 import { profilesCommand } from "./profiles.js";
 import { runCommand } from "./run.js";
@@ -54,6 +54,6 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     process.stderr.write(`${messageOf(error)}\n`);
-    process.exitCode = 1;
+    process.exitCode = hasCode(error, "CLI_USAGE") ? 2 : 1;
   },
 );

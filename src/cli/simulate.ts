@@ -1,7 +1,8 @@
 import { GatewayError } from "../errors.js";
 import { createLogger } from "../log.js";
 import { builtInProfileDirs, loadProfiles } from "../profiles/load.js";
-import { defaultSimulatorOptions } from "../protocols/family.js";
+import { defaultSimulatorOptions, type SimulatorOptions } from "../protocols/family.js";
+import type { Profile } from "../profiles/schema.js";
 import { runSerialSimulator, runTcpSimulator } from "../simulate/runner.js";
 import { integerOption, parseCommandArgs, requireOption } from "./args.js";
 
@@ -23,48 +24,36 @@ Options:
   -h, --help            Show this help.
 `;
 
+const optionSpec = {
+  profile: { type: "string" },
+  port: { type: "string" },
+  "tcp-port": { type: "string" },
+  host: { type: "string" },
+  "profiles-dir": { type: "string" },
+  seed: { type: "string" },
+  "corrupt-every": { type: "string" },
+  "garbage-every": { type: "string" },
+  "serial-number": { type: "string" },
+} as const;
+
+type SimulateValues = ReturnType<typeof parseCommandArgs<typeof optionSpec>>["values"];
+
 export async function simulateCommand(args: string[]): Promise<number> {
-  const { values } = parseCommandArgs(
-    args,
-    {
-      profile: { type: "string" },
-      port: { type: "string" },
-      "tcp-port": { type: "string" },
-      host: { type: "string" },
-      "profiles-dir": { type: "string" },
-      seed: { type: "string" },
-      "corrupt-every": { type: "string" },
-      "garbage-every": { type: "string" },
-      "serial-number": { type: "string" },
-    },
-    help,
-  );
+  const { values } = parseCommandArgs(args, optionSpec, help);
   if (values.help) {
     process.stdout.write(help);
     return 0;
   }
-  const profileId = requireOption(values.profile, "profile", help);
-  const dirs = [
-    ...(values["profiles-dir"] === undefined ? [] : [values["profiles-dir"]]),
-    ...builtInProfileDirs(),
-  ];
-  const profile = loadProfiles(dirs).profiles.get(profileId)?.profile;
-  if (profile === undefined) {
-    throw new GatewayError(
-      "PROFILE_NOT_FOUND",
-      `profile "${profileId}" was not found; run "iomt-gateway profiles" to list them`,
-    );
-  }
-  const options = {
-    seed: integerOption(values.seed, "seed", defaultSimulatorOptions.seed),
-    corruptEvery: integerOption(values["corrupt-every"], "corrupt-every", 0),
-    garbageEvery: integerOption(values["garbage-every"], "garbage-every", 0),
-    serialNumber: values["serial-number"] ?? defaultSimulatorOptions.serialNumber,
-  };
-  const log = createLogger({ level: "info", format: "text" }, "simulate");
   if ((values.port === undefined) === (values["tcp-port"] === undefined)) {
     throw new GatewayError("CLI_USAGE", `give exactly one of --port or --tcp-port\n\n${help}`);
   }
+  const profile = findProfile(
+    requireOption(values.profile, "profile", help),
+    values["profiles-dir"],
+  );
+  const options = simulatorOptions(values);
+  const log = createLogger({ level: "info", format: "text" }, "simulate");
+
   const running =
     values.port !== undefined
       ? await runSerialSimulator(profile, values.port, options, log)
@@ -82,4 +71,25 @@ export async function simulateCommand(args: string[]): Promise<number> {
   await running.stop();
   log.info("simulator stopped", running.stats());
   return 0;
+}
+
+function findProfile(profileId: string, extraDir: string | undefined): Profile {
+  const dirs = [...(extraDir === undefined ? [] : [extraDir]), ...builtInProfileDirs()];
+  const profile = loadProfiles(dirs).profiles.get(profileId)?.profile;
+  if (profile === undefined) {
+    throw new GatewayError(
+      "PROFILE_NOT_FOUND",
+      `profile "${profileId}" was not found; run "iomt-gateway profiles" to list them`,
+    );
+  }
+  return profile;
+}
+
+function simulatorOptions(values: SimulateValues): SimulatorOptions {
+  return {
+    seed: integerOption(values.seed, "seed", defaultSimulatorOptions.seed),
+    corruptEvery: integerOption(values["corrupt-every"], "corrupt-every", 0),
+    garbageEvery: integerOption(values["garbage-every"], "garbage-every", 0),
+    serialNumber: values["serial-number"] ?? defaultSimulatorOptions.serialNumber,
+  };
 }

@@ -12,11 +12,12 @@ export interface Problem {
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {
-  return path
-    .map((part, index) =>
-      typeof part === "number" ? `[${part}]` : index === 0 ? String(part) : `.${String(part)}`,
-    )
-    .join("");
+  let text = "";
+  for (const part of path) {
+    if (typeof part === "number") text += `[${part}]`;
+    else text += text === "" ? String(part) : `.${String(part)}`;
+  }
+  return text;
 }
 
 export function formatProblem(problem: Problem): string {

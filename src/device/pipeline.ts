@@ -42,7 +42,7 @@ export interface NumericsBatch {
   deviceTime?: string;
 }
 
-/** What one chunk of bytes produced. */
+/** The records, errors and replies decoded from one chunk of bytes. */
 export interface IngestResult {
   batches: NumericsBatch[];
   alarms: AlarmChange[];

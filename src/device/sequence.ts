@@ -1,6 +1,6 @@
 /**
  * Per-device sequence numbers that only grow, also across restarts. Numbers are reserved on
- * disk in blocks, so the card sees one small write per block instead of one per record; after
+ * disk in blocks, so an SD card gets one small write per block instead of one per record; after
  * a restart numbering resumes at the end of the last reserved block, leaving a gap of at most
  * `blockSize` that consumers must not read as lost data.
  */

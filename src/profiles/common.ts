@@ -27,7 +27,7 @@ export const serialSettingsSchema = z
 
 export type SerialSettings = z.infer<typeof serialSettingsSchema>;
 
-/** How one device code becomes an IEEE 11073-10101 (MDC) measurement with a UCUM unit. */
+/** The mapping of one device code to an IEEE 11073-10101 (MDC) measurement with a UCUM unit. */
 export const measurementSchema = z
   .object({
     mdcCode: z.number().int().positive(),

@@ -1,6 +1,6 @@
 /**
  * Runs a device simulator on a real serial port (one end of a virtual pair, or a USB adapter
- * cabled to the gateway) or as a TCP server that stands in for a serial device server.
+ * cabled to the gateway) or as a TCP server that acts as a serial device server.
  */
 import { createServer, type Server, type Socket } from "node:net";
 import { SerialPort } from "serialport";

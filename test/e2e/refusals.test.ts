@@ -88,3 +88,9 @@ for (const command of ["run", "check", "simulate", "profiles"]) {
     t.regex(output, new RegExp(`Usage: iomt-gateway ${command}`));
   });
 }
+
+test("missing option is a usage error with exit 2", async (t) => {
+  const { code, output } = await runCli(cliCommand("source"), ["run"], tempDir(t));
+  t.is(code, 2);
+  t.regex(output, /CLI_USAGE: missing --config/);
+});
