@@ -87,6 +87,7 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
     topics,
     uplink,
     supervisors,
+    clientCertNotAfter: prepared.tls.clientCertNotAfter,
     log: log.child("health"),
   });
 

@@ -1,4 +1,5 @@
 import { formatProblem } from "../config/problems.js";
+import { daysUntil } from "../mqtt/tls.js";
 import { preflight } from "../preflight.js";
 import { parseCommandArgs, requireOption } from "./args.js";
 
@@ -32,7 +33,10 @@ export function checkCommand(args: string[]): Promise<number> {
   process.stdout.write(
     `  site ${config.site}, gateway ${config.gateway}, broker ${config.broker.url}\n`,
   );
-  process.stdout.write(`  client certificate valid for ${tls.clientCertDaysLeft} more days\n`);
+  const days = daysUntil(tls.clientCertNotAfter);
+  process.stdout.write(
+    `  client certificate valid until ${tls.clientCertNotAfter} (${days} days)\n`,
+  );
   for (const device of config.devices) {
     const profile = profiles.get(device.profile)?.profile;
     const link =

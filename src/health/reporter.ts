@@ -5,6 +5,7 @@ import type { Logger } from "../log.js";
 import { deviceStatePayloadOf } from "../mqtt/device-publisher.js";
 import type { HealthPayload } from "../mqtt/payloads.js";
 import type { Topics } from "../mqtt/topics.js";
+import { daysUntil } from "../mqtt/tls.js";
 import type { MqttUplink } from "../mqtt/uplink.js";
 import { agentVersion } from "../version.js";
 import { sampleSystem } from "./system.js";
@@ -16,6 +17,7 @@ export interface HealthReporterOptions {
   topics: Topics;
   uplink: MqttUplink;
   supervisors: readonly DeviceSupervisor[];
+  clientCertNotAfter: string;
   log: Logger;
 }
 
@@ -56,6 +58,11 @@ export class HealthReporter {
         connected: uplink.connected,
         queuedRecords: uplink.queuedRecords,
         published: uplink.published,
+        droppedRecords: uplink.dropped,
+      },
+      certificates: {
+        clientCertNotAfter: this.options.clientCertNotAfter,
+        clientCertDaysLeft: daysUntil(this.options.clientCertNotAfter),
       },
       devices: supervisors.map((supervisor) => {
         const status = supervisor.status();

@@ -122,6 +122,11 @@ export const healthPayload = z
       connected: z.boolean(),
       queuedRecords: z.number().int(),
       published: z.number().int(),
+      droppedRecords: z.number().int().describe("Records dropped because the queue was full"),
+    }),
+    certificates: z.object({
+      clientCertNotAfter: isoTime,
+      clientCertDaysLeft: z.number().int().describe("Negative once expired; renew well before 0"),
     }),
     devices: z.array(
       z.object({

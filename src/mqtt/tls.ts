@@ -12,11 +12,16 @@ export interface TlsMaterial {
   ca: Buffer;
   cert: Buffer;
   key: Buffer;
-  /** Days until the client certificate expires, for health. */
-  clientCertDaysLeft: number;
+  /** When the client certificate expires, as an ISO time, for health. */
+  clientCertNotAfter: string;
 }
 
 const dayMs = 86_400_000;
+
+/** Whole days from `now` until `notAfter`; negative once expired. */
+export function daysUntil(notAfter: string, now = new Date()): number {
+  return Math.floor((Date.parse(notAfter) - now.getTime()) / dayMs);
+}
 
 export function readTlsMaterial(
   broker: BrokerConfig,
@@ -38,9 +43,9 @@ export function readTlsMaterial(
   const privateKey = key === undefined ? undefined : parseKey(key, broker.keyFile, problem);
   const client = clientCerts[0];
 
-  let daysLeft = 0;
+  let notAfter = "";
   if (client !== undefined) {
-    daysLeft = Math.floor((Date.parse(client.validTo) - now.getTime()) / dayMs);
+    notAfter = new Date(client.validTo).toISOString();
     checkValidity(client, broker.certFile, now, problem);
     if (privateKey !== undefined && !client.checkPrivateKey(privateKey)) {
       problem(
@@ -58,7 +63,7 @@ export function readTlsMaterial(
   if (problems.length > 0 || ca === undefined || cert === undefined || key === undefined) {
     return { ok: false, problems };
   }
-  return { ok: true, tls: { ca, cert, key, clientCertDaysLeft: daysLeft } };
+  return { ok: true, tls: { ca, cert, key, clientCertNotAfter: notAfter } };
 }
 
 type Report = (setting: string, message: string) => void;

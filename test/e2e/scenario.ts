@@ -22,6 +22,7 @@ import type {
   DeviceInfoPayload,
   DeviceStatePayload,
   GatewayStatePayload,
+  HealthPayload,
   ObservationsPayload,
 } from "../../src/mqtt/payloads.js";
 import { createDevPki, type DevPki } from "../../src/pki/dev-ca.js";
@@ -215,7 +216,11 @@ export async function expectMainJob(t: ExecutionContext, world: World): Promise<
   );
   t.true((payloadOf<DeviceStatePayload>(deviceState).counters.frames ?? 0) > 0);
   const [health] = await subscriber.waitFor((m) => m.topic === `${prefix}/health`, 10_000);
-  t.is((health?.payload as { devices: unknown[] }).devices.length, 2);
+  const report = health?.payload as HealthPayload;
+  t.is(report.devices.length, 2);
+  t.true(report.certificates.clientCertDaysLeft >= 364, "dev PKI certificates last 365 days");
+  t.true(report.process.rssMb > 0);
+  t.is(report.disk.path, join(world.dir, "data"));
   await expectRetained(t, world);
   expectValidPayloads(t, subscriber.messages);
 }
