@@ -11,6 +11,7 @@
  */
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
 import { lineTerminators, type AsciiLineProfile } from "./schema.js";
+import { seededRandom } from "../../random.js";
 
 /** Faults specific to this device, beside the family-wide SimulatorOptions. */
 export interface Radical7Scenario {
@@ -183,20 +184,4 @@ function driftVitals(vitals: Vitals, random: () => number): Vitals {
 
 function isNth(number: number, every: number): boolean {
   return every > 0 && number % every === 0;
-}
-
-/**
- * Returns a xorshift32 generator (Marsaglia, "Xorshift RNGs", 2003) with values in [0, 1),
- * so a seed always gives the same output.
- */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 0x1_0000_0000;
-  };
 }

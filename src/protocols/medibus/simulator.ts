@@ -20,6 +20,7 @@ import { Command, encodeCommand, encodeResponse, ESC } from "./codec.js";
 import { decodeMedibusFrame } from "./decoder.js";
 import { MedibusFramer } from "./framer.js";
 import { DEVICE_PAUSE_TIMEOUT_MS } from "./schema.js";
+import { seededRandom } from "../../random.js";
 
 export interface MedibusSimulatorOptions extends SimulatorOptions {
   /** Every Nth response has a realtime byte (0xD0, bit 7 set) in its middle (0 = never). */
@@ -70,18 +71,6 @@ function createParameters(): Parameter[] {
     { code: "F0", value: 40, min: 30, max: 60, step: 1, decimals: 0 },
     { code: ETCO2_CODE, value: 38, min: 30, max: 50, step: 1, decimals: 0 },
   ];
-}
-
-/** Returns a seeded PRNG (mulberry32) with values in [0, 1). */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /**
@@ -135,7 +124,7 @@ export class MedibusSimulator implements DeviceSimulator {
     private readonly options: MedibusSimulatorOptions,
   ) {
     this.framer = new MedibusFramer({ maxFrameBytes });
-    this.random = createRandom(options.seed);
+    this.random = seededRandom(options.seed);
     this.responseDelayMs = options.responseDelayMs ?? 30;
   }
 

@@ -6,6 +6,7 @@ import {
   type AsciiLineProfile,
 } from "../../../src/protocols/ascii-line/schema.js";
 import type { DiscardReason, Framer, FramerEvent } from "../../../src/protocols/types.js";
+import { seededRandom } from "../../../src/random.js";
 
 type Terminator = AsciiLineProfile["framing"]["terminator"];
 
@@ -249,19 +250,6 @@ test("framer: frames are copies, not views of the buffer", (t) => {
   framer.push(Buffer.from("B=2\r\n", "latin1"));
   t.deepEqual(first, { kind: "frame", bytes: Buffer.from("A=1\r\n", "latin1") });
 });
-
-/** xorshift32, so the fuzz input is the same on every run. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 0x1_0000_0000;
-  };
-}
 
 function fuzzChunk(random: () => number, terminator: string): Buffer {
   const pick = random();

@@ -2,6 +2,7 @@ import test from "ava";
 import { encodeCommand, encodeResponse } from "../../../src/protocols/medibus/codec.js";
 import { MedibusFramer } from "../../../src/protocols/medibus/framer.js";
 import type { DiscardReason, FramerEvent } from "../../../src/protocols/types.js";
+import { seededRandom } from "../../../src/random.js";
 
 const bytesOf = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
 const hex = (bytes: Uint8Array) =>
@@ -229,17 +230,6 @@ test("frames are copies that later input cannot change", (t) => {
   t.is(first?.kind === "frame" ? hex(first.bytes) : "", ICC);
 });
 
-/** mulberry32, so a failing fuzz run can be replayed from its seed. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), state | 1);
-    value ^= value + Math.imul(value ^ (value >>> 7), value | 61);
-    return ((value ^ (value >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** Random input biased towards bytes the framer treats specially, with whole frames mixed in. */
 function randomInput(random: () => number, length: number): Buffer {
   const special = [0x01, 0x1b, 0x0d, 0x11, 0x13, 0x80, 0xd0, 0xff];
@@ -260,7 +250,7 @@ function randomInput(random: () => number, length: number): Buffer {
 
 test("fuzz keeps the byte count and the bound", (t) => {
   const seed = 20_240_101;
-  const random = createRandom(seed);
+  const random = seededRandom(seed);
   for (let run = 0; run < 300; run++) {
     const maxFrameBytes = 16 + Math.floor(random() * 48);
     const framer = new MedibusFramer({ maxFrameBytes });
