@@ -7,6 +7,7 @@ import { spawn } from "node:child_process";
 import { lstat, rm, stat } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { watchChild } from "./child-process.js";
 
 export interface PtyPairOptions {
   /** File name of the device end's symlink inside `dir`. Default: "ttyDEVICE". */
@@ -32,9 +33,7 @@ export interface PtyPair {
 }
 
 const defaultStartTimeoutMs = 5_000;
-const stopTimeoutMs = 5_000;
 const pollIntervalMs = 10;
-const outputMaxChars = 4_096;
 
 /** Starts socat with a pty pair linked at `dir`/ttyDEVICE and `dir`/ttyHOST and waits for both. */
 export async function createPtyPair(dir: string, options: PtyPairOptions = {}): Promise<PtyPair> {
@@ -51,54 +50,27 @@ export async function createPtyPair(dir: string, options: PtyPairOptions = {}): 
     ["-d", "-d", `pty,raw,echo=0,link=${devicePath}`, `pty,raw,echo=0,link=${hostPath}`],
     { stdio: ["ignore", "ignore", "pipe"] },
   );
-  let output = "";
-  child.stderr.on("data", (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-outputMaxChars);
-  });
-  let exitStatus: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", (code, signal) => {
-      exitStatus = signal === null ? `exit code ${code}` : `signal ${signal}`;
-      resolve();
-    });
-    child.once("error", (error) => {
-      exitStatus = `spawn error: ${error.message}`;
-      resolve();
-    });
-  });
-  // Best effort: a test worker that ends without its teardown still closes the pair.
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
+  const watched = watchChild(child);
 
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
     stopped = true;
-    process.off("exit", killOnExit);
-    if (exitStatus === undefined) {
-      child.kill("SIGTERM");
-      const exitedInTime = await Promise.race([
-        exited.then(() => true),
-        delay(stopTimeoutMs).then(() => false),
-      ]);
-      if (!exitedInTime) {
-        child.kill("SIGKILL");
-        await exited;
-      }
-    }
+    await watched.stop();
     await rm(devicePath, { force: true });
     await rm(hostPath, { force: true });
   };
 
   const deadline = Date.now() + timeoutMs;
   while (!((await isLiveLink(devicePath)) && (await isLiveLink(hostPath)))) {
+    const exitStatus = watched.exitStatus();
     if (exitStatus !== undefined || Date.now() >= deadline) {
       const reason = exitStatus ?? `timed out after ${timeoutMs} ms`;
       const hint = reason.startsWith("spawn error") ? "; install socat" : "";
       await stop();
       throw new Error(
         `socat did not create ${devicePath} and ${hostPath} (${reason})${hint}\n` +
-          `--- stderr ---\n${output || "(empty)"}`,
+          `--- stderr ---\n${watched.output() || "(empty)"}`,
       );
     }
     await delay(pollIntervalMs);

@@ -7,12 +7,13 @@
  * the folder (mode 0700) to the user `mosquitto`, and spawns the broker as that user. So the broker
  * never runs as root, and no key file is readable by other users. The original key keeps its mode.
  */
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { accessSync, constants as fsConstants, readFileSync } from "node:fs";
 import { chmod, chown, copyFile, mkdir, readFile, stat, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { watchChild, type WatchedChild } from "../../src/simulate/child-process.js";
 
 /** The PKI files the broker needs; a `DevPki` from src/pki/dev-ca.ts fits. */
 export interface BrokerPki {
@@ -52,18 +53,9 @@ interface BrokerUser {
   gid: number;
 }
 
-interface Running {
-  child: ChildProcess;
-  exited: Promise<void>;
-  output: () => string;
-  killOnExit: () => void;
-}
-
 const maxPortAttempts = 5;
 const defaultStartTimeoutMs = 10_000;
-const stopTimeoutMs = 5_000;
 const probeIntervalMs = 50;
-const outputMaxChars = 8_192;
 const logTailLines = 20;
 
 /** Starts mosquitto and resolves once its port accepts TCP. Picks a new port when one is taken. */
@@ -74,7 +66,7 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
   const timeoutMs = options.startTimeoutMs ?? defaultStartTimeoutMs;
 
   let port = 0;
-  let running: Running | undefined;
+  let running: WatchedChild | undefined;
   for (let attempt = 1; running === undefined; attempt++) {
     port = await freeLoopbackPort();
     await prepareDir(dir, port, options, user);
@@ -87,11 +79,11 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
     }
   }
 
-  let current: Running | undefined = running;
+  let current: WatchedChild | undefined = running;
   const stop = async () => {
     const stopping = current;
     current = undefined;
-    if (stopping !== undefined) await stopProcess(stopping);
+    if (stopping !== undefined) await stopping.stop();
   };
   const restart = async () => {
     await stop();
@@ -163,7 +155,7 @@ async function launch(
   port: number,
   user: BrokerUser | undefined,
   timeoutMs: number,
-): Promise<Running> {
+): Promise<WatchedChild> {
   const logFile = path.join(dir, "mosquitto.log");
   // The log survives restarts, so an error quotes only the lines this start wrote.
   const logOffset = await fileSize(logFile);
@@ -171,56 +163,27 @@ async function launch(
     stdio: ["ignore", "pipe", "pipe"],
     ...(user === undefined ? {} : { uid: user.uid, gid: user.gid }),
   });
-  let output = "";
-  const collect = (chunk: Buffer) => {
-    output = (output + chunk.toString("utf8")).slice(-outputMaxChars);
-  };
-  child.stdout?.on("data", collect);
-  child.stderr?.on("data", collect);
-
-  let exitStatus: string | undefined;
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", (code, signal) => {
-      exitStatus = signal === null ? `exit code ${code}` : `signal ${signal}`;
-      resolve();
-    });
-    child.once("error", (error) => {
-      exitStatus = `spawn error: ${error.message}`;
-      resolve();
-    });
-  });
-  // Best effort: a test worker that ends without its teardown still takes the broker down.
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  const running = { child, exited, output: () => output, killOnExit };
+  const running = watchChild(child);
 
   const deadline = Date.now() + timeoutMs;
   for (;;) {
+    const exitStatus = running.exitStatus();
     if (exitStatus !== undefined) {
-      process.off("exit", killOnExit);
-      throw await startError(dir, logOffset, `exited during start (${exitStatus})`, output);
+      await running.stop();
+      throw await startError(
+        dir,
+        logOffset,
+        `exited during start (${exitStatus})`,
+        running.output(),
+      );
     }
     if (await acceptsTcp(port)) return running;
     if (Date.now() >= deadline) {
-      await stopProcess(running);
+      await running.stop();
       const reason = `timed out: no TCP accept on port ${port} within ${timeoutMs} ms`;
-      throw await startError(dir, logOffset, reason, output);
+      throw await startError(dir, logOffset, reason, running.output());
     }
     await delay(probeIntervalMs);
-  }
-}
-
-async function stopProcess(running: Running): Promise<void> {
-  process.off("exit", running.killOnExit);
-  if (running.child.exitCode !== null || running.child.signalCode !== null) return;
-  running.child.kill("SIGTERM");
-  const stopped = await Promise.race([
-    running.exited.then(() => true),
-    delay(stopTimeoutMs).then(() => false),
-  ]);
-  if (!stopped) {
-    running.child.kill("SIGKILL");
-    await running.exited;
   }
 }
 
