@@ -9,7 +9,7 @@ import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { BrokerConfig } from "../config/schema.js";
 import { messageOf } from "../errors.js";
-import type { Logger } from "../log.js";
+import { RateLimitedWarning, type Logger } from "../log.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface UplinkOptions {
@@ -23,6 +23,8 @@ export interface UplinkOptions {
   inFlightWindow: number;
   log: Logger;
 }
+
+const warningIntervalMs = 60_000;
 
 interface QueuedRecord {
   /** Position in queuing order, so a record given back after a failure returns to its place. */
@@ -43,7 +45,11 @@ export class MqttUplink {
   private stopping = false;
   private connectListeners: (() => void)[] = [];
 
-  constructor(private readonly options: UplinkOptions) {}
+  private readonly warnings: RateLimitedWarning;
+
+  constructor(private readonly options: UplinkOptions) {
+    this.warnings = new RateLimitedWarning(options.log, warningIntervalMs);
+  }
 
   get connected(): boolean {
     return this.connectedValue;
@@ -83,10 +89,14 @@ export class MqttUplink {
       this.connectedValue = false;
     });
     client.on("error", (error) => {
-      log.warn("broker connection failed", {
+      // A broker that stays away fails every reconnect; warn once a minute per kind of failure.
+      const rawCode = (error as { code?: unknown }).code;
+      const code =
+        typeof rawCode === "string" || typeof rawCode === "number" ? String(rawCode) : "";
+      this.warnings.warn(`connect:${code}:${messageOf(error)}`, "broker connection failed", {
         url: this.options.broker.url,
         error: messageOf(error),
-        code: (error as { code?: unknown }).code,
+        code,
       });
     });
   }
@@ -96,7 +106,7 @@ export class MqttUplink {
     if (this.queue.length >= this.options.maxQueuedRecords) {
       this.queue.shift();
       this.droppedCount++;
-      this.options.log.warn("record queue full, dropped the oldest record", {
+      this.warnings.warn("queue-full", "record queue full, dropped the oldest record", {
         maxQueuedRecords: this.options.maxQueuedRecords,
         dropped: this.droppedCount,
       });
