@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { DevicePipeline } from "./device/pipeline.js";
 import { SequenceCounter, sequenceFile } from "./device/sequence.js";
-import { DeviceSupervisor } from "./device/supervisor.js";
+import { DeviceSupervisor, systemClock } from "./device/supervisor.js";
 import { HealthReporter } from "./health/reporter.js";
 import { createSerialConnector } from "./link/serial.js";
 import { createTcpConnector } from "./link/tcp.js";
@@ -20,10 +20,12 @@ import { codecFor } from "./protocols/registry.js";
 import type { DeviceConfig } from "./config/schema.js";
 import { agentVersion } from "./version.js";
 
-/** Records kept in memory while the broker is away: about an hour of 16 devices at 1 Hz. */
-const maxQueuedRecords = 60_000;
+/**
+ * Records kept in memory per device while the broker is away: an hour of one frame a second,
+ * about 2 MB of JSON per device.
+ */
+const maxQueuedRecordsPerDevice = 3600;
 const inFlightWindow = 64;
-const clock = { now: () => Date.now() };
 
 export interface RunningAgent {
   sessionId: string;
@@ -54,7 +56,7 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
     tls: prepared.tls,
     clientId: config.broker.clientId ?? `iomt-${config.site}-${config.gateway}`,
     will: { topic: topics.state, payload: JSON.stringify(gatewayState("offline")) },
-    maxQueuedRecords,
+    maxQueuedRecordsPerDevice,
     inFlightWindow,
     log: log.child("mqtt"),
   });
@@ -146,6 +148,6 @@ function createSupervisor(
     reconnect,
     publisher,
     log,
-    clock,
+    systemClock,
   );
 }

@@ -77,7 +77,10 @@ export class MeasurementMapper {
     }
     if (!numberText.test(trimmed)) return { value: null, absentReason: "invalid" };
     // Round away binary noise from the scale (0.1 * 3 is 0.30000000000000004).
-    return { value: Number((Number(trimmed) * scale).toPrecision(12)) };
+    const value = Number((Number(trimmed) * scale).toPrecision(12));
+    // Hundreds of digits overflow to Infinity, which JSON would turn into a bare null.
+    if (!Number.isFinite(value)) return { value: null, absentReason: "invalid" };
+    return { value };
   }
 }
 

@@ -28,6 +28,8 @@ export interface LinkCounters {
   oversizeFrames: number;
   unmappedValues: number;
   invalidValues: number;
+  /** Valid frames that answered no request, whose values were not published. */
+  unexpectedFrames: number;
   reconnects: number;
 }
 
@@ -50,8 +52,16 @@ export interface IngestResult {
   errors: GatewayError[];
   unmapped: string[];
   outgoing: Outgoing[];
-  frames: number;
+  /** Frames that decoded without error: only these show that the device is alive. */
+  validFrames: number;
 }
+
+/**
+ * Distinct unmapped codes kept per device. A device that sends a new key in every line would
+ * otherwise grow the map, and the device state that carries it, without end.
+ */
+export const maxUnmappedCodes = 64;
+export const otherUnmappedCode = "(other)";
 
 export function emptyCounters(): LinkCounters {
   return {
@@ -64,6 +74,7 @@ export function emptyCounters(): LinkCounters {
     oversizeFrames: 0,
     unmappedValues: 0,
     invalidValues: 0,
+    unexpectedFrames: 0,
     reconnects: 0,
   };
 }
@@ -120,7 +131,7 @@ export class DevicePipeline {
       errors: [],
       unmapped: [],
       outgoing: [],
-      frames: 0,
+      validFrames: 0,
     };
     this.counters.bytesIn += chunk.length;
     for (const event of this.framer.push(chunk)) {
@@ -129,8 +140,6 @@ export class DevicePipeline {
         continue;
       }
       this.counters.frames++;
-      result.frames++;
-      this.lastFrameAtMs = nowMs;
       this.decodeFrame(event.bytes, nowMs, result);
     }
     return result;
@@ -141,14 +150,24 @@ export class DevicePipeline {
     if (!decoded.ok) {
       if (decoded.error.code === "FRAME_CHECKSUM") {
         this.counters.checksumErrors++;
-        result.outgoing.push(...this.session.onCorruptFrame(nowMs));
+        result.outgoing.push(...this.session.onCorruptFrame(nowMs, frame));
       } else {
         this.counters.decodeErrors++;
       }
       result.errors.push(decoded.error);
       return;
     }
-    for (const record of decoded.records) this.applyRecord(record, nowMs, result);
+    result.validFrames++;
+    this.lastFrameAtMs = nowMs;
+    // A response to no request (late, or never asked for) carries values of unknown age.
+    const unexpected = decoded.records.some(
+      (record) => record.kind === "session" && !this.session.expects(record.event),
+    );
+    if (unexpected) this.counters.unexpectedFrames++;
+    for (const record of decoded.records) {
+      if (unexpected && record.kind !== "session") continue;
+      this.applyRecord(record, nowMs, result);
+    }
   }
 
   private applyRecord(record: DeviceRecord, nowMs: number, result: IngestResult): void {
@@ -157,10 +176,7 @@ export class DevicePipeline {
         const mapped = this.mapper.map(record.values, record.snapshot);
         this.counters.unmappedValues += mapped.unmapped.length;
         this.counters.invalidValues += mapped.invalid.length;
-        for (const code of mapped.unmapped) {
-          this.unmappedCodes.set(code, (this.unmappedCodes.get(code) ?? 0) + 1);
-        }
-        result.unmapped.push(...mapped.unmapped);
+        for (const code of mapped.unmapped) result.unmapped.push(this.countUnmapped(code));
         if (mapped.measurements.length > 0) {
           result.batches.push({ measurements: mapped.measurements, deviceTime: record.deviceTime });
         }
@@ -176,6 +192,16 @@ export class DevicePipeline {
         result.outgoing.push(...this.session.onEvent(record.event, nowMs));
         return;
     }
+  }
+
+  /** Counts an unmapped code; past maxUnmappedCodes distinct codes, under otherUnmappedCode. */
+  private countUnmapped(code: string): string {
+    const key =
+      this.unmappedCodes.has(code) || this.unmappedCodes.size < maxUnmappedCodes - 1
+        ? code
+        : otherUnmappedCode;
+    this.unmappedCodes.set(key, (this.unmappedCodes.get(key) ?? 0) + 1);
+    return key;
   }
 
   private countDiscards(events: readonly FramerEvent[]): void {

@@ -33,8 +33,16 @@ export interface DeviceStatus {
 }
 
 export interface Clock {
+  /** Wall-clock time in ms, for time stamps only. */
   now(): number;
+  /**
+   * Monotonic time in ms, for every duration: the wall clock steps when NTP corrects a board
+   * without a real-time clock, which would freeze quiet-time checks and session time-outs.
+   */
+  monotonic(): number;
 }
+
+export const systemClock: Clock = { now: () => Date.now(), monotonic: () => performance.now() };
 
 /** A link that stays open but silent this many quiet times is closed and reopened. */
 const restartAfterQuietTimes = 3;
@@ -64,7 +72,7 @@ export class DeviceSupervisor {
   ) {
     this.sinceMs = clock.now();
     this.quietTimeMs = device.quietTimeMs ?? loaded.profile.quietTimeMs;
-    this.warnings = new RateLimitedWarning(log, warningIntervalMs, () => clock.now());
+    this.warnings = new RateLimitedWarning(log, warningIntervalMs, () => clock.monotonic());
     this.link = new ReconnectingLink(connector, reconnect, this.linkListener, log.child("link"));
   }
 
@@ -80,6 +88,7 @@ export class DeviceSupervisor {
     onOpen: () => this.onOpen(),
     onData: (chunk: Buffer) => this.onData(chunk),
     onDown: (reason: string) => this.onDown(reason),
+    onUnavailable: (reason: string) => this.onUnavailable(reason),
   };
 
   start(): void {
@@ -95,7 +104,7 @@ export class DeviceSupervisor {
   }
 
   status(): DeviceStatus {
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     const last = this.pipeline.lastFrameAtMs;
     return {
       deviceId: this.device.id,
@@ -104,21 +113,22 @@ export class DeviceSupervisor {
       ...(this.reason === undefined ? {} : { reason: this.reason }),
       link: this.link.description,
       profile: `${this.loaded.profile.id}@${this.loaded.profile.version}`,
-      lastFrameAgeMs: last === undefined ? null : now - last,
+      lastFrameAgeMs: last === undefined ? null : Math.round(now - last),
       counters: { ...this.pipeline.counters },
       unmappedCodes: Object.fromEntries(this.pipeline.unmappedCodes),
     };
   }
 
   private onOpen(): void {
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     this.openedAtMs = now;
     this.write(this.pipeline.open(now));
     this.setState(this.pipeline.established ? "connecting" : "negotiating", "link open");
   }
 
   private onData(chunk: Buffer): void {
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
+    const receivedAtMs = this.clock.now();
     if (this.log.enabled("debug")) {
       this.log.debug("bytes in", { direction: "in", bytes: hexPreview(chunk) });
     }
@@ -128,9 +138,10 @@ export class DeviceSupervisor {
       this.warnings.warn(error.code, "bad frame skipped", { error: error.message });
     this.warnUnmapped(result.unmapped);
     if (result.identity !== undefined) this.sink.identity(result.identity);
-    for (const batch of result.batches) this.sink.observations(batch, now);
-    for (const change of result.alarms) this.sink.alarm(change, "device", now);
-    if (result.frames > 0 && this.pipeline.established && this.stateValue !== "connected") {
+    for (const batch of result.batches) this.sink.observations(batch, receivedAtMs);
+    for (const change of result.alarms) this.sink.alarm(change, "device", receivedAtMs);
+    const alive = result.validFrames > 0 && this.pipeline.established;
+    if (alive && this.stateValue !== "connected") {
       this.becomeConnected();
     }
   }
@@ -146,6 +157,13 @@ export class DeviceSupervisor {
     });
   }
 
+  /** Called when an open attempt fails, so a port missing from the start is not "connecting". */
+  private onUnavailable(reason: string): void {
+    if (this.stateValue === "lost") return;
+    this.setState("lost", reason);
+    this.raise("link-lost", `link unavailable: ${reason}`);
+  }
+
   private onDown(reason: string): void {
     this.pipeline.close();
     this.pipeline.counters.reconnects++;
@@ -156,17 +174,21 @@ export class DeviceSupervisor {
   }
 
   private onTick(): void {
-    const now = this.clock.now();
+    const now = this.clock.monotonic();
     if (this.link.state !== "open") return;
     this.write(this.pipeline.tick(now));
     const lastActivity = Math.max(this.pipeline.lastFrameAtMs ?? 0, this.openedAtMs ?? 0);
-    const quietMs = now - lastActivity;
-    if (this.stateValue === "connected" && quietMs > this.quietTimeMs) {
-      this.setState("stale", `no frame for ${quietMs} ms (quiet time ${this.quietTimeMs} ms)`);
+    const quietMs = Math.round(now - lastActivity);
+    // A device that never completes the handshake, or sends only bad frames, is as silent as
+    // one that stopped: its data is stale too.
+    if (this.stateValue !== "stale" && quietMs > this.quietTimeMs) {
+      const what =
+        this.stateValue === "connected" ? "no valid frame" : "no valid data since the link opened";
+      this.setState("stale", `${what} for ${quietMs} ms (quiet time ${this.quietTimeMs} ms)`);
       this.raise("data-stale", "no data from the device");
     }
     if (quietMs > this.quietTimeMs * restartAfterQuietTimes) {
-      this.link.restart(`no frame for ${quietMs} ms`);
+      this.link.restart(`no valid frame for ${quietMs} ms`);
     }
   }
 

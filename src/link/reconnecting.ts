@@ -16,8 +16,17 @@ export interface ReconnectOptions {
 export interface LinkListener {
   onOpen(): void;
   onData(chunk: Buffer): void;
+  /** The open link closed, failed or vanished. */
   onDown(reason: string): void;
+  /** An open attempt failed, such as a serial path that does not exist. */
+  onUnavailable(reason: string): void;
 }
+
+/**
+ * A link must stay open this long before its back-off starts again from initialDelayMs, so a
+ * device server that accepts and then closes at once is retried ever more slowly.
+ */
+const stableOpenMs = 30_000;
 
 export type LinkState = "idle" | "opening" | "open" | "waiting" | "stopped";
 
@@ -28,6 +37,7 @@ export class ReconnectingLink {
   private retryTimer: NodeJS.Timeout | undefined;
   private watchTimer: NodeJS.Timeout | undefined;
   private lastReason = "";
+  private openedAtMs = 0;
 
   constructor(
     private readonly connector: Connector,
@@ -89,7 +99,7 @@ export class ReconnectingLink {
     }
     this.connection = connection;
     this.stateValue = "open";
-    this.failures = 0;
+    this.openedAtMs = performance.now();
     this.log.info("link open", { link: this.description });
     connection.onData((chunk) => this.listener.onData(chunk));
     connection.onClose((reason) => {
@@ -104,6 +114,7 @@ export class ReconnectingLink {
     if (this.stateValue === "stopped") return;
     const wasOpen = this.stateValue === "open";
     this.stateValue = "waiting";
+    if (wasOpen && performance.now() - this.openedAtMs >= stableOpenMs) this.failures = 0;
     const delayMs = Math.min(
       this.options.maxDelayMs,
       this.options.initialDelayMs * 2 ** this.failures,
@@ -118,6 +129,7 @@ export class ReconnectingLink {
     });
     this.lastReason = reason;
     if (wasOpen) this.listener.onDown(reason);
+    else this.listener.onUnavailable(reason);
     this.retryTimer = setTimeout(() => this.open(), delayMs);
   }
 

@@ -1,20 +1,34 @@
 /** A serial port connector on serialport, with the settings from the firmware profile. */
-import { existsSync } from "node:fs";
+import { existsSync, realpathSync } from "node:fs";
 import { SerialPort } from "serialport";
 import { GatewayError, messageOf } from "../errors.js";
 import type { SerialSettings } from "../profiles/common.js";
-import type { Connector, LinkConnection } from "./types.js";
+import { maxPendingWriteBytes, type Connector, type LinkConnection } from "./types.js";
 
 const parityLetter = { none: "N", even: "E", odd: "O" } as const;
 
 export function createSerialConnector(path: string, settings: SerialSettings): Connector {
   const shape = `${settings.baudRate} ${settings.dataBits}${parityLetter[settings.parity]}${settings.stopBits}`;
+  // The device node the path led to when the port opened. A /dev/serial/by-id link that now
+  // leads elsewhere (another adapter got the name) means this port is gone.
+  let openedTarget: string | undefined;
   return {
     description: `serial ${path} ${shape}`,
-    // existsSync follows symlinks, so a /dev/serial/by-id link to a removed device is absent.
-    isPresent: () => existsSync(path),
-    connect: () => openSerial(path, settings),
+    isPresent: () => openedTarget !== undefined && realTarget(path) === openedTarget,
+    connect: async () => {
+      openedTarget = realTarget(path);
+      return openSerial(path, settings);
+    },
   };
+}
+
+/** Returns the device node a path leads to, following symlinks; undefined if it is gone. */
+function realTarget(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 function openSerial(path: string, settings: SerialSettings): Promise<LinkConnection> {
@@ -73,6 +87,10 @@ function wrapPort(port: SerialPort): LinkConnection {
   return {
     write: (bytes) => {
       if (closed) return;
+      if (port.writableLength + bytes.length > maxPendingWriteBytes) {
+        finish(`the device takes no data (${port.writableLength} bytes waiting)`);
+        return;
+      }
       port.write(bytes, (error) => {
         if (error) finish(`write failed: ${error.message}`);
       });

@@ -1,7 +1,7 @@
 /** A raw TCP connector to a serial device server port (Moxa- or Lantronix-style "TCP server" mode). */
 import { connect, type Socket } from "node:net";
 import { GatewayError } from "../errors.js";
-import type { Connector, LinkConnection } from "./types.js";
+import { maxPendingWriteBytes, type Connector, type LinkConnection } from "./types.js";
 
 /** TCP keep-alive probes find a device server that lost power without closing the socket. */
 const keepAliveDelayMs = 10_000;
@@ -63,7 +63,13 @@ function wrapSocket(socket: Socket): LinkConnection {
   });
   return {
     write: (bytes) => {
-      if (!closed) socket.write(bytes);
+      if (closed) return;
+      if (socket.writableLength + bytes.length > maxPendingWriteBytes) {
+        closeReason ??= `the device server takes no data (${socket.writableLength} bytes waiting)`;
+        socket.destroy();
+        return;
+      }
+      socket.write(bytes);
     },
     close: (reason = "closed by the agent") => {
       closeReason ??= reason;

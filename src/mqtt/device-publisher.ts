@@ -45,7 +45,7 @@ export class DevicePublisher implements DeviceSink {
         unit: measurement.unit,
       })),
     };
-    this.uplink.publishRecord(this.topics.observations(this.deviceId), payload);
+    this.uplink.publishRecord(this.deviceId, this.topics.observations(this.deviceId), payload);
   }
 
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void {
@@ -58,7 +58,7 @@ export class DevicePublisher implements DeviceSink {
       ...(change.priority === undefined ? {} : { priority: change.priority }),
       text: change.text,
     };
-    this.uplink.publishRecord(this.topics.alarm(this.deviceId), payload);
+    this.uplink.publishRecord(this.deviceId, this.topics.alarm(this.deviceId), payload);
   }
 
   identity(identity: Identity): void {

@@ -30,6 +30,10 @@ const countersSchema = z.object({
   oversizeFrames: z.number().int(),
   unmappedValues: z.number().int(),
   invalidValues: z.number().int(),
+  unexpectedFrames: z
+    .number()
+    .int()
+    .describe("Valid frames that answered no request; values dropped"),
   reconnects: z.number().int(),
 });
 

@@ -1,6 +1,7 @@
 /**
  * The MQTT uplink: one mqtt.js client over mutually authenticated TLS. Records (observations,
- * alarms) wait in a bounded queue and leave in order with QoS 1; at most `inFlightWindow` are
+ * alarms) wait in one bounded queue per device and leave in the order they were queued, with
+ * QoS 1; at most `inFlightWindow` are
  * handed to mqtt.js at once, which resends them after a reconnect until the broker acknowledges.
  * Retained topics (states, health) keep only their latest payload and are re-sent on connect.
  */
@@ -19,7 +20,7 @@ export interface UplinkOptions {
   /** Topic and payload the broker publishes, retained, if the agent vanishes. */
   will: { topic: string; payload: string };
   /** Records kept while the broker is away; the oldest is dropped beyond this. */
-  maxQueuedRecords: number;
+  maxQueuedRecordsPerDevice: number;
   inFlightWindow: number;
   log: Logger;
 }
@@ -29,13 +30,16 @@ const warningIntervalMs = 60_000;
 interface QueuedRecord {
   /** Position in queuing order, so a record given back after a failure returns to its place. */
   order: number;
+  deviceId: string;
   topic: string;
   body: string;
 }
 
 export class MqttUplink {
   private client: MqttClient | undefined;
-  private readonly queue: QueuedRecord[] = [];
+  /** One queue per device, so a flooding device drops only its own oldest records. */
+  private readonly queues = new Map<string, QueuedRecord[]>();
+  private queuedCount = 0;
   private readonly retained = new Map<string, string>();
   private inFlight = 0;
   private nextOrder = 0;
@@ -56,7 +60,7 @@ export class MqttUplink {
   }
 
   get queuedRecords(): number {
-    return this.queue.length + this.inFlight;
+    return this.queuedCount + this.inFlight;
   }
 
   get published(): number {
@@ -101,17 +105,25 @@ export class MqttUplink {
     });
   }
 
-  /** Queues a QoS 1 record; records leave in the order they were queued. */
-  publishRecord(topic: string, payload: unknown): void {
-    if (this.queue.length >= this.options.maxQueuedRecords) {
-      this.queue.shift();
+  /** Queues a QoS 1 record of a device; records leave in the order they were queued. */
+  publishRecord(deviceId: string, topic: string, payload: unknown): void {
+    let queue = this.queues.get(deviceId);
+    if (queue === undefined) {
+      queue = [];
+      this.queues.set(deviceId, queue);
+    }
+    if (queue.length >= this.options.maxQueuedRecordsPerDevice) {
+      queue.shift();
+      this.queuedCount--;
       this.droppedCount++;
-      this.warnings.warn("queue-full", "record queue full, dropped the oldest record", {
-        maxQueuedRecords: this.options.maxQueuedRecords,
+      this.warnings.warn(`queue-full:${deviceId}`, "record queue full, dropped the oldest record", {
+        device: deviceId,
+        maxQueuedRecordsPerDevice: this.options.maxQueuedRecordsPerDevice,
         dropped: this.droppedCount,
       });
     }
-    this.queue.push({ order: this.nextOrder++, topic, body: JSON.stringify(payload) });
+    queue.push({ order: this.nextOrder++, deviceId, topic, body: JSON.stringify(payload) });
+    this.queuedCount++;
     this.drain();
   }
 
@@ -176,15 +188,32 @@ export class MqttUplink {
   }
 
   private requeue(record: QueuedRecord): void {
-    const index = this.queue.findIndex((queued) => queued.order > record.order);
-    this.queue.splice(index === -1 ? this.queue.length : index, 0, record);
+    const queue = this.queues.get(record.deviceId) ?? [];
+    const index = queue.findIndex((queued) => queued.order > record.order);
+    queue.splice(index === -1 ? queue.length : index, 0, record);
+    this.queuedCount++;
+  }
+
+  /** Takes the oldest queued record across devices, keeping the order they were queued in. */
+  private takeOldest(): QueuedRecord | undefined {
+    let oldest: QueuedRecord[] | undefined;
+    for (const queue of this.queues.values()) {
+      const head = queue[0];
+      if (head !== undefined && (oldest?.[0] === undefined || head.order < oldest[0].order)) {
+        oldest = queue;
+      }
+    }
+    const record = oldest?.shift();
+    if (record !== undefined) this.queuedCount--;
+    return record;
   }
 
   private drain(): void {
     const client = this.client;
     if (client === undefined || !this.connectedValue) return;
-    while (this.inFlight < this.options.inFlightWindow && this.queue.length > 0) {
-      const record = this.queue.shift() as QueuedRecord;
+    while (this.inFlight < this.options.inFlightWindow && this.queuedCount > 0) {
+      const record = this.takeOldest();
+      if (record === undefined) return;
       this.inFlight++;
       client.publish(record.topic, record.body, { qos: 1 }, (error) => {
         this.inFlight--;

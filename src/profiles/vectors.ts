@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from "node:util";
 import { DevicePipeline } from "../device/pipeline.js";
 import { withoutFirstLineSkip } from "../protocols/ascii-line/schema.js";
 import { codecFor } from "../protocols/registry.js";
+import { createListenOnlySession } from "../protocols/types.js";
 import type { TestVector } from "./common.js";
 import type { Profile } from "./schema.js";
 
@@ -31,7 +32,10 @@ function vectorProfile(profile: Profile): Profile {
 
 export function runVector(profile: Profile, vector: TestVector): VectorOutcome {
   const runProfile = vectorProfile(profile);
-  const pipeline = new DevicePipeline(codecFor(runProfile), runProfile, host);
+  // A vector is the device's bytes alone, with no requests before them, so every response
+  // must count as expected: the session's own rules have their own tests.
+  const codec = { ...codecFor(runProfile), createSession: createListenOnlySession };
+  const pipeline = new DevicePipeline(codec, runProfile, host);
   pipeline.open(0);
   const result = pipeline.ingest(vectorBytes(vector), 0);
   const failures: string[] = [];

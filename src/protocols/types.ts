@@ -83,8 +83,13 @@ export interface Session {
   onOpen(nowMs: number): Outgoing[];
   /** Called for every session event decoded from the device. */
   onEvent(event: SessionEvent, nowMs: number): Outgoing[];
-  /** Called when a frame failed its checksum, since some protocols answer that. */
-  onCorruptFrame(nowMs: number): Outgoing[];
+  /** Called with a frame that failed its checksum, since some protocols answer that. */
+  onCorruptFrame(nowMs: number, frame: Buffer): Outgoing[];
+  /**
+   * Returns false for an event the session did not ask for, such as a response to no request;
+   * the pipeline then publishes none of that frame's values. Called before onEvent.
+   */
+  expects(event: SessionEvent): boolean;
   /** Called on a fixed tick (see tickMs); drives polls, keep-alives and request time-outs. */
   onTick(nowMs: number): Outgoing[];
   /** True once the handshake is done and data is expected. */
@@ -99,6 +104,7 @@ export function createListenOnlySession(): Session {
     onOpen: () => [],
     onEvent: () => [],
     onCorruptFrame: () => [],
+    expects: () => true,
     onTick: () => [],
     established: true,
     tickMs: 1000,

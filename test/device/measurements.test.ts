@@ -72,3 +72,12 @@ test("partial record does not mark missing codes absent", (t) => {
   const mapper = new MeasurementMapper({ ...profile, missingValues: "absent" });
   t.is(mapper.map([{ deviceCode: "SPO2", text: "97" }], false).measurements.length, 1);
 });
+
+test("number too large for a double is invalid, not null", (t) => {
+  const [measurement] = new MeasurementMapper(profile).map(
+    [{ deviceCode: "SPO2", text: `1${"0".repeat(320)}` }],
+    false,
+  ).measurements;
+  t.is(measurement?.value, null);
+  t.is(measurement?.absentReason, "invalid");
+});

@@ -13,7 +13,7 @@
  */
 import type { HostIdentity } from "../family.js";
 import type { Outgoing, Session, SessionEvent } from "../types.js";
-import { Command, encodeCommand, encodeResponse } from "./codec.js";
+import { Command, ESC, encodeCommand, encodeResponse } from "./codec.js";
 import type { MedibusSessionSettings, PollRequest } from "./schema.js";
 
 /** Tick period in ms: fine enough that a NOP or a time-out is at most 100 ms late. */
@@ -128,10 +128,17 @@ export class MedibusSession implements Session {
    * command instead, our response is still to come and a second request would be dropped.
    * The request time-out retries it.
    */
-  onCorruptFrame(nowMs: number): Outgoing[] {
+  onCorruptFrame(nowMs: number, frame: Buffer): Outgoing[] {
     if (this.phase === "closed") return [];
+    // Only a command is answered: a corrupt response is the device's own, and the request
+    // time-out retries the request it answered.
+    if (frame[0] !== ESC) return [];
     this.stats.corruptFramesAnswered++;
     return [this.send(encodeResponse(Command.corrupt), "reply corrupt command", nowMs)];
+  }
+
+  expects(event: SessionEvent): boolean {
+    return event.type !== "response" || this.pending?.code === event.command;
   }
 
   onTick(nowMs: number): Outgoing[] {

@@ -199,5 +199,5 @@ test("family: session is listen-only", (t) => {
   t.true(session.established);
   t.deepEqual(session.onOpen(0), []);
   t.deepEqual(session.onTick(1000), []);
-  t.deepEqual(session.onCorruptFrame(1000), []);
+  t.deepEqual(session.onCorruptFrame(1000, Buffer.from("SPO2=0\r\n")), []);
 });

@@ -59,7 +59,7 @@ test("session does nothing before open", (t) => {
   const session = createSession();
   t.deepEqual(session.onTick(1000), []);
   t.deepEqual(session.onEvent(command(Command.icc), 1000), []);
-  t.deepEqual(session.onCorruptFrame(1000), []);
+  t.deepEqual(session.onCorruptFrame(1000, Buffer.from([0x1b, 0x30, 0x30, 0x30, 0x0d])), []);
 });
 
 test("session polls the list in order", (t) => {
@@ -219,15 +219,31 @@ test("session sends a rejected ICC once per tick", (t) => {
   t.deepEqual(labels(session.onTick(200)), ["ICC"]);
 });
 
-test("session answers a corrupt frame with 0x15", (t) => {
+test("session answers a corrupt command with 0x15", (t) => {
   const session = createSession();
   establish(session);
-  const outgoing = session.onCorruptFrame(40);
+  // ESC 0 with a wrong checksum ("00" where "4B" is right).
+  const outgoing = session.onCorruptFrame(40, Buffer.from([0x1b, 0x30, 0x30, 0x30, 0x0d]));
   t.deepEqual(
     outgoing.map((m) => hex(m.bytes)),
     ["01 15 31 36 0D"],
   );
   t.deepEqual(session.onTick(100), [], "the outstanding request waits for its time-out");
+});
+
+test("session does not answer a corrupt response", (t) => {
+  const session = createSession();
+  establish(session);
+  // SOH $ with a wrong checksum: the device's own response, which the request time-out retries.
+  t.deepEqual(session.onCorruptFrame(40, Buffer.from([0x01, 0x24, 0x30, 0x30, 0x0d])), []);
+});
+
+test("session expects only the response to its pending request", (t) => {
+  const session = createSession();
+  session.onOpen(0);
+  t.true(session.expects({ type: "response", command: Command.icc }));
+  t.false(session.expects({ type: "response", command: 0x24 }));
+  t.true(session.expects({ type: "command", command: Command.nop, payload: Buffer.alloc(0) }));
 });
 
 test("session re-initializes after the device sends Stop", (t) => {

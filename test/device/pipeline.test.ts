@@ -1,0 +1,91 @@
+import test from "ava";
+import { join } from "node:path";
+import { DevicePipeline, maxUnmappedCodes, otherUnmappedCode } from "../../src/device/pipeline.js";
+import { loadProfileFile } from "../../src/profiles/load.js";
+import type { Profile } from "../../src/profiles/schema.js";
+import { withoutFirstLineSkip } from "../../src/protocols/ascii-line/schema.js";
+import { encodeResponse } from "../../src/protocols/medibus/codec.js";
+import { codecFor } from "../../src/protocols/registry.js";
+
+const host = { name: "IOMTGW", revision: "1.0.0" };
+
+function profile(name: string): Profile {
+  const loaded = loadProfileFile(join(__dirname, "..", "..", "firmware-profiles", name));
+  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
+  return loaded.loaded.profile;
+}
+
+function masimoPipeline(): DevicePipeline {
+  const masimo = profile("masimo-radical7-ascii1.yaml");
+  if (masimo.family !== "ascii-line") throw new Error("unexpected family");
+  const lineStart = withoutFirstLineSkip(masimo);
+  return new DevicePipeline(codecFor(lineStart), lineStart, host);
+}
+
+const line = (extra: string) =>
+  `01/01/24 12:00:00 SN=0000012345 SPO2=097% BPM=072 PI=02.10% ${extra}EXC=000000\r\n`;
+
+test("frame that fails to decode is not fresh data", (t) => {
+  const pipeline = masimoPipeline();
+  pipeline.open(0);
+  const result = pipeline.ingest(Buffer.from("SN=0000012345 SPO2=050% BPM=072\r\n"), 1000);
+  t.is(pipeline.counters.decodeErrors, 1);
+  t.is(result.validFrames, 0);
+  t.is(pipeline.lastFrameAtMs, undefined);
+  t.deepEqual(result.batches, []);
+});
+
+test("valid frame refreshes the last frame time", (t) => {
+  const pipeline = masimoPipeline();
+  pipeline.open(0);
+  const result = pipeline.ingest(Buffer.from(line("")), 1000);
+  t.is(result.validFrames, 1);
+  t.is(pipeline.lastFrameAtMs, 1000);
+});
+
+test("unmapped codes are bounded per device", (t) => {
+  const pipeline = masimoPipeline();
+  pipeline.open(0);
+  for (let index = 0; index < 200; index++) {
+    pipeline.ingest(Buffer.from(line(`NEWKEY${index}=1 `)), index);
+  }
+  t.is(pipeline.unmappedCodes.size, maxUnmappedCodes);
+  t.true((pipeline.unmappedCodes.get(otherUnmappedCode) ?? 0) >= 200 - maxUnmappedCodes);
+  t.is(pipeline.counters.unmappedValues, 200);
+});
+
+test("MEDIBUS response to no request publishes nothing", (t) => {
+  const medibus = profile("draeger-medibus-evita4.yaml");
+  const pipeline = new DevicePipeline(codecFor(medibus), medibus, host);
+  const opening = pipeline.open(0);
+  t.deepEqual(
+    opening.map((item) => item.label),
+    ["ICC"],
+  );
+  // Measured data while the session waits for the ICC response.
+  const result = pipeline.ingest(encodeResponse(0x24, "EB 55 E1 55 "), 10);
+  t.deepEqual(result.batches, []);
+  t.is(pipeline.counters.unexpectedFrames, 1);
+  t.is(result.validFrames, 1, "a valid frame still shows the link is alive");
+});
+
+test("MEDIBUS corrupt response gets no 0x15 reply", (t) => {
+  const medibus = profile("draeger-medibus-evita4.yaml");
+  const pipeline = new DevicePipeline(codecFor(medibus), medibus, host);
+  pipeline.open(0);
+  const corrupt = Buffer.from([0x01, 0x24, 0x45, 0x42, 0x20, 0x39, 0x38, 0x20, 0x30, 0x30, 0x0d]);
+  const result = pipeline.ingest(corrupt, 10);
+  t.is(pipeline.counters.checksumErrors, 1);
+  t.deepEqual(result.outgoing, []);
+});
+
+test("MEDIBUS corrupt command gets a 0x15 reply", (t) => {
+  const medibus = profile("draeger-medibus-evita4.yaml");
+  const pipeline = new DevicePipeline(codecFor(medibus), medibus, host);
+  pipeline.open(0);
+  const result = pipeline.ingest(Buffer.from([0x1b, 0x30, 0x30, 0x30, 0x0d]), 10);
+  t.deepEqual(
+    result.outgoing.map((item) => item.bytes.toString("hex")),
+    ["011531360d"],
+  );
+});
