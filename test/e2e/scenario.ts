@@ -1,7 +1,7 @@
 /**
- * The main job end to end, shared by the source and bundle tests: a Masimo line device and a
- * MEDIBUS simulator on socat virtual serial ports, the agent, a mosquitto with mutual TLS and a
- * subscriber with its own client certificate.
+ * The main job end to end, shared by the source and bundle tests. A Masimo line device and a
+ * MEDIBUS simulator sit on socat virtual serial ports; the agent publishes to a mosquitto with
+ * mutual TLS, and a subscriber with its own client certificate checks what arrives.
  */
 import type { ExecutionContext } from "ava";
 import { writeFileSync } from "node:fs";
@@ -234,7 +234,7 @@ const payloadSchemas: [RegExp, z.ZodObject][] = [
   [/\/devices\/[^/]+\/alarm$/, alarmPayload],
 ];
 
-/** Every payload matches its documented schema exactly, with no extra fields. */
+/** Checks that every payload matches its documented schema, with no extra fields. */
 function expectValidPayloads(t: ExecutionContext, messages: readonly ReceivedMessage[]): void {
   for (const message of messages) {
     const match = payloadSchemas.filter(([pattern]) => pattern.test(message.topic)).at(-1);
@@ -244,7 +244,7 @@ function expectValidPayloads(t: ExecutionContext, messages: readonly ReceivedMes
   }
 }
 
-/** A dashboard that connects later still gets gateway state, device state and device info. */
+/** Checks that a dashboard connecting later still gets gateway and device state and info. */
 async function expectRetained(t: ExecutionContext, world: World): Promise<void> {
   const late = await connectSubscriber(world.broker.url, world.pki, "dashboard");
   t.teardown(() => late.close());
