@@ -9,7 +9,7 @@ import { createSerialConnector } from "./link/serial.js";
 import { createTcpConnector } from "./link/tcp.js";
 import type { Connector } from "./link/types.js";
 import type { Logger } from "./log.js";
-import { DevicePublisher } from "./mqtt/device-publisher.js";
+import { DevicePublisher, deviceStatePayloadOf } from "./mqtt/device-publisher.js";
 import type { GatewayStatePayload } from "./mqtt/payloads.js";
 import { topics as topicsOf } from "./mqtt/topics.js";
 import { MqttUplink } from "./mqtt/uplink.js";
@@ -65,21 +65,15 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
   const host: HostIdentity = { name: "IOMTGW", revision: agentVersion };
   const supervisors = config.devices.map((device) => {
     const loaded = prepared.profiles.get(device.profile) as LoadedProfile;
-    const publisher = new DevicePublisher(
-      device.id,
-      loaded.profile,
-      new SequenceCounter(sequenceFile(config.dataDir, device.id)),
-      topics,
-      uplink,
-    );
-    return createSupervisor(
-      device,
-      loaded,
-      prepared,
-      publisher,
-      host,
-      log.child("device", { device: device.id }),
-    );
+    const deviceLog = log.child("device", { device: device.id });
+    const sequence = new SequenceCounter(sequenceFile(config.dataDir, device.id));
+    sequence.onWriteError = (message) =>
+      deviceLog.error("cannot write the sequence file; numbering goes on in memory", {
+        error: message,
+        dataDir: config.dataDir,
+      });
+    const publisher = new DevicePublisher(device.id, loaded.profile, sequence, topics, uplink);
+    return createSupervisor(device, loaded, prepared, publisher, host, deviceLog);
   });
 
   const health = new HealthReporter({
@@ -111,7 +105,20 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
     stop: async () => {
       health.stop();
       for (const supervisor of supervisors) supervisor.stop();
-      await uplink.stop([{ topic: topics.state, payload: gatewayState("offline") }]);
+      // Retained device states would otherwise keep saying "connected" after the agent is gone.
+      const finalStates = supervisors.map((supervisor) => ({
+        topic: topics.deviceState(supervisor.id),
+        payload: deviceStatePayloadOf({
+          ...supervisor.status(),
+          state: "lost",
+          reason: "the agent stopped",
+          sinceMs: Date.now(),
+        }),
+      }));
+      await uplink.stop([
+        ...finalStates,
+        { topic: topics.state, payload: gatewayState("offline") },
+      ]);
       log.info("agent stopped", { sessionId });
     },
   };

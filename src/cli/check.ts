@@ -1,5 +1,6 @@
 import { formatProblem } from "../config/problems.js";
 import { daysUntil } from "../mqtt/tls.js";
+import { redactUrl } from "../mqtt/uplink.js";
 import { preflight } from "../preflight.js";
 import { parseCommandArgs, requireOption } from "./args.js";
 
@@ -31,7 +32,7 @@ export function checkCommand(args: string[]): Promise<number> {
   const { config, profiles, tls } = checked.prepared;
   process.stdout.write(`${configFile}: valid\n`);
   process.stdout.write(
-    `  site ${config.site}, gateway ${config.gateway}, broker ${config.broker.url}\n`,
+    `  site ${config.site}, gateway ${config.gateway}, broker ${redactUrl(config.broker.url)}\n`,
   );
   const days = daysUntil(tls.clientCertNotAfter);
   process.stdout.write(

@@ -52,6 +52,20 @@ const deviceSchema = z
   })
   .strict();
 
+/** Returns what is wrong with an mqtts:// URL beyond its scheme, or undefined. */
+function brokerUrlProblem(url: URL): string | undefined {
+  if (url.hostname === "")
+    return "must name the broker's host, such as mqtts://broker.example.org:8883";
+  if (url.port === "0") return "must have a port from 1 to 65535 (0 is not a port)";
+  if (url.username !== "" || url.password !== "") {
+    return "must not contain a user name or password: the client certificate identifies the gateway";
+  }
+  if ((url.pathname !== "" && url.pathname !== "/") || url.search !== "" || url.hash !== "") {
+    return "must be only mqtts://host:port, with no path, query or fragment";
+  }
+  return undefined;
+}
+
 const brokerSchema = z
   .object({
     url: z
@@ -61,7 +75,10 @@ const brokerSchema = z
           "must start with mqtts:// because the agent sends clinical data only over TLS; " +
           "ask for the broker's TLS port (usually 8883)",
       })
-      .refine((value) => URL.canParse(value), { message: "must be a valid URL" }),
+      .refine((value) => URL.canParse(value), { message: "must be a valid URL" })
+      .refine((value) => !URL.canParse(value) || brokerUrlProblem(new URL(value)) === undefined, {
+        error: (issue) => brokerUrlProblem(new URL(String(issue.input))) ?? "is invalid",
+      }),
     /** The site CA bundle: the only roots trusted for the broker (not the system's). */
     caFile: z.string().min(1),
     certFile: z.string().min(1),
@@ -121,6 +138,20 @@ export const configSchema = z
   })
   .strict()
   .superRefine((config, context) => {
+    const links = new Map<string, number>();
+    config.devices.forEach((device, index) => {
+      const link = device.link;
+      const key = link.kind === "serial" ? `serial ${link.path}` : `tcp ${link.host}:${link.port}`;
+      const first = links.get(key);
+      if (first !== undefined) {
+        context.addIssue({
+          code: "custom",
+          path: ["devices", index, "link"],
+          message: `is the same ${link.kind} link as devices[${first}]; one device has one id`,
+        });
+      }
+      links.set(key, index);
+    });
     const seen = new Map<string, number>();
     config.devices.forEach((device, index) => {
       const first = seen.get(device.id);

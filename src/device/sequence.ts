@@ -19,6 +19,10 @@ import { GatewayError } from "../errors.js";
 export class SequenceCounter {
   private next: number;
   private reservedUpTo: number;
+  /** The last failure to write the sequence file, if the last write failed. */
+  lastWriteError: string | undefined;
+  /** Called when writing the sequence file fails, for a log line. */
+  onWriteError: ((message: string) => void) | undefined;
 
   constructor(
     private readonly file: string,
@@ -32,7 +36,15 @@ export class SequenceCounter {
   take(): number {
     if (this.next >= this.reservedUpTo) {
       this.reservedUpTo = this.next + this.blockSize;
-      writeAtomically(this.file, JSON.stringify({ reservedUpTo: this.reservedUpTo }));
+      try {
+        writeAtomically(this.file, JSON.stringify({ reservedUpTo: this.reservedUpTo }));
+        this.lastWriteError = undefined;
+      } catch (error) {
+        // A full or read-only card must not stop the data: numbering goes on in memory and the
+        // next block retries the write. After a restart, numbers of this block may repeat.
+        this.lastWriteError = error instanceof Error ? error.message : String(error);
+        this.onWriteError?.(this.lastWriteError);
+      }
     }
     return this.next++;
   }

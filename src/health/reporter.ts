@@ -59,6 +59,7 @@ export class HealthReporter {
         queuedRecords: uplink.queuedRecords,
         published: uplink.published,
         droppedRecords: uplink.dropped,
+        rejectedRecords: uplink.rejected,
       },
       certificates: {
         clientCertNotAfter: this.options.clientCertNotAfter,

@@ -86,7 +86,9 @@ export class DevicePublisher implements DeviceSink {
       messageId: randomUUID(),
       deviceId: this.deviceId,
       seq: this.sequence.take(),
-      replayed: false,
+      // A record made while the broker is away reaches consumers late: mark it so they do not
+      // show its values as live.
+      replayed: !this.uplink.connected,
     };
   }
 }

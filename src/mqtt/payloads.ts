@@ -90,7 +90,9 @@ export const observationsPayload = z
     profile: z.string(),
     observations: z.array(observationSchema),
   })
-  .describe("QoS 1. The measurements decoded from one frame.");
+  .describe(
+    "QoS 1. The measurements decoded from one frame. replayed is true when the broker was away as the frame arrived.",
+  );
 
 export const alarmPayload = z
   .object({
@@ -127,6 +129,7 @@ export const healthPayload = z
       queuedRecords: z.number().int(),
       published: z.number().int(),
       droppedRecords: z.number().int().describe("Records dropped because the queue was full"),
+      rejectedRecords: z.number().int().describe("Records the broker refused, such as by its ACL"),
     }),
     certificates: z.object({
       clientCertNotAfter: isoTime,

@@ -53,10 +53,26 @@ export function readTlsMaterial(
         `${broker.keyFile} is not the private key of ${broker.certFile}; use the key made with the CSR`,
       );
     }
-    if (caCerts.length > 0 && !caCerts.some((issuer) => client.checkIssued(issuer))) {
+    if (caCerts.length > 0 && !chainsToCa(client, clientCerts.slice(1), caCerts)) {
       problem(
         "certFile",
         `${broker.certFile} was not issued by a CA in ${broker.caFile}; the broker would reject it`,
+      );
+    }
+    const purposes = client.keyUsage;
+    if (purposes !== undefined && !purposes.includes(clientAuthOid)) {
+      problem(
+        "certFile",
+        `${broker.certFile} is not for TLS clients (extended key usage ${purposes.join(", ")}); ` +
+          "request a certificate with extendedKeyUsage clientAuth",
+      );
+    }
+  }
+  for (const caCert of caCerts) {
+    if (Date.parse(caCert.validTo) <= now.getTime()) {
+      problem(
+        "caFile",
+        `${broker.caFile} holds a CA certificate (${caCert.subject.replace(/\n/g, ", ")}) that expired on ${caCert.validTo}`,
       );
     }
   }
@@ -67,6 +83,32 @@ export function readTlsMaterial(
 }
 
 type Report = (setting: string, message: string) => void;
+
+/** OID of the extended key usage "TLS web client authentication" (RFC 5280, 4.2.1.12). */
+const clientAuthOid = "1.3.6.1.5.5.7.3.2";
+/** Intermediate CAs followed from the client certificate up to a CA in caFile. */
+const maxChainDepth = 5;
+
+/**
+ * Returns true when `leaf` is signed, directly or through intermediates sent with it, by a
+ * certificate in `cas`. Signatures are verified, not only names compared.
+ */
+function chainsToCa(
+  leaf: X509Certificate,
+  intermediates: X509Certificate[],
+  cas: X509Certificate[],
+): boolean {
+  let current = leaf;
+  for (let depth = 0; depth <= maxChainDepth; depth++) {
+    const signedBy = (issuer: X509Certificate) =>
+      current.checkIssued(issuer) && current.verify(issuer.publicKey);
+    if (cas.some(signedBy)) return true;
+    const next = intermediates.find(signedBy);
+    if (next === undefined) return false;
+    current = next;
+  }
+  return false;
+}
 
 function readPem(file: string, setting: string, problem: Report): Buffer | undefined {
   try {

@@ -45,6 +45,9 @@ export class MqttUplink {
   private nextOrder = 0;
   private publishedCount = 0;
   private droppedCount = 0;
+  private rejectedCount = 0;
+  /** The broker's MQTT 5 Maximum Packet Size from CONNACK, when it sends one. */
+  private maxPacketBytes: number | undefined;
   private connectedValue = false;
   private stopping = false;
   private connectListeners: (() => void)[] = [];
@@ -71,26 +74,43 @@ export class MqttUplink {
     return this.droppedCount;
   }
 
+  /** Records the broker refused (PUBACK reason code, or larger than its packet limit). */
+  get rejected(): number {
+    return this.rejectedCount;
+  }
+
   /** Registers a listener called after every successful connect. */
   onConnect(listener: () => void): void {
     this.connectListeners.push(listener);
   }
 
   start(): void {
-    const client = mqtt.connect(this.options.broker.url, this.clientOptions());
+    const client = mqtt.connect(this.clientOptions());
     this.client = client;
     const log = this.options.log;
-    client.on("connect", () => {
+    const url = redactUrl(this.options.broker.url);
+    client.on("connect", (connack) => {
       this.connectedValue = true;
-      log.info("connected to broker", { url: this.options.broker.url });
+      this.maxPacketBytes = connack.properties?.maximumPacketSize;
+      log.info("connected to broker", { url, maxPacketBytes: this.maxPacketBytes });
       for (const [topic, body] of this.retained) this.sendRetained(topic, body);
       for (const listener of this.connectListeners) listener();
       this.drain();
     });
     client.on("close", () => {
-      if (this.connectedValue)
-        log.warn("broker connection closed", { url: this.options.broker.url });
+      if (this.connectedValue && !this.stopping) log.warn("broker connection closed", { url });
       this.connectedValue = false;
+    });
+    client.on("disconnect", (packet) => {
+      // MQTT 5 reason code 0x8E: another client connected with this client id, such as a
+      // gateway cloned from the same SD card.
+      const takenOver = packet.reasonCode === 0x8e;
+      log.error(
+        takenOver
+          ? "broker closed the session because another client uses the same client id; give each gateway its own broker.clientId or gateway id"
+          : "broker sent DISCONNECT",
+        { url, reasonCode: packet.reasonCode, clientId: this.options.clientId },
+      );
     });
     client.on("error", (error) => {
       // A broker that stays away fails every reconnect; warn once a minute per kind of failure.
@@ -98,9 +118,10 @@ export class MqttUplink {
       const code =
         typeof rawCode === "string" || typeof rawCode === "number" ? String(rawCode) : "";
       this.warnings.warn(`connect:${code}:${messageOf(error)}`, "broker connection failed", {
-        url: this.options.broker.url,
+        url,
         error: messageOf(error),
         code,
+        hint: tlsHint(code, this.options.broker),
       });
     });
   }
@@ -139,27 +160,36 @@ export class MqttUplink {
     this.stopping = true;
     const client = this.client;
     if (client === undefined) return;
+    const deadline = Date.now() + timeoutMs;
     if (this.connectedValue) {
-      await Promise.all(
+      const finals = Promise.all(
         final.map(({ topic, payload }) =>
           client
             .publishAsync(topic, JSON.stringify(payload), { qos: 1, retain: true })
             .catch(() => undefined),
         ),
-      ).then(
-        () => undefined,
-        () => undefined,
       );
-      await waitUntil(() => this.inFlight === 0, timeoutMs);
+      // A broker that stopped answering must not hold the shutdown past timeoutMs.
+      await Promise.race([finals, waitUntil(() => false, timeoutMs)]);
+      await waitUntil(() => this.inFlight === 0, deadline - Date.now());
     }
-    await client.endAsync(!this.connectedValue);
+    const unsent = this.queuedRecords;
+    if (unsent > 0) this.options.log.warn("stopping with records not acknowledged", { unsent });
+    const ended = client.endAsync(!this.connectedValue || Date.now() >= deadline);
+    await Promise.race([ended, waitUntil(() => false, 1000)]);
+    if (client.connected || !client.disconnected) client.end(true);
   }
 
   private clientOptions(): IClientOptions & ConnectionOptions {
     const { broker, tls, will } = this.options;
-    const host = new URL(broker.url).hostname;
+    const url = new URL(broker.url);
+    // URL keeps the brackets of an IPv6 literal, which TLS would check as a DNS name.
+    const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     const servername = broker.servername ?? (isIP(host) === 0 ? host : undefined);
     return {
+      protocol: "mqtts",
+      host,
+      port: url.port === "" ? 8883 : Number(url.port),
       protocolVersion: broker.mqttVersion === "5" ? 5 : 4,
       clientId: this.options.clientId,
       clean: true,
@@ -185,6 +215,20 @@ export class MqttUplink {
           error: error.message,
         });
     });
+  }
+
+  private reject(record: QueuedRecord, reason: string): void {
+    this.rejectedCount++;
+    this.warnings.warn(
+      `rejected:${record.topic}:${reason}`,
+      "broker rejected a record; it is dropped",
+      {
+        device: record.deviceId,
+        topic: record.topic,
+        reason,
+        rejected: this.rejectedCount,
+      },
+    );
   }
 
   private requeue(record: QueuedRecord): void {
@@ -214,9 +258,26 @@ export class MqttUplink {
     while (this.inFlight < this.options.inFlightWindow && this.queuedCount > 0) {
       const record = this.takeOldest();
       if (record === undefined) return;
+      // Topic, body and about 10 bytes of header; a packet over the broker's limit would make
+      // it close the connection, and the record would block every record behind it.
+      const packetBytes = Buffer.byteLength(record.topic) + Buffer.byteLength(record.body) + 10;
+      if (this.maxPacketBytes !== undefined && packetBytes > this.maxPacketBytes) {
+        this.reject(
+          record,
+          `${packetBytes} bytes exceed the broker's maximum packet size ${this.maxPacketBytes}`,
+        );
+        continue;
+      }
       this.inFlight++;
       client.publish(record.topic, record.body, { qos: 1 }, (error) => {
         this.inFlight--;
+        const reasonCode = (error as { code?: unknown } | undefined)?.code;
+        if (typeof reasonCode === "number" && reasonCode >= 0x80) {
+          // The broker refused this record (MQTT 5 PUBACK reason code); resending cannot help.
+          this.reject(record, `${error?.message ?? ""} (reason code 0x${reasonCode.toString(16)})`);
+          this.drain();
+          return;
+        }
         if (error) {
           // mqtt.js gave up on it (the client ended); keep it for the next connection.
           this.requeue(record);
@@ -233,5 +294,41 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<v
   const deadline = Date.now() + timeoutMs;
   while (!condition() && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Removes a user name and password from a URL before it is logged. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString();
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** Returns what to check for the usual TLS and connection failures, or undefined. */
+function tlsHint(code: string, broker: BrokerConfig): string | undefined {
+  switch (code) {
+    case "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA":
+    case "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED":
+      return `the broker does not accept ${broker.certFile}; check that the site CA issued it`;
+    case "SELF_SIGNED_CERT_IN_CHAIN":
+    case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+    case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+      return `the broker's certificate is not issued by a CA in ${broker.caFile}`;
+    case "ERR_TLS_CERT_ALTNAME_INVALID":
+      return "the broker's certificate does not name this host; fix broker.url or set broker.servername";
+    case "CERT_HAS_EXPIRED":
+      return "a certificate has expired; check the gateway's clock, then renew it";
+    case "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED":
+      return `the broker says ${broker.certFile} has expired; renew it`;
+    case "ECONNREFUSED":
+      return "nothing listens on the broker's port; check broker.url and the broker";
+    default:
+      return undefined;
   }
 }

@@ -135,3 +135,26 @@ test("missing file is reported, not thrown", (t) => {
   if (result.ok) return t.fail("config was accepted");
   t.regex(result.problems[0]?.message ?? "", /cannot be read: ENOENT/);
 });
+
+const badUrls: [string, RegExp][] = [
+  ["mqtts://gw1:secret@broker.example.org:8883", /must not contain a user name or password/],
+  ["mqtts://broker.example.org:8883/topic?x=1", /no path, query or fragment/],
+  ["mqtts://broker.example.org:0", /port from 1 to 65535/],
+];
+
+for (const [url, message] of badUrls) {
+  test(`rejects broker URL ${url.replace(/secret/, "***")}`, (t) => {
+    const { result } = load(t, valid.replace("mqtts://broker.example.org:8883", url));
+    if (result.ok) return t.fail("config was accepted");
+    const problem = result.problems.find((p) => p.path === "broker.url");
+    t.regex(problem?.message ?? "", message);
+  });
+}
+
+test("same link for two devices is rejected", (t) => {
+  const text = `${valid}  - id: bed13-spo2\n    profile: masimo-radical7-ascii1\n    link: { kind: serial, path: /dev/serial/by-id/usb-FTDI_FT232R-if00-port0 }\n`;
+  const { result } = load(t, text);
+  if (result.ok) return t.fail("config was accepted");
+  const problem = result.problems.find((p) => p.path === "devices[1].link");
+  t.regex(problem?.message ?? "", /same serial link as devices\[0\]/);
+});
