@@ -28,6 +28,10 @@ export function profilesCommand(args: string[]): Promise<number> {
     return Promise.resolve(0);
   }
   if (positionals[0] === "check") return Promise.resolve(checkFile(positionals[1]));
+  if (positionals.length > 0) {
+    process.stderr.write(`CLI_USAGE: unknown argument "${positionals[0]}"\n\n${help}`);
+    return Promise.resolve(2);
+  }
   const dirs = [
     ...(values["profiles-dir"] === undefined ? [] : [values["profiles-dir"]]),
     ...builtInProfileDirs(),

@@ -2,7 +2,7 @@
 import { createHash } from "node:crypto";
 import { dirname, resolve } from "node:path";
 import { configSchema, type GatewayConfig } from "./schema.js";
-import { problemsFromIssues, type Problem } from "./problems.js";
+import { problemsFromIssues, yamlErrorMessage, type Problem } from "./problems.js";
 import { readYamlFile } from "./yaml-file.js";
 
 export type ConfigResult =
@@ -13,7 +13,7 @@ export function loadConfig(file: string): ConfigResult {
   const read = readYamlFile(file);
   if (!read.ok) return read;
   const { yaml } = read;
-  const parsed = configSchema.safeParse(yaml.value);
+  const parsed = configSchema.safeParse(yaml.value, { error: yamlErrorMessage });
   if (!parsed.success) {
     return {
       ok: false,

@@ -50,7 +50,8 @@ export function problemsFromIssues(
       const path = issue.path;
       const position = positionOf(document, lines, path);
       const received = valueAt(raw, path);
-      const got = issue.code === "unrecognized_keys" ? "" : ` (got ${describeValue(received)})`;
+      const shown = issue.code !== "unrecognized_keys" && received !== undefined;
+      const got = shown ? ` (got ${describeValue(received)})` : "";
       return { file, path: formatPath(path), ...position, message: `${issue.message}${got}` };
     });
 }
@@ -89,4 +90,20 @@ function valueAt(raw: unknown, path: PropertyKey[]): unknown {
     value = (value as Record<PropertyKey, unknown>)[part];
   }
   return value;
+}
+
+/**
+ * Rewords zod's generic type messages for people editing YAML; every other message is kept.
+ * Pass as the `error` option of safeParse.
+ */
+export function yamlErrorMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code !== "invalid_type") return undefined;
+  if (issue.input === undefined) return `is missing; add this setting (${issue.expected} expected)`;
+  if (issue.expected === "string" && typeof issue.input === "number") {
+    return "must be text; put the value in quotes";
+  }
+  if (issue.expected === "object" && issue.input === null) {
+    return "is empty; it must contain settings";
+  }
+  return `must be ${issue.expected === "array" ? "a list" : `of type ${issue.expected}`}`;
 }

@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { problemsFromIssues, type Problem } from "../config/problems.js";
+import { problemsFromIssues, yamlErrorMessage, type Problem } from "../config/problems.js";
 import { readYamlFile } from "../config/yaml-file.js";
 import { profileSchema, type Profile } from "./schema.js";
 
@@ -56,7 +56,7 @@ export function loadProfileFile(
   const read = readYamlFile(file);
   if (!read.ok) return read;
   const { yaml } = read;
-  const parsed = profileSchema.safeParse(yaml.value);
+  const parsed = profileSchema.safeParse(yaml.value, { error: yamlErrorMessage });
   if (!parsed.success) {
     const problems = problemsFromIssues(
       file,

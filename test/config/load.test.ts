@@ -72,7 +72,7 @@ const badConfigs: {
     name: "missing data folder",
     edit: (text) => text.replace("dataDir: ./data\n", ""),
     path: "dataDir",
-    fragment: /got nothing/,
+    fragment: /^is missing; add this setting/,
   },
   {
     name: "device id with a space",
@@ -157,4 +157,11 @@ test("same link for two devices is rejected", (t) => {
   if (result.ok) return t.fail("config was accepted");
   const problem = result.problems.find((p) => p.path === "devices[1].link");
   t.regex(problem?.message ?? "", /same serial link as devices\[0\]/);
+});
+
+test("number where text is expected asks for quotes", (t) => {
+  const { result } = load(t, valid.replace("site: icu3", "site: 1234"));
+  if (result.ok) return t.fail("config was accepted");
+  const problem = result.problems.find((p) => p.path === "site");
+  t.regex(problem?.message ?? "", /must be text; put the value in quotes \(got 1234\)/);
 });
