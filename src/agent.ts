@@ -2,7 +2,8 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { DevicePipeline } from "./device/pipeline.js";
-import { SequenceCounter, sequenceFile } from "./device/sequence.js";
+import { Outbox } from "./outbox/outbox.js";
+import { join } from "node:path";
 import { DeviceSupervisor, systemClock } from "./device/supervisor.js";
 import { HealthReporter } from "./health/reporter.js";
 import { createSerialConnector } from "./link/serial.js";
@@ -20,11 +21,6 @@ import { codecFor } from "./protocols/registry.js";
 import type { DeviceConfig } from "./config/schema.js";
 import { agentVersion } from "./version.js";
 
-/**
- * Records kept in memory per device while the broker is away: an hour of one frame a second,
- * about 2 MB of JSON per device.
- */
-const maxQueuedRecordsPerDevice = 3600;
 const inFlightWindow = 64;
 
 export interface RunningAgent {
@@ -51,12 +47,16 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
     agentVersion,
   });
 
+  const outbox = new Outbox(
+    { file: join(config.dataDir, "outbox.sqlite"), ...config.outbox },
+    log.child("outbox"),
+  );
   const uplink = new MqttUplink({
     broker: config.broker,
     tls: prepared.tls,
     clientId: config.broker.clientId ?? `iomt-${config.site}-${config.gateway}`,
     will: { topic: topics.state, payload: JSON.stringify(gatewayState("offline")) },
-    maxQueuedRecordsPerDevice,
+    outbox,
     inFlightWindow,
     log: log.child("mqtt"),
   });
@@ -66,15 +66,11 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
   const supervisors = config.devices.map((device) => {
     const loaded = prepared.profiles.get(device.profile) as LoadedProfile;
     const deviceLog = log.child("device", { device: device.id });
-    const sequence = new SequenceCounter(sequenceFile(config.dataDir, device.id));
-    sequence.onWriteError = (message) =>
-      deviceLog.error("cannot write the sequence file; numbering goes on in memory", {
-        error: message,
-        dataDir: config.dataDir,
-      });
-    const publisher = new DevicePublisher(device.id, loaded.profile, sequence, topics, uplink);
+    const publisher = new DevicePublisher(device.id, loaded.profile, outbox, topics, uplink);
     return createSupervisor(device, loaded, prepared, publisher, host, deviceLog);
   });
+
+  watchDrops(outbox, supervisors);
 
   const health = new HealthReporter({
     intervalMs: config.health.intervalMs,
@@ -84,6 +80,7 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
     uplink,
     supervisors,
     clientCertNotAfter: prepared.tls.clientCertNotAfter,
+    outbox,
     log: log.child("health"),
   });
 
@@ -122,6 +119,30 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
       log.info("agent stopped", { sessionId });
     },
   };
+}
+
+/** A records-dropped alarm clears after this long without a further drop for its device. */
+const dropAlarmClearMs = 60_000;
+
+/** Raises a technical alarm on the device whose records the outbox dropped. */
+function watchDrops(outbox: Outbox, supervisors: readonly DeviceSupervisor[]): void {
+  const byId = new Map(supervisors.map((supervisor) => [supervisor.id, supervisor]));
+  const timers = new Map<string, NodeJS.Timeout>();
+  outbox.onDrop(({ deviceId, count, reason }) => {
+    const supervisor = byId.get(deviceId);
+    if (supervisor === undefined) return;
+    supervisor.raiseTechnical(
+      "records-dropped",
+      `records dropped by the outbox (${reason}); ${count} in the last batch`,
+    );
+    clearTimeout(timers.get(deviceId));
+    const timer = setTimeout(
+      () => supervisor.clearTechnical("records-dropped", "no records dropped for a minute"),
+      dropAlarmClearMs,
+    );
+    timer.unref();
+    timers.set(deviceId, timer);
+  });
 }
 
 function createSupervisor(

@@ -2,51 +2,62 @@
  * Everything the agent checks before it starts, shared by `run` and `check`: the configuration,
  * the profiles it names, the certificate files and the data folder. All problems at once.
  */
-import { accessSync, constants, mkdirSync } from "node:fs";
-import { loadConfig } from "./config/load.js";
-import type { Problem } from "./config/problems.js";
+import { statSync } from "node:fs";
+import { dataDirProblem } from "./config/data-dir.js";
+import { loadConfig, resolveSetting } from "./config/load.js";
+import { isRecord, parsePath, type Locate, type Problem } from "./config/problems.js";
 import type { GatewayConfig } from "./config/schema.js";
-import { messageOf } from "./errors.js";
 import { readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
-import { builtInProfileDirs, loadProfiles, type LoadedProfile } from "./profiles/load.js";
+import {
+  builtInProfileDirs,
+  loadProfiles,
+  profilesDirProblem,
+  type LoadedProfile,
+  type ProfileSet,
+} from "./profiles/load.js";
 
 export interface Prepared {
   config: GatewayConfig;
   configFile: string;
   configSha256: string;
   profiles: Map<string, LoadedProfile>;
+  /** Profile files that are not used because an earlier one, usually in profilesDir, has their id. */
+  profileOverrides: ProfileSet["overrides"];
   tls: TlsMaterial;
 }
 
-export function preflight(
-  configFile: string,
-): { ok: true; prepared: Prepared } | { ok: false; problems: Problem[] } {
+export type PreflightResult = { ok: true; prepared: Prepared } | { ok: false; problems: Problem[] };
+
+export function preflight(configFile: string): PreflightResult {
   const loaded = loadConfig(configFile);
-  if (!loaded.ok) return loaded;
-  const { config } = loaded;
-  const problems: Problem[] = [];
+  if (!loaded.ok) {
+    if (loaded.unvalidated === undefined) return loaded;
+    const { value, locate } = loaded.unvalidated;
+    const problems = [
+      ...loaded.problems,
+      ...unvalidatedProfileProblems(configFile, value, loaded.problems),
+    ];
+    return { ok: false, problems: withPositions(problems, configFile, locate) };
+  }
+  const { config, locate } = loaded;
 
-  const dirs = [
-    ...(config.profilesDir === undefined ? [] : [config.profilesDir]),
-    ...builtInProfileDirs(),
+  const profileSet = loadConfiguredProfiles(configFile, config.profilesDir);
+  const problems = [
+    ...profileSet.problems,
+    ...missingProfiles(configFile, config.devices, profileSet.profiles, new Set()),
   ];
-  const profileSet = loadProfiles(dirs);
-  problems.push(...profileSet.problems);
-  config.devices.forEach((device, index) => {
-    if (profileSet.profiles.has(device.profile)) return;
-    const known = [...profileSet.profiles.keys()].join(", ") || "none";
-    problems.push({
-      file: configFile,
-      path: `devices[${index}].profile`,
-      message: `profile ${JSON.stringify(device.profile)} was not found (known: ${known}); check the id or profilesDir`,
-    });
-  });
-
   const tls = readTlsMaterial(config.broker, configFile);
   if (!tls.ok) problems.push(...tls.problems);
-  problems.push(...checkDataDir(config.dataDir, configFile));
+  const owner = keyOwnerProblem(config.broker.keyFile, process.getuid?.());
+  if (owner !== undefined) {
+    problems.push({ file: configFile, path: "broker.keyFile", message: owner });
+  }
+  const dataDir = dataDirProblem(config.dataDir);
+  if (dataDir !== undefined) problems.push({ file: configFile, path: "dataDir", message: dataDir });
 
-  if (problems.length > 0 || !tls.ok) return { ok: false, problems };
+  if (problems.length > 0 || !tls.ok) {
+    return { ok: false, problems: withPositions(problems, configFile, locate) };
+  }
   return {
     ok: true,
     prepared: {
@@ -54,23 +65,94 @@ export function preflight(
       configFile,
       configSha256: loaded.sha256,
       profiles: profileSet.profiles,
+      profileOverrides: profileSet.overrides,
       tls: tls.tls,
     },
   };
 }
 
-function checkDataDir(dataDir: string, configFile: string): Problem[] {
+/**
+ * Checks the profiles of a configuration that failed validation, from the settings as written,
+ * so that one `check` lists these problems together with the schema's. A setting the schema
+ * already reported is not checked again.
+ */
+function unvalidatedProfileProblems(
+  configFile: string,
+  value: unknown,
+  reported: readonly Problem[],
+): Problem[] {
+  if (!isRecord(value)) return [];
+  const dir = value.profilesDir;
+  // Without a valid profilesDir, every profile in it would be reported as not found.
+  if (dir !== undefined && (typeof dir !== "string" || dir === "")) return [];
+  const profilesDir = dir === undefined ? undefined : resolveSetting(configFile, dir);
+  const profileSet = loadConfiguredProfiles(configFile, profilesDir);
+  const reportedPaths = new Set(reported.map((problem) => problem.path));
+  return [
+    ...profileSet.problems,
+    ...missingProfiles(configFile, value.devices, profileSet.profiles, reportedPaths),
+  ];
+}
+
+/** Loads profilesDir, when set, and the built-in profiles; profilesDir's problems come first. */
+function loadConfiguredProfiles(configFile: string, profilesDir: string | undefined): ProfileSet {
+  const problem = profilesDir === undefined ? undefined : profilesDirProblem(profilesDir);
+  const usable = profilesDir !== undefined && problem === undefined;
+  const profileSet = loadProfiles([...(usable ? [profilesDir] : []), ...builtInProfileDirs()]);
+  if (problem === undefined) return profileSet;
+  const message =
+    `${problem}; set profilesDir to the folder that contains the site's profiles, ` +
+    "or remove it to use only the built-in profiles";
+  const problems = [{ file: configFile, path: "profilesDir", message }, ...profileSet.problems];
+  return { ...profileSet, problems };
+}
+
+/** Reports every device entry whose `profile` text names no loaded profile. */
+function missingProfiles(
+  configFile: string,
+  devices: unknown,
+  profiles: ReadonlyMap<string, LoadedProfile>,
+  reportedPaths: ReadonlySet<string>,
+): Problem[] {
+  if (!Array.isArray(devices)) return [];
+  const known = [...profiles.keys()].join(", ") || "none";
+  return devices.flatMap((device: unknown, index) => {
+    const path = `devices[${index}].profile`;
+    if (!isRecord(device) || typeof device.profile !== "string") return [];
+    if (reportedPaths.has(path) || profiles.has(device.profile)) return [];
+    const message =
+      `profile ${JSON.stringify(device.profile)} was not found (known: ${known}); ` +
+      "check the id or profilesDir";
+    return [{ file: configFile, path, message }];
+  });
+}
+
+/**
+ * Returns a message when the key file is not owned by `uid`, the user running the check.
+ * The mode check alone passes a key of another user for root, but the agent's user must own
+ * its key. Returns undefined when the file cannot be read, which readTlsMaterial reports.
+ */
+export function keyOwnerProblem(keyFile: string, uid: number | undefined): string | undefined {
+  if (uid === undefined) return undefined;
+  let owner: number;
   try {
-    mkdirSync(dataDir, { recursive: true });
-    accessSync(dataDir, constants.W_OK);
-    return [];
-  } catch (error) {
-    return [
-      {
-        file: configFile,
-        path: "dataDir",
-        message: `${dataDir} is not a writable folder (${messageOf(error)}); create it for the agent's user`,
-      },
-    ];
+    owner = statSync(keyFile).uid;
+  } catch {
+    return undefined;
   }
+  if (owner === uid) return undefined;
+  return (
+    `${keyFile} is owned by uid ${owner}, not by the user running this check (uid ${uid}). ` +
+    "The agent's user must own its key, so chown the key to that user and run check as that user"
+  );
+}
+
+/** Adds the line and column of its setting to each problem in the configuration file. */
+function withPositions(problems: Problem[], configFile: string, locate: Locate): Problem[] {
+  return problems.map((problem) => {
+    if (problem.file !== configFile || problem.line !== undefined || problem.path === "") {
+      return problem;
+    }
+    return { ...problem, ...locate(parsePath(problem.path)) };
+  });
 }

@@ -3,12 +3,15 @@ import { daysUntil } from "../mqtt/tls.js";
 import { redactUrl } from "../mqtt/uplink.js";
 import { preflight } from "../preflight.js";
 import { parseCommandArgs, requireOption } from "./args.js";
+import { describeOverrides } from "./overrides.js";
 
 const help = `Usage: iomt-gateway check --config FILE
 
-Validates the configuration against its schema, loads the firmware profiles it names, and
-checks the CA bundle, the client certificate and its key (readable, matching, not expired,
-key not readable by other users). Prints every problem with its place in the file.
+Validates the configuration against its schema, loads the firmware profiles it names, checks
+the CA bundle, the client certificate and its key (readable, matching, not expired, key owned
+by the user running the check and not readable by other users), and writes a test file in the
+data folder. Run it as the agent's user. Prints every problem with its place in the file, and
+each profile in profilesDir that replaces a built-in one.
 Exit status: 0 when everything is valid, 1 otherwise.
 
 Options:
@@ -29,7 +32,7 @@ export function checkCommand(args: string[]): Promise<number> {
     for (const problem of checked.problems) process.stderr.write(`  ${formatProblem(problem)}\n`);
     return Promise.resolve(1);
   }
-  const { config, profiles, tls } = checked.prepared;
+  const { config, profiles, profileOverrides, tls } = checked.prepared;
   process.stdout.write(`${configFile}: valid\n`);
   process.stdout.write(
     `  site ${config.site}, gateway ${config.gateway}, broker ${redactUrl(config.broker.url)}\n`,
@@ -44,5 +47,6 @@ export function checkCommand(args: string[]): Promise<number> {
       device.link.kind === "serial" ? device.link.path : `${device.link.host}:${device.link.port}`;
     process.stdout.write(`  device ${device.id}: ${profile?.name ?? "?"} on ${link}\n`);
   }
+  for (const line of describeOverrides(profileOverrides)) process.stdout.write(`  ${line}\n`);
   return Promise.resolve(0);
 }

@@ -1,8 +1,9 @@
 import { formatProblem } from "../config/problems.js";
-import { builtInProfileDirs, loadProfileFile, loadProfiles } from "../profiles/load.js";
+import { loadProfileFile, loadProfiles } from "../profiles/load.js";
 import type { Profile } from "../profiles/schema.js";
 import { runVectors } from "../profiles/vectors.js";
-import { parseCommandArgs } from "./args.js";
+import { parseCommandArgs, profileDirsOption } from "./args.js";
+import { describeOverrides } from "./overrides.js";
 
 const help = `Usage: iomt-gateway profiles [--profiles-dir DIR]
        iomt-gateway profiles check FILE
@@ -32,16 +33,13 @@ export function profilesCommand(args: string[]): Promise<number> {
     process.stderr.write(`CLI_USAGE: unknown argument "${positionals[0]}"\n\n${help}`);
     return Promise.resolve(2);
   }
-  const dirs = [
-    ...(values["profiles-dir"] === undefined ? [] : [values["profiles-dir"]]),
-    ...builtInProfileDirs(),
-  ];
-  const set = loadProfiles(dirs);
+  const set = loadProfiles(profileDirsOption(values["profiles-dir"]));
   let failed = set.problems.length > 0;
   for (const problem of set.problems) process.stderr.write(`${formatProblem(problem)}\n`);
   for (const { profile } of set.profiles.values()) {
     failed = report(profile) || failed;
   }
+  for (const line of describeOverrides(set.overrides)) process.stdout.write(`${line}\n`);
   return Promise.resolve(failed ? 1 : 0);
 }
 

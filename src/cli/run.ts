@@ -30,6 +30,9 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   const { config } = checked.prepared;
   const log = createLogger({ level: config.log.level, format: config.log.format });
+  for (const { id, file, overridden } of checked.prepared.profileOverrides) {
+    log.info("profile file overrides another with the same id", { profile: id, file, overridden });
+  }
   const agent = startAgent(checked.prepared, log);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {

@@ -1,10 +1,10 @@
 import { GatewayError } from "../errors.js";
 import { createLogger } from "../log.js";
-import { builtInProfileDirs, loadProfiles } from "../profiles/load.js";
+import { loadProfiles } from "../profiles/load.js";
 import { defaultSimulatorOptions, type SimulatorOptions } from "../protocols/family.js";
 import type { Profile } from "../profiles/schema.js";
 import { runSerialSimulator, runTcpSimulator } from "../simulate/runner.js";
-import { integerOption, parseCommandArgs, requireOption } from "./args.js";
+import { integerOption, parseCommandArgs, profileDirsOption, requireOption } from "./args.js";
 
 const help = `Usage: iomt-gateway simulate --profile ID (--port PATH | --tcp-port N) [options]
 
@@ -14,7 +14,7 @@ session rules, on a serial port or as a TCP server like a serial device server.
 Options:
   --profile ID          Profile id, such as masimo-radical7-ascii1 or draeger-medibus-evita4.
   --port PATH           Serial port to talk on (one end of a socat pair, or a USB adapter).
-  --tcp-port N          Listen on TCP port N instead (0 picks a free port).
+  --tcp-port N          Listen on TCP port N (0 to 65535) instead; 0 picks a free port.
   --host ADDRESS        Address to listen on with --tcp-port (default 127.0.0.1).
   --profiles-dir DIR    Extra folder of profiles, searched first.
   --seed N              Seed for the simulated values (default 1).
@@ -23,6 +23,8 @@ Options:
   --serial-number S     Serial number the device reports (default SIM0000001).
   -h, --help            Show this help.
 `;
+
+const maxTcpPort = 65_535;
 
 const optionSpec = {
   profile: { type: "string" },
@@ -47,6 +49,8 @@ export async function simulateCommand(args: string[]): Promise<number> {
   if ((values.port === undefined) === (values["tcp-port"] === undefined)) {
     throw new GatewayError("CLI_USAGE", `give exactly one of --port or --tcp-port\n\n${help}`);
   }
+  // Checked before the profiles load, so a usage error comes first.
+  const tcpPort = integerOption(values["tcp-port"], "tcp-port", 0, maxTcpPort);
   const profile = findProfile(
     requireOption(values.profile, "profile", help),
     values["profiles-dir"],
@@ -57,13 +61,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
   const running =
     values.port !== undefined
       ? await runSerialSimulator(profile, values.port, options, log)
-      : await runTcpSimulator(
-          profile,
-          values.host ?? "127.0.0.1",
-          integerOption(values["tcp-port"], "tcp-port", 0),
-          options,
-          log,
-        );
+      : await runTcpSimulator(profile, values.host ?? "127.0.0.1", tcpPort, options, log);
   await new Promise<void>((resolve) => {
     process.once("SIGTERM", resolve);
     process.once("SIGINT", resolve);
@@ -74,8 +72,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
 }
 
 function findProfile(profileId: string, extraDir: string | undefined): Profile {
-  const dirs = [...(extraDir === undefined ? [] : [extraDir]), ...builtInProfileDirs()];
-  const profile = loadProfiles(dirs).profiles.get(profileId)?.profile;
+  const profile = loadProfiles(profileDirsOption(extraDir)).profiles.get(profileId)?.profile;
   if (profile === undefined) {
     throw new GatewayError(
       "PROFILE_NOT_FOUND",

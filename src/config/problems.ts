@@ -11,6 +11,9 @@ export interface Problem {
   message: string;
 }
 
+/** Finds the line and column of a setting, given as keys such as ["broker", "keyFile"]. */
+export type Locate = (path: readonly (string | number)[]) => { line?: number; column?: number };
+
 export function formatPath(path: readonly PropertyKey[]): string {
   let text = "";
   for (const part of path) {
@@ -18,6 +21,15 @@ export function formatPath(path: readonly PropertyKey[]): string {
     else text += text === "" ? String(part) : `.${String(part)}`;
   }
   return text;
+}
+
+/** Parses a path made by formatPath, such as devices[0].link.path, back into its keys. */
+export function parsePath(path: string): (string | number)[] {
+  const keys: (string | number)[] = [];
+  for (const match of path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)) {
+    keys.push(match[2] === undefined ? (match[1] ?? "") : Number(match[2]));
+  }
+  return keys;
 }
 
 export function formatProblem(problem: Problem): string {
@@ -66,7 +78,15 @@ function expandIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   }));
 }
 
-function positionOf(document: Document, lines: LineCounter, path: PropertyKey[]) {
+/**
+ * Finds the line and column of the node at `path`, or of its nearest ancestor in the file when
+ * the setting is absent. Returns {} when no ancestor has a position.
+ */
+export function positionOf(
+  document: Document,
+  lines: LineCounter,
+  path: readonly PropertyKey[],
+): { line?: number; column?: number } {
   for (let depth = path.length; depth >= 0; depth--) {
     const node = document.getIn(path.slice(0, depth) as (string | number)[], true) as
       { range?: [number, number, number] } | undefined;
@@ -83,7 +103,11 @@ function positionOf(document: Document, lines: LineCounter, path: PropertyKey[])
   return {};
 }
 
-function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
   let value = raw;
   for (const part of path) {
     if (value === null || typeof value !== "object") return undefined;

@@ -115,7 +115,7 @@ export const configSchema = z
       .string()
       .regex(/^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/, "must be topic levels without wildcards")
       .default("iomt/v1"),
-    /** Folder for the agent's state (sequence numbers); must be writable. */
+    /** Folder for the agent's state (the outbox database); must be writable. */
     dataDir: z.string().min(1),
     /** Extra folder of firmware profiles, searched before the built-in ones. */
     profilesDir: z.string().min(1).optional(),
@@ -132,39 +132,47 @@ export const configSchema = z
       .strict()
       .default({ intervalMs: 30_000 }),
     reconnect: reconnectSchema.default({ initialDelayMs: 500, maxDelayMs: 30_000 }),
+    outbox: z
+      .object({
+        /** Disk space for records waiting for the broker; 64 MiB is days of 16 devices at 1 Hz. */
+        maxBytes: z
+          .number()
+          .int()
+          .min(65_536)
+          .max(16 * 1024 ** 3)
+          .default(64 * 1024 ** 2),
+        /** Records older than this are dropped: a day-old vital sign is history, not monitoring. */
+        maxAgeMs: z
+          .number()
+          .int()
+          .min(60_000)
+          .max(30 * 86_400_000)
+          .default(86_400_000),
+        /**
+         * What a full outbox gives up. drop-oldest (default) keeps the newest measurements
+         * flowing, which is what bedside monitoring needs after a long outage; refuse-new keeps
+         * the start of the outage complete and drops what comes after.
+         */
+        whenFull: z.enum(["drop-oldest", "refuse-new"]).default("drop-oldest"),
+        /**
+         * Longest time a record waits in memory before its batch is committed, and so the
+         * worst-case loss on a power cut. Shorter means more fsyncs on the SD card.
+         */
+        flushIntervalMs: z.number().int().min(5).max(5000).default(100),
+      })
+      .strict()
+      .default({
+        maxBytes: 64 * 1024 ** 2,
+        maxAgeMs: 86_400_000,
+        whenFull: "drop-oldest",
+        flushIntervalMs: 100,
+      }),
     /** How often a serial link checks that its port path still exists. */
     linkWatchMs: z.number().int().min(100).max(60_000).default(1000),
+    /** Ids and links must be unique; src/config/duplicates.ts checks that beside the schema. */
     devices: z.array(deviceSchema).min(1, "must list at least one device"),
   })
-  .strict()
-  .superRefine((config, context) => {
-    const links = new Map<string, number>();
-    config.devices.forEach((device, index) => {
-      const link = device.link;
-      const key = link.kind === "serial" ? `serial ${link.path}` : `tcp ${link.host}:${link.port}`;
-      const first = links.get(key);
-      if (first !== undefined) {
-        context.addIssue({
-          code: "custom",
-          path: ["devices", index, "link"],
-          message: `is the same ${link.kind} link as devices[${first}]; one device has one id`,
-        });
-      }
-      links.set(key, index);
-    });
-    const seen = new Map<string, number>();
-    config.devices.forEach((device, index) => {
-      const first = seen.get(device.id);
-      if (first !== undefined) {
-        context.addIssue({
-          code: "custom",
-          path: ["devices", index, "id"],
-          message: `must be unique, but devices[${first}] has the same id`,
-        });
-      }
-      seen.set(device.id, index);
-    });
-  });
+  .strict();
 
 export type GatewayConfig = z.infer<typeof configSchema>;
 export type DeviceConfig = GatewayConfig["devices"][number];

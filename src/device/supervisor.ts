@@ -198,6 +198,15 @@ export class DeviceSupervisor {
     this.clear("link-lost", "link restored and data flows");
   }
 
+  /** Raises a technical alarm from outside the link, such as records dropped by the outbox. */
+  raiseTechnical(alarmCode: string, text: string): void {
+    this.raise(alarmCode, text);
+  }
+
+  clearTechnical(alarmCode: string, text: string): void {
+    this.clear(alarmCode, text);
+  }
+
   private raise(alarmCode: string, text: string): void {
     if (this.technicalAlarms.has(alarmCode)) return;
     this.technicalAlarms.add(alarmCode);

@@ -6,6 +6,7 @@ import { deviceStatePayloadOf } from "../mqtt/device-publisher.js";
 import type { HealthPayload } from "../mqtt/payloads.js";
 import type { Topics } from "../mqtt/topics.js";
 import { daysUntil } from "../mqtt/tls.js";
+import type { Outbox } from "../outbox/outbox.js";
 import type { MqttUplink } from "../mqtt/uplink.js";
 import { agentVersion } from "../version.js";
 import { sampleSystem } from "./system.js";
@@ -18,12 +19,14 @@ export interface HealthReporterOptions {
   uplink: MqttUplink;
   supervisors: readonly DeviceSupervisor[];
   clientCertNotAfter: string;
+  outbox: Outbox;
   log: Logger;
 }
 
 export class HealthReporter {
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAtMs = Date.now();
+  private lastRate = { atMs: Date.now(), published: 0 };
 
   constructor(private readonly options: HealthReporterOptions) {}
 
@@ -61,6 +64,7 @@ export class HealthReporter {
         droppedRecords: uplink.dropped,
         rejectedRecords: uplink.rejected,
       },
+      outbox: this.outboxFigures(),
       certificates: {
         clientCertNotAfter: this.options.clientCertNotAfter,
         clientCertDaysLeft: daysUntil(this.options.clientCertNotAfter),
@@ -74,6 +78,23 @@ export class HealthReporter {
           counters: status.counters,
         };
       }),
+    };
+  }
+
+  private outboxFigures() {
+    const stats = this.options.outbox.stats();
+    const now = Date.now();
+    const published = this.options.uplink.published;
+    const seconds = (now - this.lastRate.atMs) / 1000;
+    const deliveredPerSecond = seconds > 0 ? (published - this.lastRate.published) / seconds : 0;
+    this.lastRate = { atMs: now, published };
+    return {
+      records: stats.records,
+      bytes: stats.bytes,
+      fileBytes: stats.fileBytes,
+      oldestAgeMs: stats.oldestAgeMs === null ? null : Math.round(stats.oldestAgeMs),
+      droppedRecords: stats.droppedRecords,
+      deliveredPerSecond: Math.round(deliveredPerSecond * 100) / 100,
     };
   }
 

@@ -2,7 +2,6 @@
 import { randomUUID } from "node:crypto";
 import type { AlarmChange } from "../device/alarms.js";
 import type { Identity, NumericsBatch } from "../device/pipeline.js";
-import type { SequenceCounter } from "../device/sequence.js";
 import type { DeviceSink, DeviceStatus } from "../device/supervisor.js";
 import type { Profile } from "../profiles/schema.js";
 import type {
@@ -12,6 +11,7 @@ import type {
   ObservationsPayload,
 } from "./payloads.js";
 import type { Topics } from "./topics.js";
+import type { Outbox } from "../outbox/outbox.js";
 import type { MqttUplink } from "./uplink.js";
 
 export class DevicePublisher implements DeviceSink {
@@ -21,7 +21,7 @@ export class DevicePublisher implements DeviceSink {
   constructor(
     private readonly deviceId: string,
     private readonly profile: Profile,
-    private readonly sequence: SequenceCounter,
+    private readonly outbox: Outbox,
     private readonly topics: Topics,
     private readonly uplink: MqttUplink,
   ) {
@@ -29,7 +29,7 @@ export class DevicePublisher implements DeviceSink {
   }
 
   observations(batch: NumericsBatch, receivedAtMs: number): void {
-    const payload: ObservationsPayload = {
+    const payload: Omit<ObservationsPayload, "replayed"> = {
       ...this.identityFields(),
       receivedAt: new Date(receivedAtMs).toISOString(),
       ...(batch.deviceTime === undefined ? {} : { deviceTime: batch.deviceTime }),
@@ -45,11 +45,11 @@ export class DevicePublisher implements DeviceSink {
         unit: measurement.unit,
       })),
     };
-    this.uplink.publishRecord(this.deviceId, this.topics.observations(this.deviceId), payload);
+    this.append(this.topics.observations(this.deviceId), payload);
   }
 
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void {
-    const payload: AlarmPayload = {
+    const payload: Omit<AlarmPayload, "replayed"> = {
       ...this.identityFields(),
       time: new Date(atMs).toISOString(),
       source,
@@ -58,7 +58,7 @@ export class DevicePublisher implements DeviceSink {
       ...(change.priority === undefined ? {} : { priority: change.priority }),
       text: change.text,
     };
-    this.uplink.publishRecord(this.deviceId, this.topics.alarm(this.deviceId), payload);
+    this.append(this.topics.alarm(this.deviceId), payload);
   }
 
   identity(identity: Identity): void {
@@ -85,11 +85,26 @@ export class DevicePublisher implements DeviceSink {
     return {
       messageId: randomUUID(),
       deviceId: this.deviceId,
-      seq: this.sequence.take(),
-      // A record made while the broker is away reaches consumers late: mark it so they do not
-      // show its values as live.
-      replayed: !this.uplink.connected,
+      seq: this.outbox.takeSeq(this.deviceId),
     };
+  }
+
+  /**
+   * Appends a record to the outbox. `replayed` is left out of the stored body: the uplink sets
+   * it when sending, true for records made while the broker was away or by an earlier run.
+   */
+  private append(
+    topic: string,
+    payload: Omit<ObservationsPayload | AlarmPayload, "replayed">,
+  ): void {
+    this.outbox.append({
+      deviceId: this.deviceId,
+      seq: payload.seq,
+      topic,
+      body: JSON.stringify(payload),
+      createdMs: Date.now(),
+      offline: !this.uplink.connected,
+    });
   }
 }
 

@@ -131,6 +131,16 @@ export const healthPayload = z
       droppedRecords: z.number().int().describe("Records dropped because the queue was full"),
       rejectedRecords: z.number().int().describe("Records the broker refused, such as by its ACL"),
     }),
+    outbox: z.object({
+      records: z.number().int().describe("Records waiting for the broker's acknowledgement"),
+      bytes: z.number().int(),
+      fileBytes: z.number().int().describe("Size of the outbox database on disk"),
+      oldestAgeMs: z.number().int().nullable(),
+      droppedRecords: z.number().int().describe("Records dropped by the size or age bound"),
+      deliveredPerSecond: z
+        .number()
+        .describe("Acknowledged records per second since the last report"),
+    }),
     certificates: z.object({
       clientCertNotAfter: isoTime,
       clientCertDaysLeft: z.number().int().describe("Negative once expired; renew well before 0"),

@@ -1,7 +1,7 @@
 /**
  * The MQTT uplink: one mqtt.js client over mutually authenticated TLS. Records (observations,
- * alarms) wait in one bounded queue per device and leave in the order they were queued, with
- * QoS 1; at most `inFlightWindow` are
+ * alarms) are read from the durable outbox in the order they were committed and sent with
+ * QoS 1; each is deleted from the outbox on its PUBACK. At most `inFlightWindow` are
  * handed to mqtt.js at once, which resends them after a reconnect until the broker acknowledges.
  * Retained topics (states, health) keep only their latest payload and are re-sent on connect.
  */
@@ -11,6 +11,8 @@ import type { ConnectionOptions } from "node:tls";
 import type { BrokerConfig } from "../config/schema.js";
 import { messageOf } from "../errors.js";
 import { RateLimitedWarning, type Logger } from "../log.js";
+import type { Outbox } from "../outbox/outbox.js";
+import type { StoredRecord } from "../outbox/store.js";
 import type { TlsMaterial } from "./tls.js";
 
 export interface UplinkOptions {
@@ -19,32 +21,22 @@ export interface UplinkOptions {
   clientId: string;
   /** Topic and payload the broker publishes, retained, if the agent vanishes. */
   will: { topic: string; payload: string };
-  /** Records kept while the broker is away; the oldest is dropped beyond this. */
-  maxQueuedRecordsPerDevice: number;
+  outbox: Outbox;
   inFlightWindow: number;
   log: Logger;
 }
 
 const warningIntervalMs = 60_000;
 
-interface QueuedRecord {
-  /** Position in queuing order, so a record given back after a failure returns to its place. */
-  order: number;
-  deviceId: string;
-  topic: string;
-  body: string;
-}
-
 export class MqttUplink {
   private client: MqttClient | undefined;
-  /** One queue per device, so a flooding device drops only its own oldest records. */
-  private readonly queues = new Map<string, QueuedRecord[]>();
-  private queuedCount = 0;
+  /** Committed records read ahead of sending, oldest first. */
+  private readAhead: StoredRecord[] = [];
+  /** The newest record id handed to mqtt.js or to readAhead. */
+  private lastReadId = 0;
   private readonly retained = new Map<string, string>();
   private inFlight = 0;
-  private nextOrder = 0;
   private publishedCount = 0;
-  private droppedCount = 0;
   private rejectedCount = 0;
   /** The broker's MQTT 5 Maximum Packet Size from CONNACK, when it sends one. */
   private maxPacketBytes: number | undefined;
@@ -56,6 +48,7 @@ export class MqttUplink {
 
   constructor(private readonly options: UplinkOptions) {
     this.warnings = new RateLimitedWarning(options.log, warningIntervalMs);
+    options.outbox.onCommit(() => this.drain());
   }
 
   get connected(): boolean {
@@ -63,7 +56,7 @@ export class MqttUplink {
   }
 
   get queuedRecords(): number {
-    return this.queuedCount + this.inFlight;
+    return this.options.outbox.stats().records;
   }
 
   get published(): number {
@@ -71,7 +64,7 @@ export class MqttUplink {
   }
 
   get dropped(): number {
-    return this.droppedCount;
+    return this.options.outbox.stats().droppedRecords;
   }
 
   /** Records the broker refused (PUBACK reason code, or larger than its packet limit). */
@@ -124,28 +117,6 @@ export class MqttUplink {
         hint: tlsHint(code, this.options.broker),
       });
     });
-  }
-
-  /** Queues a QoS 1 record of a device; records leave in the order they were queued. */
-  publishRecord(deviceId: string, topic: string, payload: unknown): void {
-    let queue = this.queues.get(deviceId);
-    if (queue === undefined) {
-      queue = [];
-      this.queues.set(deviceId, queue);
-    }
-    if (queue.length >= this.options.maxQueuedRecordsPerDevice) {
-      queue.shift();
-      this.queuedCount--;
-      this.droppedCount++;
-      this.warnings.warn(`queue-full:${deviceId}`, "record queue full, dropped the oldest record", {
-        device: deviceId,
-        maxQueuedRecordsPerDevice: this.options.maxQueuedRecordsPerDevice,
-        dropped: this.droppedCount,
-      });
-    }
-    queue.push({ order: this.nextOrder++, deviceId, topic, body: JSON.stringify(payload) });
-    this.queuedCount++;
-    this.drain();
   }
 
   /** Sets a retained topic's payload; sent now when connected and again after each reconnect. */
@@ -217,8 +188,9 @@ export class MqttUplink {
     });
   }
 
-  private reject(record: QueuedRecord, reason: string): void {
+  private reject(record: StoredRecord, reason: string): void {
     this.rejectedCount++;
+    this.options.outbox.acknowledge(record);
     this.warnings.warn(
       `rejected:${record.topic}:${reason}`,
       "broker rejected a record; it is dropped",
@@ -231,36 +203,26 @@ export class MqttUplink {
     );
   }
 
-  private requeue(record: QueuedRecord): void {
-    const queue = this.queues.get(record.deviceId) ?? [];
-    const index = queue.findIndex((queued) => queued.order > record.order);
-    queue.splice(index === -1 ? queue.length : index, 0, record);
-    this.queuedCount++;
-  }
-
-  /** Takes the oldest queued record across devices, keeping the order they were queued in. */
-  private takeOldest(): QueuedRecord | undefined {
-    let oldest: QueuedRecord[] | undefined;
-    for (const queue of this.queues.values()) {
-      const head = queue[0];
-      if (head !== undefined && (oldest?.[0] === undefined || head.order < oldest[0].order)) {
-        oldest = queue;
-      }
+  /** Reads committed records ahead of sending; an empty result means nothing is waiting. */
+  private nextRecord(): StoredRecord | undefined {
+    if (this.readAhead.length === 0) {
+      this.readAhead = this.options.outbox.readAfter(this.lastReadId, readAheadRecords);
+      const last = this.readAhead.at(-1);
+      if (last !== undefined) this.lastReadId = last.id;
     }
-    const record = oldest?.shift();
-    if (record !== undefined) this.queuedCount--;
-    return record;
+    return this.readAhead.shift();
   }
 
   private drain(): void {
     const client = this.client;
     if (client === undefined || !this.connectedValue) return;
-    while (this.inFlight < this.options.inFlightWindow && this.queuedCount > 0) {
-      const record = this.takeOldest();
+    while (this.inFlight < this.options.inFlightWindow) {
+      const record = this.nextRecord();
       if (record === undefined) return;
       // Topic, body and about 10 bytes of header; a packet over the broker's limit would make
       // it close the connection, and the record would block every record behind it.
-      const packetBytes = Buffer.byteLength(record.topic) + Buffer.byteLength(record.body) + 10;
+      const body = withReplayed(record, this.options.outbox.startMaxId);
+      const packetBytes = Buffer.byteLength(record.topic) + Buffer.byteLength(body) + 10;
       if (this.maxPacketBytes !== undefined && packetBytes > this.maxPacketBytes) {
         this.reject(
           record,
@@ -269,25 +231,39 @@ export class MqttUplink {
         continue;
       }
       this.inFlight++;
-      client.publish(record.topic, record.body, { qos: 1 }, (error) => {
-        this.inFlight--;
-        const reasonCode = (error as { code?: unknown } | undefined)?.code;
-        if (typeof reasonCode === "number" && reasonCode >= 0x80) {
-          // The broker refused this record (MQTT 5 PUBACK reason code); resending cannot help.
-          this.reject(record, `${error?.message ?? ""} (reason code 0x${reasonCode.toString(16)})`);
-          this.drain();
-          return;
-        }
-        if (error) {
-          // mqtt.js gave up on it (the client ended); keep it for the next connection.
-          this.requeue(record);
-          return;
-        }
-        this.publishedCount++;
-        this.drain();
-      });
+      client.publish(record.topic, body, { qos: 1 }, (error) => this.settle(record, error));
     }
   }
+
+  private settle(record: StoredRecord, error: Error | undefined): void {
+    this.inFlight--;
+    const reasonCode = (error as { code?: unknown } | undefined)?.code;
+    if (typeof reasonCode === "number" && reasonCode >= 0x80) {
+      // The broker refused this record (MQTT 5 PUBACK reason code); resending cannot help.
+      this.reject(record, `${error?.message ?? ""} (reason code 0x${reasonCode.toString(16)})`);
+    } else if (error) {
+      // mqtt.js gave up on it (the client ended): read it again from the outbox next time.
+      this.lastReadId = Math.min(this.lastReadId, record.id - 1);
+      this.readAhead = [];
+      return;
+    } else {
+      this.publishedCount++;
+      this.options.outbox.acknowledge(record);
+    }
+    this.drain();
+  }
+}
+
+/** Records read from the outbox per query. */
+const readAheadRecords = 256;
+
+/**
+ * Adds `replayed` to a stored body: true for a record made while the broker was away or by an
+ * earlier run of the agent, since consumers get it late.
+ */
+function withReplayed(record: StoredRecord, startMaxId: number): string {
+  const replayed = record.offline || record.id <= startMaxId;
+  return `{"replayed":${replayed},${record.body.slice(1)}`;
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {

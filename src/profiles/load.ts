@@ -3,10 +3,11 @@
  * every problem of every file is reported with its line.
  */
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { problemsFromIssues, yamlErrorMessage, type Problem } from "../config/problems.js";
 import { readYamlFile } from "../config/yaml-file.js";
+import { messageOf } from "../errors.js";
 import { profileSchema, type Profile } from "./schema.js";
 
 export interface LoadedProfile {
@@ -15,9 +16,19 @@ export interface LoadedProfile {
   sha256: string;
 }
 
+/** A profile file that is not used because a file searched before it has the same id. */
+export interface ProfileOverride {
+  id: string;
+  /** The file that is used. */
+  file: string;
+  /** The file with the same id that is ignored. */
+  overridden: string;
+}
+
 export interface ProfileSet {
   profiles: Map<string, LoadedProfile>;
   problems: Problem[];
+  overrides: ProfileOverride[];
 }
 
 /**
@@ -28,23 +39,45 @@ export function builtInProfileDirs(): string[] {
   return [join(__dirname, "firmware-profiles"), join(__dirname, "..", "..", "firmware-profiles")];
 }
 
-/** Loads every *.yaml profile in the folders; an earlier folder's profile wins over a later one. */
+/** Returns why `dir` cannot be a folder of profiles, or undefined when it is a folder. */
+export function profilesDirProblem(dir: string): string | undefined {
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir} is a file, not a folder`;
+    return undefined;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return `${dir} does not exist`;
+    return `${dir} cannot be read (${messageOf(error)})`;
+  }
+}
+
+/**
+ * Loads every *.yaml profile in the folders. The first file with an id wins (folders in order,
+ * files by name) and later ones are listed in `overrides`. A folder that does not exist is
+ * skipped, because an installation usually has only one of the built-in folders.
+ */
 export function loadProfiles(dirs: readonly string[]): ProfileSet {
-  const set: ProfileSet = { profiles: new Map(), problems: [] };
+  const set: ProfileSet = { profiles: new Map(), problems: [], overrides: [] };
   for (const dir of dirs) {
     if (!existsSync(dir)) continue;
-    const files = readdirSync(dir)
-      .filter((name) => /\.ya?ml$/.test(name))
-      .sort();
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch (error) {
+      const message = `is not a readable folder of profiles (${messageOf(error)})`;
+      set.problems.push({ file: dir, path: "", message });
+      continue;
+    }
+    const files = names.filter((name) => /\.ya?ml$/.test(name)).sort();
     for (const name of files) {
       const result = loadProfileFile(join(dir, name));
       if (!result.ok) {
         set.problems.push(...result.problems);
         continue;
       }
-      if (!set.profiles.has(result.loaded.profile.id)) {
-        set.profiles.set(result.loaded.profile.id, result.loaded);
-      }
+      const { id } = result.loaded.profile;
+      const used = set.profiles.get(id);
+      if (used === undefined) set.profiles.set(id, result.loaded);
+      else set.overrides.push({ id, file: used.file, overridden: result.loaded.file });
     }
   }
   return set;

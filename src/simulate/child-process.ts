@@ -20,6 +20,13 @@ export interface WatchedChild {
   stop(): Promise<void>;
 }
 
+/** Helpers still running; one exit handler kills them all, however many there are. */
+const running = new Set<ChildProcess>();
+// Best effort: a test process that ends without its teardown still stops its helpers.
+process.once("exit", () => {
+  for (const child of running) child.kill("SIGKILL");
+});
+
 export function watchChild(child: ChildProcess): WatchedChild {
   let output = "";
   const collect = (chunk: Buffer) => {
@@ -39,12 +46,11 @@ export function watchChild(child: ChildProcess): WatchedChild {
       resolve();
     });
   });
-  // Best effort: a test process that ends without its teardown still stops the helper.
-  const killOnExit = () => child.kill("SIGKILL");
-  process.once("exit", killOnExit);
+  running.add(child);
 
+  void exited.then(() => running.delete(child));
   const stop = async () => {
-    process.off("exit", killOnExit);
+    running.delete(child);
     if (exitStatus !== undefined) return;
     child.kill("SIGTERM");
     const exitedInTime = await Promise.race([

@@ -1,8 +1,8 @@
 import test from "ava";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createDevPki } from "../../src/pki/dev-ca.js";
-import { cliCommand, runCli } from "../helpers/agent-process.js";
+import { cliCommand, repoRoot, runCli, startCli } from "../helpers/agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
 
 async function setup(t: Parameters<typeof tempDir>[0]) {
@@ -93,4 +93,57 @@ test("missing option is a usage error with exit 2", async (t) => {
   const { code, output } = await runCli(cliCommand("source"), ["run"], tempDir(t));
   t.is(code, 2);
   t.regex(output, /CLI_USAGE: missing --config/);
+});
+
+test("check rejects a dataDir under /proc without hanging", async (t) => {
+  const { dir, file, config } = await setup(t);
+  writeFileSync(file, config("mqtts://localhost:8883").replace(join(dir, "data"), "/proc/iomt"));
+  const child = startCli(cliCommand("source"), ["check", "--config", file], dir);
+  // A recursive mkdir under /proc does not return, so a check that hangs is stopped and fails.
+  const timer = setTimeout(() => void child.stop(), 20_000);
+  const code = await child.exited;
+  clearTimeout(timer);
+  t.is(code, 1, child.output());
+  t.regex(child.output(), /config\.yaml:3:10: dataDir: \/proc\/iomt is under \/proc/);
+});
+
+test("check names a profile that overrides a built-in one", async (t) => {
+  const { dir, file, config } = await setup(t);
+  mkdirSync(join(dir, "profiles"));
+  const builtIn = join(repoRoot, "firmware-profiles", "masimo-radical7-ascii1.yaml");
+  copyFileSync(builtIn, join(dir, "profiles", "site-radical7.yaml"));
+  writeFileSync(file, `${config("mqtts://localhost:8883")}profilesDir: profiles\n`);
+  const { code, output } = await runCli(cliCommand("source"), ["check", "--config", file], dir);
+  t.is(code, 0, output);
+  t.true(
+    output.includes(
+      `profile masimo-radical7-ascii1: ${join(dir, "profiles", "site-radical7.yaml")} ` +
+        `overrides the built-in profile ${builtIn}`,
+    ),
+    output,
+  );
+});
+
+test("repeated --config is a usage error", async (t) => {
+  const { dir, file, config } = await setup(t);
+  writeFileSync(file, config("mqtts://localhost:8883"));
+  const args = ["check", "--config", file, "-c", file];
+  const { code, output } = await runCli(cliCommand("source"), args, dir);
+  t.is(code, 2);
+  t.regex(output, /CLI_USAGE: --config was given 2 times; give it once/);
+});
+
+test("simulate rejects a TCP port above 65535", async (t) => {
+  const args = ["simulate", "--profile", "masimo-radical7-ascii1", "--tcp-port", "70000"];
+  const { code, output } = await runCli(cliCommand("source"), args, tempDir(t));
+  t.is(code, 2);
+  t.regex(output, /CLI_USAGE: --tcp-port must be a whole number from 0 to 65535 \(got "70000"\)/);
+});
+
+test("profiles rejects a missing --profiles-dir", async (t) => {
+  const dir = tempDir(t);
+  const args = ["profiles", "--profiles-dir", join(dir, "absent")];
+  const { code, output } = await runCli(cliCommand("source"), args, dir);
+  t.is(code, 2);
+  t.regex(output, /CLI_USAGE: --profiles-dir: .*absent does not exist/);
 });

@@ -52,12 +52,32 @@ export interface World {
   profiles: Map<string, Profile>;
 }
 
-export async function buildWorld(t: ExecutionContext): Promise<World> {
+export interface WorldOptions {
+  /** Keep broker sessions across restarts, with a subscriber whose session outlives them. */
+  persistence?: boolean;
+  /** Rewrites the broker URL the agent uses, such as to a proxy in front of the broker. */
+  agentBrokerUrl?: (brokerUrl: string) => string;
+  /** Extra YAML settings appended under broker:, such as "  keepAliveSeconds: 5". */
+  brokerSettings?: string;
+  /** Extra top-level YAML settings, such as an outbox section. */
+  settings?: string;
+}
+
+export async function buildWorld(t: ExecutionContext, options: WorldOptions = {}): Promise<World> {
   const dir = tempDir(t);
   const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
-  const broker = await startMosquitto({ pki, dir: tempDir(t) });
+  const broker = await startMosquitto({
+    pki,
+    dir: tempDir(t),
+    persistence: options.persistence === true,
+  });
   t.teardown(() => broker.stop());
-  const subscriber = await connectSubscriber(broker.url, pki, "dashboard");
+  const subscriber = await connectSubscriber(
+    broker.url,
+    pki,
+    "dashboard",
+    options.persistence === true ? { reconnectPeriodMs: 200, sessionExpiryIntervalS: 3600 } : {},
+  );
   t.teardown(() => subscriber.close());
   await subscriber.subscribe(`${prefix}/#`, 1);
 
@@ -95,12 +115,14 @@ gateway: gw-test
 dataDir: ${join(dir, "data")}
 log: { level: debug, format: json }
 broker:
-  url: ${broker.url}
+  url: ${options.agentBrokerUrl?.(broker.url) ?? broker.url}
   caFile: ${pki.ca.cert}
   certFile: ${client?.cert}
   keyFile: ${client?.key}
   reconnectPeriodMs: 200
+${options.brokerSettings ?? ""}
 health: { intervalMs: 1000 }
+${options.settings ?? ""}
 reconnect: { initialDelayMs: 100, maxDelayMs: 500 }
 linkWatchMs: 200
 devices:

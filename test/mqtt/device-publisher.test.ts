@@ -1,7 +1,7 @@
 import test from "ava";
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { SequenceCounter } from "../../src/device/sequence.js";
+import { silentLogger } from "../../src/log.js";
+import { Outbox } from "../../src/outbox/outbox.js";
 import { DevicePublisher } from "../../src/mqtt/device-publisher.js";
 import type { ObservationsPayload } from "../../src/mqtt/payloads.js";
 import { topics } from "../../src/mqtt/topics.js";
@@ -14,18 +14,21 @@ function publisherWith(t: Parameters<typeof tempDir>[0], connected: boolean) {
     join(__dirname, "..", "..", "firmware-profiles", "masimo-radical7-ascii1.yaml"),
   );
   if (!loaded.ok) throw new Error("profile did not load");
-  const sent: { deviceId: string; topic: string; payload: unknown }[] = [];
-  const uplink = {
-    connected,
-    publishRecord: (deviceId: string, topic: string, payload: unknown) =>
-      sent.push({ deviceId, topic, payload }),
-  } as unknown as MqttUplink;
-  const sequence = new SequenceCounter(join(tempDir(t), "seq.json"));
+  const uplink = { connected } as unknown as MqttUplink;
+  const outbox = new Outbox(
+    {
+      file: join(tempDir(t), "outbox.sqlite"),
+      maxBytes: 1 << 20,
+      maxAgeMs: 3_600_000,
+      whenFull: "drop-oldest",
+      flushIntervalMs: 10,
+    },
+    silentLogger,
+  );
+  t.teardown(() => outbox.close());
   const root = topics({ prefix: "iomt/v1", site: "s", gateway: "g" });
-  return {
-    publisher: new DevicePublisher("bed1", loaded.loaded.profile, sequence, root, uplink),
-    sent,
-  };
+  const publisher = new DevicePublisher("bed1", loaded.loaded.profile, outbox, root, uplink);
+  return { publisher, outbox };
 }
 
 const batch = {
@@ -34,33 +37,33 @@ const batch = {
   ],
 };
 
-test("records made while the broker is away are marked replayed", (t) => {
-  const { publisher, sent } = publisherWith(t, false);
+test("records made while the broker is away are stored as offline", (t) => {
+  const { publisher, outbox } = publisherWith(t, false);
   publisher.observations(batch, Date.parse("2026-12-04T16:00:00Z"));
-  const payload = sent[0]?.payload as ObservationsPayload;
-  t.true(payload.replayed);
+  outbox.flush();
+  const [record] = outbox.readAfter(0, 10);
+  t.true(record?.offline);
+  t.is(record?.topic, "iomt/v1/s/g/devices/bed1/obs");
+  const payload = JSON.parse(record?.body ?? "{}") as ObservationsPayload;
   t.is(payload.receivedAt, "2026-12-04T16:00:00.000Z");
-  t.is(sent[0]?.topic, "iomt/v1/s/g/devices/bed1/obs");
+  t.false("replayed" in payload, "replayed is set when the record is sent");
 });
 
-test("records made while connected are not replayed", (t) => {
-  const { publisher, sent } = publisherWith(t, true);
+test("records made while connected get consecutive sequence numbers", (t) => {
+  const { publisher, outbox } = publisherWith(t, true);
   publisher.observations(batch, Date.now());
-  publisher.observations(batch, Date.now());
-  const [first, second] = sent.map((item) => item.payload as ObservationsPayload);
-  t.false(first?.replayed);
-  t.is((second?.seq ?? 0) - (first?.seq ?? 0), 1);
-});
-
-test("failed sequence write does not stop numbering", (t) => {
-  const dir = tempDir(t);
-  // A folder where the temporary file should go makes every write fail, like a read-only card.
-  const file = join(dir, "seq.json");
-  const errors: string[] = [];
-  mkdirSync(`${file}.tmp`);
-  const sequence = new SequenceCounter(file, 2);
-  sequence.onWriteError = (message) => errors.push(message);
-  t.deepEqual([sequence.take(), sequence.take(), sequence.take()], [1, 2, 3]);
-  t.is(errors.length, 2, "one error per block");
-  t.regex(sequence.lastWriteError ?? "", /EISDIR/);
+  publisher.alarm(
+    { alarmCode: "link-lost", state: "active", text: "link lost" },
+    "technical",
+    Date.now(),
+  );
+  outbox.flush();
+  const records = outbox.readAfter(0, 10);
+  t.deepEqual(
+    records.map((r) => [r.seq, r.offline]),
+    [
+      [1, false],
+      [2, false],
+    ],
+  );
 });

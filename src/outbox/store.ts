@@ -1,0 +1,210 @@
+/**
+ * The outbox's durable store: one SQLite database (node:sqlite, built into Node 22.13 and 24,
+ * so no native addon ships with the bundle) in WAL mode with synchronous=FULL, so a commit
+ * survives a power cut once it returns.
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+
+export interface StoredRecord {
+  id: number;
+  deviceId: string;
+  seq: number;
+  topic: string;
+  /** The payload JSON without its `replayed` field, which is set when the record is sent. */
+  body: string;
+  createdMs: number;
+  /** True when the broker was away as the record was made. */
+  offline: boolean;
+}
+
+export type NewRecord = Omit<StoredRecord, "id">;
+
+/** Records deleted by a bound, per device, with their total bytes. */
+export interface Deleted {
+  perDevice: Map<string, number>;
+  records: number;
+  bytes: number;
+}
+
+/** Bytes a record counts for in the outbox's size bound. */
+export function recordBytes(record: { topic: string; body: string }): number {
+  return Buffer.byteLength(record.body) + Buffer.byteLength(record.topic);
+}
+
+export class OutboxStore {
+  private readonly db: DatabaseSync;
+  private readonly insertRecord: StatementSync;
+  private readonly saveSequence: StatementSync;
+  private readonly deleteRecord: StatementSync;
+  private readonly selectAfter: StatementSync;
+
+  constructor(file: string) {
+    this.db = new DatabaseSync(file);
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS records (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        device TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_ms INTEGER NOT NULL,
+        offline INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS records_by_device ON records (device, id);
+      CREATE TABLE IF NOT EXISTS sequences (device TEXT PRIMARY KEY, next INTEGER NOT NULL);
+    `);
+    this.insertRecord = this.db.prepare(
+      "INSERT INTO records (device, seq, topic, body, created_ms, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    this.saveSequence = this.db.prepare(
+      "INSERT INTO sequences (device, next) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET next = excluded.next",
+    );
+    this.deleteRecord = this.db.prepare("DELETE FROM records WHERE id = ?");
+    this.selectAfter = this.db.prepare(
+      "SELECT id, device, seq, topic, body, created_ms, offline FROM records WHERE id > ? ORDER BY id LIMIT ?",
+    );
+  }
+
+  /** The next sequence number of every device, as last committed. */
+  sequences(): Map<string, number> {
+    const rows = this.db.prepare("SELECT device, next FROM sequences").all();
+    return new Map(rows.map((row) => [String(row.device), Number(row.next)]));
+  }
+
+  /**
+   * Commits new records, the sequence counters they used and the deletions of acknowledged
+   * records in one transaction: one fsync for the whole batch.
+   */
+  commit(
+    records: readonly NewRecord[],
+    sequences: ReadonlyMap<string, number>,
+    deletions: readonly number[],
+  ): void {
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const record of records) {
+        this.insertRecord.run(
+          record.deviceId,
+          record.seq,
+          record.topic,
+          record.body,
+          record.createdMs,
+          record.offline ? 1 : 0,
+          recordBytes(record),
+        );
+      }
+      for (const [device, next] of sequences) this.saveSequence.run(device, next);
+      for (const id of deletions) this.deleteRecord.run(id);
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+  }
+
+  /** Records after `afterId`, oldest first. */
+  readAfter(afterId: number, limit: number): StoredRecord[] {
+    return this.selectAfter.all(afterId, limit).map((row) => ({
+      id: Number(row.id),
+      deviceId: String(row.device),
+      seq: Number(row.seq),
+      topic: String(row.topic),
+      body: String(row.body),
+      createdMs: Number(row.created_ms),
+      offline: Number(row.offline) === 1,
+    }));
+  }
+
+  stats(): { records: number; bytes: number; oldestCreatedMs: number | null; maxId: number } {
+    const row = this.db
+      .prepare(
+        "SELECT COUNT(*) AS n, COALESCE(SUM(bytes), 0) AS b, MIN(created_ms) AS o, COALESCE(MAX(id), 0) AS m FROM records",
+      )
+      .get();
+    return {
+      records: Number(row?.n ?? 0),
+      bytes: Number(row?.b ?? 0),
+      oldestCreatedMs: row?.o === null || row?.o === undefined ? null : Number(row.o),
+      maxId: Number(row?.m ?? 0),
+    };
+  }
+
+  /** The creation time of the oldest record; ids grow in creation order. */
+  oldestCreatedMs(): number | null {
+    const row = this.db.prepare("SELECT created_ms FROM records ORDER BY id LIMIT 1").get();
+    return row === undefined ? null : Number(row.created_ms);
+  }
+
+  /** Deletes records made before `createdBeforeMs`, except `keep`. */
+  deleteOlderThan(createdBeforeMs: number, keep: ReadonlySet<number>): Deleted {
+    const rows = this.db
+      .prepare(
+        "SELECT id, device, bytes FROM records WHERE id <= (SELECT MAX(id) FROM records WHERE created_ms < ?) ORDER BY id LIMIT 1000",
+      )
+      .all(createdBeforeMs);
+    return this.deleteRows(rows.filter((row) => !keep.has(Number(row.id))));
+  }
+
+  /**
+   * Deletes the oldest records of the device that holds the most bytes until `bytes` are
+   * freed, observations before alarms, except `keep`; a flooding device loses its own records
+   * first.
+   */
+  deleteOldestOfLargest(bytes: number, keep: ReadonlySet<number>): Deleted {
+    const largest = this.db
+      .prepare("SELECT device FROM records GROUP BY device ORDER BY SUM(bytes) DESC LIMIT 1")
+      .get();
+    if (largest === undefined) return { perDevice: new Map(), records: 0, bytes: 0 };
+    const rows = this.db
+      // Observations go before alarms: an alarm, such as the one saying records were dropped,
+      // is small and must outlive the values around it.
+      .prepare(
+        "SELECT id, device, bytes FROM records WHERE device = ? ORDER BY (topic LIKE '%/alarm'), id LIMIT 1000",
+      )
+      .all(String(largest.device));
+    const chosen: Record<string, unknown>[] = [];
+    let freed = 0;
+    for (const row of rows) {
+      if (freed >= bytes) break;
+      if (keep.has(Number(row.id))) continue;
+      chosen.push(row);
+      freed += Number(row.bytes);
+    }
+    return this.deleteRows(chosen);
+  }
+
+  /** Bytes of the database and its write-ahead log on disk. */
+  fileBytes(): number {
+    const row = this.db
+      .prepare("SELECT page_count * page_size AS b FROM pragma_page_count(), pragma_page_size()")
+      .get();
+    return Number(row?.b ?? 0);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private deleteRows(rows: readonly Record<string, unknown>[]): Deleted {
+    const perDevice = new Map<string, number>();
+    let bytes = 0;
+    if (rows.length === 0) return { perDevice, records: 0, bytes };
+    this.db.exec("BEGIN IMMEDIATE");
+    try {
+      for (const row of rows) {
+        this.deleteRecord.run(Number(row.id));
+        const device = String(row.device);
+        perDevice.set(device, (perDevice.get(device) ?? 0) + 1);
+        bytes += Number(row.bytes);
+      }
+      this.db.exec("COMMIT");
+    } catch (error) {
+      this.db.exec("ROLLBACK");
+      throw error;
+    }
+    return { perDevice, records: rows.length, bytes };
+  }
+}

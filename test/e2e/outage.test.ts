@@ -1,0 +1,203 @@
+import test, { type ExecutionContext } from "ava";
+import { createServer, connect, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import type { AlarmPayload, HealthPayload } from "../../src/mqtt/payloads.js";
+import { cliCommand } from "../helpers/agent-process.js";
+import type { ReceivedMessage } from "../helpers/subscriber.js";
+import {
+  buildWorld,
+  keepWriting,
+  masimoLine,
+  observationsOf,
+  payloadOf,
+  prefix,
+  startAgentIn,
+  type ObservationsPayload,
+  type World,
+} from "./scenario.js";
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Sequence numbers of the Masimo device's observations, first arrival of each, in order. */
+function masimoSeqs(messages: readonly ReceivedMessage[]): number[] {
+  const seen = new Set<number>();
+  const seqs: number[] = [];
+  for (const message of messages.filter(observationsOf("bed12-spo2"))) {
+    const seq = payloadOf<ObservationsPayload>(message).seq;
+    if (seen.has(seq)) continue;
+    seen.add(seq);
+    seqs.push(seq);
+  }
+  return seqs;
+}
+
+function expectNoGap(t: ExecutionContext, seqs: readonly number[]): void {
+  const first = seqs[0] ?? 0;
+  t.deepEqual(
+    seqs,
+    seqs.map((_, index) => first + index),
+    "in order, with no gap",
+  );
+}
+
+const seqAtLeast = (seq: number) => (m: ReceivedMessage) =>
+  observationsOf("bed12-spo2")(m) && payloadOf<ObservationsPayload>(m).seq >= seq;
+
+test("records made while the broker is down all arrive after it returns", async (t) => {
+  const world = await buildWorld(t, { persistence: true });
+  startAgentIn(t, world, cliCommand("source"));
+  t.teardown(keepWriting(world.masimoDevice, () => masimoLine("097", "072")));
+  await world.subscriber.waitFor(observationsOf("bed12-spo2"), 20_000, 3);
+
+  await world.broker.stop();
+  await delay(3000);
+  await world.broker.restart();
+  const replayed = await world.subscriber.waitFor(
+    (m) => observationsOf("bed12-spo2")(m) && payloadOf<ObservationsPayload>(m).replayed,
+    20_000,
+    8,
+  );
+  const lastReplayed = Math.max(...replayed.map((m) => payloadOf<ObservationsPayload>(m).seq));
+  await world.subscriber.waitFor(seqAtLeast(lastReplayed + 3), 20_000);
+  expectNoGap(t, masimoSeqs(world.subscriber.messages));
+});
+
+test("kill -9 while the broker is down loses no committed record", async (t) => {
+  const world = await buildWorld(t, { persistence: true });
+  const first = startAgentIn(t, world, cliCommand("source"));
+  const stopWriting = keepWriting(world.masimoDevice, () => masimoLine("097", "072"));
+  t.teardown(stopWriting);
+  await world.subscriber.waitFor(observationsOf("bed12-spo2"), 20_000, 2);
+
+  await world.broker.stop();
+  await delay(2500);
+  first.child.kill("SIGKILL");
+  await first.exited;
+  const committed = committedNext(world, "bed12-spo2") - 1;
+  t.true(committed > 5, `committed up to seq ${committed}`);
+
+  startAgentIn(t, world, cliCommand("source"));
+  await delay(1500);
+  await world.broker.restart();
+  await world.subscriber.waitFor(seqAtLeast(committed + 3), 30_000);
+  const seqs = masimoSeqs(world.subscriber.messages);
+  expectNoGap(t, seqs);
+  t.true(seqs.includes(committed), "the last record committed before the kill arrived");
+});
+
+test("a black-holed connection is detected and nothing is lost", async (t) => {
+  const proxy = await startProxy(t);
+  const world = await buildWorld(t, {
+    agentBrokerUrl: (url) => url.replace(/:\d+$/, `:${proxy.port}`),
+    brokerSettings: "  keepAliveSeconds: 5",
+  });
+  proxy.target(world.broker.port);
+  startAgentIn(t, world, cliCommand("source"));
+  t.teardown(keepWriting(world.masimoDevice, () => masimoLine("097", "072")));
+  await world.subscriber.waitFor(observationsOf("bed12-spo2"), 20_000, 3);
+
+  proxy.blackHole(true); // the socket stays open and nothing passes
+  await delay(4000);
+  const before = masimoSeqs(world.subscriber.messages).at(-1) ?? 0;
+  await delay(6000);
+  proxy.blackHole(false);
+  proxy.resetAll();
+  await world.subscriber.waitFor(seqAtLeast(before + 40), 30_000);
+  expectNoGap(t, masimoSeqs(world.subscriber.messages));
+});
+
+test("full outbox drops the oldest records and raises an alarm", async (t) => {
+  const world = await buildWorld(t, {
+    persistence: true,
+    settings: "outbox: { maxBytes: 65536, flushIntervalMs: 20 }",
+  });
+  startAgentIn(t, world, cliCommand("source"));
+  await world.subscriber.waitFor((m) => m.topic === `${prefix}/state`, 20_000);
+  await world.broker.stop();
+  const stopWriting = keepWriting(world.masimoDevice, () => masimoLine("097", "072"), 10);
+  await delay(4000);
+  stopWriting();
+  await delay(500);
+  await world.broker.restart();
+
+  t.teardown(() => {
+    if (t.passed) return;
+    const healths = world.subscriber.messages.filter((m) => m.topic === `${prefix}/health`);
+    t.log(JSON.stringify(payloadOf<HealthPayload>(healths.at(-1)).outbox));
+    const alarms = world.subscriber.messages.filter((m) => m.topic.endsWith("spo2/alarm"));
+    t.log(alarms.map((m) => payloadOf<AlarmPayload>(m).alarmCode).join(","));
+  });
+  const [dropped] = await world.subscriber.waitFor(
+    (m) =>
+      m.topic === `${prefix}/devices/bed12-spo2/alarm` &&
+      payloadOf<AlarmPayload>(m).alarmCode === "records-dropped",
+    30_000,
+  );
+  t.is(payloadOf<AlarmPayload>(dropped).state, "active");
+  const [health] = await world.subscriber.waitFor(
+    (m) => m.topic === `${prefix}/health` && payloadOf<HealthPayload>(m).outbox.droppedRecords > 0,
+    30_000,
+  );
+  t.true(payloadOf<HealthPayload>(health).outbox.bytes <= 65536 * 1.1);
+  await delay(2000);
+  const seqs = masimoSeqs(world.subscriber.messages);
+  t.true(seqs.length > 10);
+  t.is(seqs.at(-1), committedNext(world, "bed12-spo2") - 1, "the newest record arrived");
+});
+
+function committedNext(world: World, deviceId: string): number {
+  const db = new DatabaseSync(join(world.dir, "data", "outbox.sqlite"), { readOnly: true });
+  try {
+    const row = db.prepare("SELECT next FROM sequences WHERE device = ?").get(deviceId);
+    return Number(row?.next ?? 1);
+  } finally {
+    db.close();
+  }
+}
+
+/** A loopback TCP proxy that can stop forwarding without closing its sockets. */
+async function startProxy(t: ExecutionContext) {
+  let targetPort = 0;
+  let holed = false;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, "127.0.0.1");
+    sockets.add(client);
+    sockets.add(upstream);
+    client.on("data", (chunk) => {
+      if (!holed) upstream.write(chunk);
+    });
+    upstream.on("data", (chunk) => {
+      if (!holed) client.write(chunk);
+    });
+    const close = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    client.on("close", close);
+    upstream.on("close", close);
+    client.on("error", close);
+    upstream.on("error", close);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    target: (port: number) => {
+      targetPort = port;
+    },
+    blackHole: (on: boolean) => {
+      holed = on;
+    },
+    resetAll: () => {
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
+  };
+}
