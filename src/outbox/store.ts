@@ -53,7 +53,6 @@ export class OutboxStore {
         offline INTEGER NOT NULL,
         bytes INTEGER NOT NULL
       );
-      CREATE INDEX IF NOT EXISTS records_by_device ON records (device, id);
       CREATE TABLE IF NOT EXISTS sequences (device TEXT PRIMARY KEY, next INTEGER NOT NULL);
     `);
     this.insertRecord = this.db.prepare(

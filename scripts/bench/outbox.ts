@@ -1,0 +1,154 @@
+/**
+ * Benchmark: the outbox. Appends one hour of 16 devices at one record a second (57,600
+ * observation records of the size the Dräger profile produces) as fast as the outbox takes
+ * them, then drains the backlog to a real mosquitto with mutual TLS through the MQTT uplink.
+ * Reports records per second in and out, bytes written to disk per record (write_bytes of
+ * /proc/self/io, which counts what reached the block layer) and resident memory while
+ * draining. --commits-per-second models the flush window: 1 for a 1 s window, 4 for 250 ms.
+ * Usage: npm run bench:outbox -- [--devices N] [--seconds S] [--commits-per-second C]
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { silentLogger } from "../../src/log.js";
+import { readTlsMaterial } from "../../src/mqtt/tls.js";
+import { MqttUplink } from "../../src/mqtt/uplink.js";
+import { Outbox } from "../../src/outbox/outbox.js";
+import { createDevPki } from "../../src/pki/dev-ca.js";
+import { startMosquitto } from "../../test/helpers/mosquitto.js";
+
+const writeBytes = () =>
+  Number(/write_bytes: (\d+)/.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? 0);
+const rssMb = () => process.memoryUsage().rss / 1_048_576;
+
+/** An observations payload like the Evita 4 profile's: seven measurements. */
+function payload(deviceId: string, seq: number): string {
+  const observation = (mdcCode: number, value: number, unit: string) => ({
+    mdcCode,
+    mdcRefId: "MDC_PULS_OXIM_SAT_O2",
+    deviceCode: "EB",
+    value,
+    unit,
+  });
+  return JSON.stringify({
+    messageId: randomUUID(),
+    deviceId,
+    seq,
+    receivedAt: new Date().toISOString(),
+    profile: "draeger-medibus-evita4@1.0.0",
+    observations: [1, 2, 3, 4, 5, 6, 7].map((index) => observation(150000 + index, 97, "%")),
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      devices: { type: "string" },
+      seconds: { type: "string" },
+      "commits-per-second": { type: "string" },
+    },
+  });
+  const commitsPerSecond = Number(values["commits-per-second"] ?? 1);
+  const devices = Number(values.devices ?? 16);
+  const seconds = Number(values.seconds ?? 3600);
+  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-outbox-"));
+  const brokerDir = mkdtempSync(join(tmpdir(), "iomt-bench-broker-"));
+  const outbox = new Outbox(
+    {
+      file: join(dir, "outbox.sqlite"),
+      maxBytes: 1024 ** 3,
+      maxAgeMs: 86_400_000,
+      whenFull: "drop-oldest",
+      flushIntervalMs: 100,
+    },
+    silentLogger,
+  );
+  try {
+    const total = devices * seconds;
+    const writtenBefore = writeBytes();
+    const appendStart = performance.now();
+    for (let second = 0; second < seconds; second++) {
+      for (let device = 0; device < devices; device++) {
+        if (device > 0 && device % Math.ceil(devices / commitsPerSecond) === 0) outbox.flush();
+        const deviceId = `bed${device}`;
+        const seq = outbox.takeSeq(deviceId);
+        const body = payload(deviceId, seq);
+        outbox.append({
+          deviceId,
+          seq,
+          topic: `iomt/v1/bench/gw/devices/${deviceId}/obs`,
+          body,
+          createdMs: Date.now(),
+          offline: true,
+        });
+      }
+      // The flush window commits `commitsPerSecond` times a second at this rate (1 s window: 1).
+      outbox.flush();
+    }
+    const appendSeconds = (performance.now() - appendStart) / 1000;
+    const bytesPerRecordIn = (writeBytes() - writtenBefore) / total;
+    const stored = outbox.stats();
+
+    const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway"] });
+    const broker = await startMosquitto({ pki, dir: brokerDir });
+    const brokerConfig = {
+      url: broker.url,
+      caFile: pki.ca.cert,
+      certFile: pki.clients.gateway?.cert ?? "",
+      keyFile: pki.clients.gateway?.key ?? "",
+      keepAliveSeconds: 20,
+      connectTimeoutMs: 10_000,
+      reconnectPeriodMs: 1000,
+      mqttVersion: "5" as const,
+    };
+    const tls = readTlsMaterial(brokerConfig, "bench");
+    if (!tls.ok) throw new Error(JSON.stringify(tls.problems));
+    const uplink = new MqttUplink({
+      broker: brokerConfig,
+      tls: tls.tls,
+      clientId: "bench",
+      will: { topic: "iomt/v1/bench/gw/state", payload: "{}" },
+      inFlightWindow: 64,
+      outbox,
+      log: silentLogger,
+    });
+    let peakRss = rssMb();
+    const writtenBeforeDrain = writeBytes();
+    const drainStart = performance.now();
+    uplink.start();
+    while (outbox.stats().records > 0) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      peakRss = Math.max(peakRss, rssMb());
+    }
+    const drainSeconds = (performance.now() - drainStart) / 1000;
+    const bytesPerRecordOut = (writeBytes() - writtenBeforeDrain) / total;
+    await uplink.stop([]);
+    await broker.stop();
+    console.log(
+      JSON.stringify(
+        {
+          scenario: "outbox",
+          records: total,
+          commitsPerSecond,
+          recordBytes: Math.round(stored.bytes / total),
+          appendRecordsPerSecond: Math.round(total / appendSeconds),
+          diskBytesPerRecordAppended: Math.round(bytesPerRecordIn),
+          drainSeconds: Number(drainSeconds.toFixed(1)),
+          drainRecordsPerSecond: Math.round(total / drainSeconds),
+          diskBytesPerRecordDrained: Math.round(bytesPerRecordOut),
+          peakRssMbWhileDraining: Number(peakRss.toFixed(1)),
+        },
+        null,
+        2,
+      ),
+    );
+  } finally {
+    outbox.close();
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(brokerDir, { recursive: true, force: true });
+  }
+}
+
+void main();
