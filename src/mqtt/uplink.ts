@@ -219,8 +219,8 @@ export class MqttUplink {
     while (this.inFlight < this.options.inFlightWindow) {
       const record = this.nextRecord();
       if (record === undefined) return;
-      // Topic, body and about 10 bytes of header; a packet over the broker's limit would make
-      // it close the connection, and the record would block every record behind it.
+      // A packet is the topic, the body and about 10 bytes of header. One over the broker's
+      // limit makes it close the connection, so the record would block every record behind it.
       const body = withReplayed(record, this.options.outbox.startMaxId);
       const packetBytes = Buffer.byteLength(record.topic) + Buffer.byteLength(body) + 10;
       if (this.maxPacketBytes !== undefined && packetBytes > this.maxPacketBytes) {
@@ -237,6 +237,9 @@ export class MqttUplink {
 
   private settle(record: StoredRecord, error: Error | undefined): void {
     this.inFlight--;
+    // NOTE: mosquitto 2.0.11 answers a PUBLISH over its message_size_limit with a PUBACK
+    // reason code that mqtt-packet refuses to parse; the connection drops and the record is
+    // sent again on every reconnect. Keep the broker's limit above the largest payload.
     const reasonCode = (error as { code?: unknown } | undefined)?.code;
     if (typeof reasonCode === "number" && reasonCode >= 0x80) {
       // The broker refused this record (MQTT 5 PUBACK reason code); resending cannot help.

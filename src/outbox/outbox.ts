@@ -2,7 +2,7 @@
  * The durable outbox between the devices and the broker. Every record is committed to disk
  * before it may be published and deleted only when the broker acknowledges it (QoS 1 PUBACK).
  * Writes are batched: records wait in memory for at most `flushIntervalMs`, then one
- * transaction commits them, the sequence counters and the deletions, so an SD card sees one
+ * transaction commits them, the sequence counters and the deletions, so an SD card gets one
  * fsync per window instead of one per record. A power cut loses at most that window, which
  * no consumer has seen, since nothing is published before its commit.
  */
@@ -67,8 +67,11 @@ export class Outbox {
     this.storedRecords = stats.records;
     this.oldestCreatedMs = stats.oldestCreatedMs;
     this.startMaxId = stats.maxId;
-    if (stats.records > 0)
-      log.info("outbox holds records from an earlier run", { records: stats.records });
+    if (stats.records > 0) {
+      log.info("outbox contains records from an earlier run; sending them first", {
+        records: stats.records,
+      });
+    }
   }
 
   /** Registers a listener called after every commit that added records. */

@@ -67,7 +67,7 @@ export class OutboxStore {
     );
   }
 
-  /** The next sequence number of every device, as last committed. */
+  /** Returns the next sequence number of every device, as last committed. */
   sequences(): Map<string, number> {
     const rows = this.db.prepare("SELECT device, next FROM sequences").all();
     return new Map(rows.map((row) => [String(row.device), Number(row.next)]));
@@ -131,7 +131,7 @@ export class OutboxStore {
     };
   }
 
-  /** The creation time of the oldest record; ids grow in creation order. */
+  /** Returns the creation time of the oldest record; ids grow in creation order. */
   oldestCreatedMs(): number | null {
     const row = this.db.prepare("SELECT created_ms FROM records ORDER BY id LIMIT 1").get();
     return row === undefined ? null : Number(row.created_ms);
@@ -148,7 +148,7 @@ export class OutboxStore {
   }
 
   /**
-   * Deletes the oldest records of the device that holds the most bytes until `bytes` are
+   * Deletes the oldest records of the device that stores the most bytes until `bytes` are
    * freed, observations before alarms, except `keep`; a flooding device loses its own records
    * first.
    */
