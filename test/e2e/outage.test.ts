@@ -1,6 +1,7 @@
 import test, { type ExecutionContext } from "ava";
 import { createServer, connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { AlarmPayload, HealthPayload } from "../../src/mqtt/payloads.js";
@@ -201,3 +202,30 @@ async function startProxy(t: ExecutionContext) {
     },
   };
 }
+
+test("a restart with another configuration keeps the outbox", async (t) => {
+  const world = await buildWorld(t, { persistence: true });
+  const first = startAgentIn(t, world, cliCommand("source"));
+  const stopWriting = keepWriting(world.masimoDevice, () => masimoLine("097", "072"));
+  await world.subscriber.waitFor(observationsOf("bed12-spo2"), 20_000, 2);
+  await world.broker.stop();
+  await delay(2000);
+  stopWriting();
+  t.is(await first.stop(), 0);
+  const committed = committedNext(world, "bed12-spo2") - 1;
+
+  // The Masimo device is taken out of the configuration; its stored records must still go.
+  const config = readFileSync(world.configFile, "utf8");
+  const withoutMasimo = config.replace(/ {2}- id: bed12-spo2\n( {4}.*\n){2}/, "");
+  t.notRegex(withoutMasimo, /bed12-spo2/);
+  writeFileSync(world.configFile, withoutMasimo);
+  startAgentIn(t, world, cliCommand("source"));
+  await world.broker.restart();
+  await world.subscriber.waitFor(seqAtLeast(committed), 30_000);
+  const seqs = masimoSeqs(world.subscriber.messages);
+  expectNoGap(t, seqs);
+  const late = world.subscriber.messages
+    .filter(observationsOf("bed12-spo2"))
+    .filter((m) => payloadOf<ObservationsPayload>(m).seq > (seqs[0] ?? 0) + 3);
+  t.true(late.some((m) => payloadOf<ObservationsPayload>(m).replayed));
+});
