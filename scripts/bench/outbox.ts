@@ -1,12 +1,13 @@
 /**
  * Benchmark: the outbox. Appends one hour of 16 devices at one record a second (57,600
  * observation records of the size the Dräger profile produces) as fast as the outbox takes
- * them, then drains the backlog to a real mosquitto with mutual TLS through the MQTT uplink.
- * Reports records per second in and out, bytes written to disk per record (write_bytes of
- * /proc/self/io, which counts what reached the block layer) and resident memory while
- * draining. --commits-per-second models the flush window: 1 for a 1 s window, 4 for 250 ms.
+ * them, then, in a fresh process, drains the backlog to a real mosquitto with mutual TLS
+ * through the MQTT uplink. Reports records per second in and out, bytes written to disk per
+ * record (write_bytes of /proc/self/io, which counts what reached the block layer) and the
+ * draining process's peak resident memory. --commits-per-second models the flush window: 1 for a 1 s window, 4 for 250 ms.
  * Usage: npm run bench:outbox -- [--devices N] [--seconds S] [--commits-per-second C]
  */
+import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -42,55 +43,50 @@ function payload(deviceId: string, seq: number): string {
   });
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      devices: { type: "string" },
-      seconds: { type: "string" },
-      "commits-per-second": { type: "string" },
-    },
-  });
-  const commitsPerSecond = Number(values["commits-per-second"] ?? 1);
-  const devices = Number(values.devices ?? 16);
-  const seconds = Number(values.seconds ?? 3600);
-  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-outbox-"));
-  const brokerDir = mkdtempSync(join(tmpdir(), "iomt-bench-broker-"));
-  const outbox = new Outbox(
-    {
-      file: join(dir, "outbox.sqlite"),
-      maxBytes: 1024 ** 3,
-      maxAgeMs: 86_400_000,
-      whenFull: "drop-oldest",
-      flushIntervalMs: 100,
-    },
-    silentLogger,
-  );
-  try {
-    const total = devices * seconds;
-    const writtenBefore = writeBytes();
-    const appendStart = performance.now();
-    for (let second = 0; second < seconds; second++) {
-      for (let device = 0; device < devices; device++) {
-        if (device > 0 && device % Math.ceil(devices / commitsPerSecond) === 0) outbox.flush();
-        const deviceId = `bed${device}`;
-        const seq = outbox.takeSeq(deviceId);
-        const body = payload(deviceId, seq);
-        outbox.append({
-          deviceId,
-          seq,
-          topic: `iomt/v1/bench/gw/devices/${deviceId}/obs`,
-          body,
-          createdMs: Date.now(),
-          offline: true,
-        });
-      }
-      // The flush window commits `commitsPerSecond` times a second at this rate (1 s window: 1).
-      outbox.flush();
-    }
-    const appendSeconds = (performance.now() - appendStart) / 1000;
-    const bytesPerRecordIn = (writeBytes() - writtenBefore) / total;
-    const stored = outbox.stats();
+const outboxOptions = (file: string) => ({
+  file,
+  maxBytes: 1024 ** 3,
+  maxAgeMs: 86_400_000,
+  whenFull: "drop-oldest" as const,
+  flushIntervalMs: 100,
+});
 
+/** Fills an outbox as `devices` devices would in `seconds` seconds; returns append figures. */
+function fill(file: string, devices: number, seconds: number, commitsPerSecond: number) {
+  const outbox = new Outbox(outboxOptions(file), silentLogger);
+  const total = devices * seconds;
+  const writtenBefore = writeBytes();
+  const started = performance.now();
+  for (let second = 0; second < seconds; second++) {
+    for (let device = 0; device < devices; device++) {
+      if (device > 0 && device % Math.ceil(devices / commitsPerSecond) === 0) outbox.flush();
+      const deviceId = `bed${device}`;
+      const seq = outbox.takeSeq(deviceId);
+      const body = payload(deviceId, seq);
+      const topic = `iomt/v1/bench/gw/devices/${deviceId}/obs`;
+      outbox.append({ deviceId, seq, topic, body, createdMs: Date.now(), offline: true });
+    }
+    // The flush window commits `commitsPerSecond` times a second at this rate (1 s window: 1).
+    outbox.flush();
+  }
+  const appendSeconds = (performance.now() - started) / 1000;
+  const stats = outbox.stats();
+  outbox.close();
+  return {
+    records: total,
+    recordBytes: Math.round(stats.bytes / total),
+    appendRecordsPerSecond: Math.round(total / appendSeconds),
+    diskBytesPerRecordAppended: Math.round((writeBytes() - writtenBefore) / total),
+  };
+}
+
+/** Drains a filled outbox to a fresh mosquitto; run in its own process for a clean memory figure. */
+async function drain(file: string) {
+  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-drain-"));
+  const brokerDir = mkdtempSync(join(tmpdir(), "iomt-bench-broker-"));
+  const outbox = new Outbox(outboxOptions(file), silentLogger);
+  const records = outbox.stats().records;
+  try {
     const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway"] });
     const broker = await startMosquitto({ pki, dir: brokerDir });
     const brokerConfig = {
@@ -114,40 +110,69 @@ async function main(): Promise<void> {
       outbox,
       log: silentLogger,
     });
-    let peakRss = rssMb();
-    const writtenBeforeDrain = writeBytes();
-    const drainStart = performance.now();
+    const rssAtStart = rssMb();
+    let peakRss = rssAtStart;
+    let peakHeap = 0;
+    const writtenBefore = writeBytes();
+    const started = performance.now();
     uplink.start();
     while (outbox.stats().records > 0) {
       await new Promise((resolve) => setTimeout(resolve, 100));
       peakRss = Math.max(peakRss, rssMb());
+      peakHeap = Math.max(peakHeap, process.memoryUsage().heapUsed / 1_048_576);
     }
-    const drainSeconds = (performance.now() - drainStart) / 1000;
-    const bytesPerRecordOut = (writeBytes() - writtenBeforeDrain) / total;
+    const drainSeconds = (performance.now() - started) / 1000;
+    const diskBytes = writeBytes() - writtenBefore;
     await uplink.stop([]);
     await broker.stop();
-    console.log(
-      JSON.stringify(
-        {
-          scenario: "outbox",
-          records: total,
-          commitsPerSecond,
-          recordBytes: Math.round(stored.bytes / total),
-          appendRecordsPerSecond: Math.round(total / appendSeconds),
-          diskBytesPerRecordAppended: Math.round(bytesPerRecordIn),
-          drainSeconds: Number(drainSeconds.toFixed(1)),
-          drainRecordsPerSecond: Math.round(total / drainSeconds),
-          diskBytesPerRecordDrained: Math.round(bytesPerRecordOut),
-          peakRssMbWhileDraining: Number(peakRss.toFixed(1)),
-        },
-        null,
-        2,
-      ),
-    );
+    return {
+      drainSeconds: Number(drainSeconds.toFixed(1)),
+      drainRecordsPerSecond: Math.round(records / drainSeconds),
+      diskBytesPerRecordDrained: Math.round(diskBytes / records),
+      rssMbBeforeDraining: Number(rssAtStart.toFixed(1)),
+      peakRssMbWhileDraining: Number(peakRss.toFixed(1)),
+      peakHeapUsedMbWhileDraining: Number(peakHeap.toFixed(1)),
+    };
   } finally {
     outbox.close();
     rmSync(dir, { recursive: true, force: true });
     rmSync(brokerDir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      devices: { type: "string" },
+      seconds: { type: "string" },
+      "commits-per-second": { type: "string" },
+      drain: { type: "string" },
+    },
+  });
+  if (values.drain !== undefined) {
+    process.stdout.write(JSON.stringify(await drain(values.drain)));
+    return;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-outbox-"));
+  try {
+    const file = join(dir, "outbox.sqlite");
+    const commitsPerSecond = Number(values["commits-per-second"] ?? 1);
+    const filled = fill(
+      file,
+      Number(values.devices ?? 16),
+      Number(values.seconds ?? 3600),
+      commitsPerSecond,
+    );
+    const drained = JSON.parse(
+      execFileSync(process.execPath, [...process.execArgv, __filename, "--drain", file], {
+        encoding: "utf8",
+      }),
+    ) as Record<string, number>;
+    console.log(
+      JSON.stringify({ scenario: "outbox", commitsPerSecond, ...filled, ...drained }, null, 2),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
