@@ -1,9 +1,8 @@
 /** Wires the configured devices to the MQTT uplink and runs until stopped. */
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
-import { DevicePipeline } from "./device/pipeline.js";
-import { Outbox } from "./outbox/outbox.js";
 import { join } from "node:path";
+import { DevicePipeline } from "./device/pipeline.js";
 import { DeviceSupervisor, systemClock } from "./device/supervisor.js";
 import { HealthReporter } from "./health/reporter.js";
 import { createSerialConnector } from "./link/serial.js";
@@ -14,6 +13,7 @@ import { DevicePublisher, deviceStatePayloadOf } from "./mqtt/device-publisher.j
 import type { GatewayStatePayload } from "./mqtt/payloads.js";
 import { topics as topicsOf } from "./mqtt/topics.js";
 import { MqttUplink } from "./mqtt/uplink.js";
+import { Outbox } from "./outbox/outbox.js";
 import type { Prepared } from "./preflight.js";
 import type { LoadedProfile } from "./profiles/load.js";
 import type { HostIdentity } from "./protocols/family.js";
@@ -112,10 +112,14 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
           sinceMs: Date.now(),
         }),
       }));
+      // Commit what the devices sent last, so it can still go out before the disconnect.
+      outbox.flush();
       await uplink.stop([
         ...finalStates,
         { topic: topics.state, payload: gatewayState("offline") },
       ]);
+      // Records not yet acknowledged stay in the outbox for the next run.
+      outbox.close();
       log.info("agent stopped", { sessionId });
     },
   };

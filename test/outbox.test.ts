@@ -122,3 +122,13 @@ test("full outbox drops observations before alarms", (t) => {
   t.is(left[0]?.topic, "t/a/alarm", "the oldest record, an alarm, is kept");
   t.true(left.length < 301);
 });
+
+test("close commits records still waiting for their window", (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  const first = open(file);
+  add(first, "a");
+  first.close();
+  const second = open(file);
+  t.teardown(() => second.close());
+  t.is(second.readAfter(0, 10).length, 1);
+});
