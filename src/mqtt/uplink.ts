@@ -42,7 +42,6 @@ export class MqttUplink {
   private maxPacketBytes: number | undefined;
   private connectedValue = false;
   private stopping = false;
-  private connectListeners: (() => void)[] = [];
 
   private readonly warnings: RateLimitedWarning;
 
@@ -72,11 +71,6 @@ export class MqttUplink {
     return this.rejectedCount;
   }
 
-  /** Registers a listener called after every successful connect. */
-  onConnect(listener: () => void): void {
-    this.connectListeners.push(listener);
-  }
-
   start(): void {
     const client = mqtt.connect(this.clientOptions());
     this.client = client;
@@ -87,7 +81,6 @@ export class MqttUplink {
       this.maxPacketBytes = connack.properties?.maximumPacketSize;
       log.info("connected to broker", { url, maxPacketBytes: this.maxPacketBytes });
       for (const [topic, body] of this.retained) this.sendRetained(topic, body);
-      for (const listener of this.connectListeners) listener();
       this.drain();
     });
     client.on("close", () => {
@@ -97,13 +90,16 @@ export class MqttUplink {
     client.on("disconnect", (packet) => {
       // MQTT 5 reason code 0x8E: another client connected with this client id, such as a
       // gateway cloned from the same SD card.
-      const takenOver = packet.reasonCode === 0x8e;
-      log.error(
-        takenOver
-          ? "broker closed the session because another client uses the same client id; give each gateway its own broker.clientId or gateway id"
-          : "broker sent DISCONNECT",
-        { url, reasonCode: packet.reasonCode, clientId: this.options.clientId },
-      );
+      const fields = { url, reasonCode: packet.reasonCode, clientId: this.options.clientId };
+      if (packet.reasonCode === 0x8e) {
+        log.error(
+          "broker closed the session because another client uses the same client id; " +
+            "give each gateway its own broker.clientId or gateway id",
+          fields,
+        );
+      } else {
+        log.warn("broker sent DISCONNECT", fields);
+      }
     });
     client.on("error", (error) => {
       // A broker that stays away fails every reconnect; warn once a minute per kind of failure.
@@ -180,11 +176,12 @@ export class MqttUplink {
 
   private sendRetained(topic: string, body: string): void {
     this.client?.publish(topic, body, { qos: 1, retain: true }, (error) => {
-      if (error && !this.stopping)
-        this.options.log.debug("retained publish not acknowledged", {
-          topic,
-          error: error.message,
-        });
+      if (error === undefined || this.stopping) return;
+      // A refused retained topic (such as by an ACL) leaves consumers with stale state.
+      this.warnings.warn(`retained:${topic}:${error.message}`, "retained publish failed", {
+        topic,
+        error: error.message,
+      });
     });
   }
 
