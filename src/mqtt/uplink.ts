@@ -176,7 +176,8 @@ export class MqttUplink {
 
   private sendRetained(topic: string, body: string): void {
     this.client?.publish(topic, body, { qos: 1, retain: true }, (error) => {
-      if (error === undefined || this.stopping) return;
+      // mqtt.js passes null, not undefined, on success.
+      if (!error || this.stopping) return;
       // A refused retained topic (such as by an ACL) leaves consumers with stale state.
       this.warnings.warn(`retained:${topic}:${error.message}`, "retained publish failed", {
         topic,
