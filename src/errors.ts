@@ -27,7 +27,9 @@ export type ErrorCode =
   // Command line.
   | "CLI_USAGE"
   // Files in the data folder.
-  | "STATE_DAMAGED";
+  | "STATE_DAMAGED"
+  | "STATE_LOCKED"
+  | "STATE_WRITE_FAILED";
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;

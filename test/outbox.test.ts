@@ -1,4 +1,6 @@
 import test from "ava";
+import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { silentLogger } from "../src/log.js";
 import { Outbox, type DropNotice, type OutboxOptions } from "../src/outbox/outbox.js";
@@ -91,8 +93,23 @@ test("refuse-new keeps the oldest records", (t) => {
   t.is(outbox.stats().droppedRecords, 300 - seqs.length);
 });
 
+test("records older than maxAgeMs are kept until the agent ran that long", (t) => {
+  // A wall clock stepped forward at boot makes fresh records look old.
+  const outbox = open(join(tempDir(t), "o.sqlite"), { maxAgeMs: 60_000, monotonicMs: () => 1000 });
+  t.teardown(() => outbox.close());
+  add(outbox, "a", 10, Date.now() - 120_000);
+  outbox.flush();
+  t.is(outbox.readAfter(0, 10).length, 1);
+  t.is(outbox.stats().droppedRecords, 0);
+});
+
 test("records older than maxAgeMs are dropped", (t) => {
-  const outbox = open(join(tempDir(t), "o.sqlite"), { maxAgeMs: 60_000 });
+  let monotonic = 0;
+  const outbox = open(join(tempDir(t), "o.sqlite"), {
+    maxAgeMs: 60_000,
+    monotonicMs: () => monotonic,
+  });
+  monotonic = 61_000;
   t.teardown(() => outbox.close());
   add(outbox, "a", 10, Date.now() - 120_000);
   add(outbox, "a", 10);
@@ -131,4 +148,38 @@ test("close commits records still waiting for their window", (t) => {
   const second = open(file);
   t.teardown(() => second.close());
   t.is(second.readAfter(0, 10).length, 1);
+});
+
+test("records handed to the uplink are never deleted by a bound", (t) => {
+  const outbox = open(join(tempDir(t), "o.sqlite"), { maxBytes: 20_000 });
+  t.teardown(() => outbox.close());
+  for (let index = 0; index < 50; index++) add(outbox, "a");
+  outbox.flush();
+  const offered = outbox.readAfter(0, 10);
+  for (let index = 0; index < 300; index++) add(outbox, "a");
+  outbox.flush();
+  const left = new Set(outbox.readAfter(0, 1000).map((r) => r.id));
+  for (const record of offered) t.true(left.has(record.id), "offered records survive the bound");
+  for (const record of offered) outbox.acknowledge(record);
+  outbox.flush();
+  const stats = outbox.stats();
+  t.true(stats.records >= 0 && stats.bytes >= 0, JSON.stringify(stats));
+  t.is(stats.records, left.size - offered.length);
+});
+
+test("second agent on the same outbox gets a clear error", (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  const first = open(file);
+  t.teardown(() => first.close());
+  add(first, "a");
+  first.flush();
+  const error = t.throws(() => open(file));
+  t.regex(error?.message ?? "", /^STATE_LOCKED: outbox .* is in use by another process/);
+});
+
+test("damaged outbox file gets a clear error", (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  writeFileSync(file, randomBytes(8192));
+  const error = t.throws(() => open(file));
+  t.regex(error?.message ?? "", /^STATE_DAMAGED: outbox .* cannot be opened .*move it aside/);
 });

@@ -245,6 +245,8 @@ export class MqttUplink {
     } else if (error) {
       // mqtt.js gave up on it (the client ended): read it again from the outbox next time.
       this.lastReadId = Math.min(this.lastReadId, record.id - 1);
+      this.options.outbox.release(record);
+      for (const unsent of this.readAhead) this.options.outbox.release(unsent);
       this.readAhead = [];
       return;
     } else {
@@ -259,11 +261,18 @@ export class MqttUplink {
 const readAheadRecords = 256;
 
 /**
- * Adds `replayed` to a stored body: true for a record made while the broker was away or by an
- * earlier run of the agent, since consumers get it late.
+ * A record sent this long after it was made is marked replayed even if the uplink did not know
+ * the broker was away, as happens while keep-alive has not yet found a dead connection.
+ */
+const lateAfterMs = 10_000;
+
+/**
+ * Adds `replayed` to a stored body: true for a record made while the broker was away, made by
+ * an earlier run of the agent, or sent late, since consumers must not show it as live.
  */
 function withReplayed(record: StoredRecord, startMaxId: number): string {
-  const replayed = record.offline || record.id <= startMaxId;
+  const late = Date.now() - record.createdMs > lateAfterMs;
+  const replayed = record.offline || record.id <= startMaxId || late;
   return `{"replayed":${replayed},${record.body.slice(1)}`;
 }
 

@@ -6,6 +6,7 @@
  * fsync per window instead of one per record. A power cut loses at most that window, which
  * no consumer has seen, since nothing is published before its commit.
  */
+import { messageOf } from "../errors.js";
 import { RateLimitedWarning, type Logger } from "../log.js";
 import {
   OutboxStore,
@@ -23,12 +24,14 @@ export interface OutboxOptions {
   maxAgeMs: number;
   whenFull: FullPolicy;
   flushIntervalMs: number;
+  /** Monotonic milliseconds; tests pass a fake. Default performance.now. */
+  monotonicMs?: () => number;
 }
 
 export interface DropNotice {
   deviceId: string;
   count: number;
-  reason: "outbox full" | "older than maxAgeMs";
+  reason: "outbox full" | "older than maxAgeMs" | "outbox cannot write";
 }
 
 /** Pending records that force a commit before the window ends, bounding memory in a burst. */
@@ -41,6 +44,11 @@ export class Outbox {
   /** Bytes of acknowledged records whose deletion is not committed yet. */
   private deletedBytes = 0;
   private readonly warnings: RateLimitedWarning;
+  private lastCommitError: string | undefined;
+  private readonly monotonicMs: () => number;
+  private readonly startedAtMonotonicMs: number;
+  /** Records handed to the uplink and not yet settled; the bounds never delete them. */
+  private readonly offered = new Set<number>();
   private deletions: number[] = [];
   private readonly deleting = new Set<number>();
   private readonly nextSeq: Map<string, number>;
@@ -59,6 +67,8 @@ export class Outbox {
     private readonly options: OutboxOptions,
     private readonly log: Logger,
   ) {
+    this.monotonicMs = options.monotonicMs ?? (() => performance.now());
+    this.startedAtMonotonicMs = this.monotonicMs();
     this.store = new OutboxStore(options.file);
     this.warnings = new RateLimitedWarning(log, 60_000);
     this.nextSeq = this.store.sequences();
@@ -103,6 +113,7 @@ export class Outbox {
 
   /** Marks a record acknowledged (or refused) by the broker; it is deleted in the next commit. */
   acknowledge(record: StoredRecord): void {
+    this.offered.delete(record.id);
     if (this.deleting.has(record.id)) return;
     this.deleting.add(record.id);
     this.deletions.push(record.id);
@@ -110,9 +121,21 @@ export class Outbox {
     this.timer ??= setTimeout(() => this.flush(), this.options.flushIntervalMs);
   }
 
-  /** Committed records after `afterId` that are not already being deleted, oldest first. */
+  /**
+   * Returns committed records after `afterId` that are not being deleted, oldest first, and
+   * protects them from the bounds until they are acknowledged or released.
+   */
   readAfter(afterId: number, limit: number): StoredRecord[] {
-    return this.store.readAfter(afterId, limit).filter((record) => !this.deleting.has(record.id));
+    const records = this.store
+      .readAfter(afterId, limit)
+      .filter((record) => !this.deleting.has(record.id));
+    for (const record of records) this.offered.add(record.id);
+    return records;
+  }
+
+  /** Gives a record read with readAfter back, for example when its publish failed. */
+  release(record: StoredRecord): void {
+    this.offered.delete(record.id);
   }
 
   /** Commits what is pending, then applies the size and age bounds. */
@@ -121,11 +144,20 @@ export class Outbox {
     this.timer = undefined;
     const records = this.refuseIfFull(this.pending);
     const deletions = this.deletions;
+    if (records.length === 0 && deletions.length === 0 && this.changedSequences.size === 0) {
+      this.pending = [];
+      return;
+    }
+    try {
+      this.store.commit(records, this.changedSequences, deletions);
+    } catch (error) {
+      this.commitFailed(records, error);
+      return;
+    }
     this.pending = [];
     this.pendingBytes = 0;
     this.deletions = [];
-    if (records.length === 0 && deletions.length === 0 && this.changedSequences.size === 0) return;
-    this.store.commit(records, this.changedSequences, deletions);
+    this.lastCommitError = undefined;
     this.changedSequences.clear();
     for (const id of deletions) this.deleting.delete(id);
     this.storedRecords += records.length - deletions.length;
@@ -137,6 +169,35 @@ export class Outbox {
     if (records.length > 0) for (const listener of this.listeners) listener();
   }
 
+  /**
+   * Keeps the batch in memory when a commit fails (disk full, card read-only) and retries it
+   * at the next window, so the agent goes on; past maxPendingRecords the oldest are dropped
+   * and counted, since memory is the only place left for them.
+   */
+  private commitFailed(records: NewRecord[], error: unknown): void {
+    this.lastCommitError = messageOf(error);
+    this.pending = records;
+    const excess = this.pending.length - maxPendingRecords;
+    if (excess > 0) {
+      const dropped = this.pending.splice(0, excess);
+      const perDevice = new Map<string, number>();
+      for (const record of dropped)
+        perDevice.set(record.deviceId, (perDevice.get(record.deviceId) ?? 0) + 1);
+      this.notifyDropped(perDevice, "outbox cannot write");
+    }
+    this.pendingBytes = this.pending.reduce((sum, record) => sum + recordBytes(record), 0);
+    this.warnings.warn(
+      `commit:${this.lastCommitError}`,
+      "outbox commit failed; records wait in memory",
+      {
+        error: this.lastCommitError,
+        file: this.options.file,
+        pending: this.pending.length,
+      },
+    );
+    this.timer ??= setTimeout(() => this.flush(), this.options.flushIntervalMs);
+  }
+
   stats() {
     return {
       records: this.storedRecords + this.pending.length,
@@ -144,6 +205,7 @@ export class Outbox {
       fileBytes: this.store.fileBytes(),
       oldestAgeMs: this.oldestCreatedMs === null ? null : Date.now() - this.oldestCreatedMs,
       droppedRecords: this.droppedCount,
+      lastCommitError: this.lastCommitError ?? null,
     };
   }
 
@@ -171,10 +233,17 @@ export class Outbox {
   }
 
   private enforceBounds(): void {
+    // Ages come from the wall clock, which a gateway without a real-time clock may step by
+    // hours at boot; records expire only once the agent itself has run for maxAgeMs.
+    const runningMs = this.monotonicMs() - this.startedAtMonotonicMs;
     const oldest = this.store.oldestCreatedMs();
-    if (oldest !== null && oldest < Date.now() - this.options.maxAgeMs) {
+    if (
+      runningMs >= this.options.maxAgeMs &&
+      oldest !== null &&
+      oldest < Date.now() - this.options.maxAgeMs
+    ) {
       this.applyDeleted(
-        this.store.deleteOlderThan(Date.now() - this.options.maxAgeMs, this.deleting),
+        this.store.deleteOlderThan(Date.now() - this.options.maxAgeMs, this.protectedIds()),
         "older than maxAgeMs",
       );
     }
@@ -182,11 +251,15 @@ export class Outbox {
     for (let round = 0; this.storedBytes > this.options.maxBytes && round < 100; round++) {
       const deleted = this.store.deleteOldestOfLargest(
         this.storedBytes - this.options.maxBytes,
-        this.deleting,
+        this.protectedIds(),
       );
       if (deleted.records === 0) break;
       this.applyDeleted(deleted, "outbox full");
     }
+  }
+
+  private protectedIds(): Set<number> {
+    return new Set([...this.deleting, ...this.offered]);
   }
 
   private applyDeleted(deleted: Deleted, reason: DropNotice["reason"]): void {

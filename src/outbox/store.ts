@@ -3,7 +3,9 @@
  * so no native addon ships with the bundle) in WAL mode with synchronous=FULL, so a commit
  * survives a power cut once it returns.
  */
+import { statSync } from "node:fs";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { GatewayError, messageOf } from "../errors.js";
 
 export interface StoredRecord {
   id: number;
@@ -38,11 +40,15 @@ export class OutboxStore {
   private readonly deleteRecord: StatementSync;
   private readonly selectAfter: StatementSync;
 
-  constructor(file: string) {
-    this.db = new DatabaseSync(file);
-    this.db.exec(`
+  constructor(private readonly file: string) {
+    try {
+      this.db = new DatabaseSync(file);
+      this.db.exec(`
+      PRAGMA locking_mode = EXCLUSIVE;
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
+      PRAGMA wal_autocheckpoint = 256;
+      PRAGMA journal_size_limit = 1048576;
       CREATE TABLE IF NOT EXISTS records (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         device TEXT NOT NULL,
@@ -54,7 +60,10 @@ export class OutboxStore {
         bytes INTEGER NOT NULL
       );
       CREATE TABLE IF NOT EXISTS sequences (device TEXT PRIMARY KEY, next INTEGER NOT NULL);
-    `);
+      `);
+    } catch (error) {
+      throw openError(file, error);
+    }
     this.insertRecord = this.db.prepare(
       "INSERT INTO records (device, seq, topic, body, created_ms, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
     );
@@ -99,7 +108,8 @@ export class OutboxStore {
       for (const id of deletions) this.deleteRecord.run(id);
       this.db.exec("COMMIT");
     } catch (error) {
-      this.db.exec("ROLLBACK");
+      // SQLite may have rolled back already (disk full); a second ROLLBACK would hide why.
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw error;
     }
   }
@@ -177,10 +187,13 @@ export class OutboxStore {
 
   /** Bytes of the database and its write-ahead log on disk. */
   fileBytes(): number {
-    const row = this.db
-      .prepare("SELECT page_count * page_size AS b FROM pragma_page_count(), pragma_page_size()")
-      .get();
-    return Number(row?.b ?? 0);
+    return [this.file, `${this.file}-wal`].reduce((sum, path) => {
+      try {
+        return sum + statSync(path).size;
+      } catch {
+        return sum;
+      }
+    }, 0);
   }
 
   close(): void {
@@ -201,9 +214,28 @@ export class OutboxStore {
       }
       this.db.exec("COMMIT");
     } catch (error) {
-      this.db.exec("ROLLBACK");
+      // SQLite may have rolled back already (disk full); a second ROLLBACK would hide why.
+      if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw error;
     }
     return { perDevice, records: rows.length, bytes };
   }
+}
+
+/** Explains why the outbox database cannot be opened, with what to do. */
+function openError(file: string, error: unknown): GatewayError {
+  const message = messageOf(error);
+  if (/locked|busy/i.test(message)) {
+    return new GatewayError(
+      "STATE_LOCKED",
+      `outbox ${file} is in use by another process (${message}); give each agent its own dataDir`,
+      { cause: error },
+    );
+  }
+  return new GatewayError(
+    "STATE_DAMAGED",
+    `outbox ${file} cannot be opened (${message}); move it aside to start with an empty ` +
+      "outbox, which loses the records it contains",
+    { cause: error },
+  );
 }

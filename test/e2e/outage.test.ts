@@ -114,7 +114,7 @@ test("full outbox drops the oldest records and raises an alarm", async (t) => {
     persistence: true,
     settings: "outbox: { maxBytes: 65536, flushIntervalMs: 20 }",
   });
-  startAgentIn(t, world, cliCommand("source"));
+  const agent = startAgentIn(t, world, cliCommand("source"));
   await world.subscriber.waitFor((m) => m.topic === `${prefix}/state`, 20_000);
   await world.broker.stop();
   const stopWriting = keepWriting(world.masimoDevice, () => masimoLine("097", "072"), 10);
@@ -143,6 +143,8 @@ test("full outbox drops the oldest records and raises an alarm", async (t) => {
   );
   t.true(payloadOf<HealthPayload>(health).outbox.bytes <= 65536 * 1.1);
   await delay(2000);
+  // The agent holds the outbox exclusively while it runs.
+  t.is(await agent.stop(), 0);
   const seqs = masimoSeqs(world.subscriber.messages);
   t.true(seqs.length > 10);
   t.is(seqs.at(-1), committedNext(world, "bed12-spo2") - 1, "the newest record arrived");
