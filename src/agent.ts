@@ -14,6 +14,7 @@ import type { GatewayStatePayload } from "./mqtt/payloads.js";
 import { topics as topicsOf } from "./mqtt/topics.js";
 import { MqttUplink } from "./mqtt/uplink.js";
 import { Outbox } from "./outbox/outbox.js";
+import { outboxFileName } from "./outbox/store.js";
 import type { Prepared } from "./preflight.js";
 import type { LoadedProfile } from "./profiles/load.js";
 import type { HostIdentity } from "./protocols/family.js";
@@ -48,7 +49,7 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
   });
 
   const outbox = new Outbox(
-    { file: join(config.dataDir, "outbox.sqlite"), ...config.outbox },
+    { file: join(config.dataDir, outboxFileName), ...config.outbox },
     log.child("outbox"),
   );
   const uplink = new MqttUplink({

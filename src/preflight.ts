@@ -3,7 +3,9 @@
  * the profiles it names, the certificate files and the data folder. All problems at once.
  */
 import { statSync } from "node:fs";
+import { join } from "node:path";
 import { dataDirProblem } from "./config/data-dir.js";
+import { outboxFileName, outboxFileProblem } from "./outbox/store.js";
 import { loadConfig, resolveSetting } from "./config/load.js";
 import { isRecord, parsePath, type Locate, type Problem } from "./config/problems.js";
 import type { GatewayConfig } from "./config/schema.js";
@@ -54,6 +56,8 @@ export function preflight(configFile: string): PreflightResult {
   }
   const dataDir = dataDirProblem(config.dataDir);
   if (dataDir !== undefined) problems.push({ file: configFile, path: "dataDir", message: dataDir });
+  const outbox = outboxFileProblem(join(config.dataDir, outboxFileName));
+  if (outbox !== undefined) problems.push({ file: configFile, path: "dataDir", message: outbox });
 
   if (problems.length > 0 || !tls.ok) {
     return { ok: false, problems: withPositions(problems, configFile, locate) };

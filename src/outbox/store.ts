@@ -222,6 +222,35 @@ export class OutboxStore {
   }
 }
 
+/** The outbox database's file name inside dataDir. */
+export const outboxFileName = "outbox.sqlite";
+
+/**
+ * Returns what is wrong with an existing outbox file, or undefined. A file that a running
+ * agent holds is fine: only a damaged one is a problem.
+ */
+export function outboxFileProblem(file: string): string | undefined {
+  try {
+    statSync(file);
+  } catch {
+    return undefined;
+  }
+  let db: DatabaseSync | undefined;
+  try {
+    db = new DatabaseSync(file, { readOnly: true });
+    const row = db.prepare("PRAGMA quick_check").get();
+    const result = String(row?.quick_check ?? "");
+    if (result === "ok") return undefined;
+    return `outbox ${file} is damaged (${result}); move it aside to start with an empty outbox, which loses the records it contains`;
+  } catch (error) {
+    const message = messageOf(error);
+    if (/locked|busy/i.test(message)) return undefined;
+    return openError(file, error).message.replace(/^STATE_DAMAGED: /, "");
+  } finally {
+    db?.close();
+  }
+}
+
 /** Explains why the outbox database cannot be opened, with what to do. */
 function openError(file: string, error: unknown): GatewayError {
   const message = messageOf(error);

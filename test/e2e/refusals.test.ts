@@ -147,3 +147,13 @@ test("profiles rejects a missing --profiles-dir", async (t) => {
   t.is(code, 2);
   t.regex(output, /CLI_USAGE: --profiles-dir: .*absent does not exist/);
 });
+
+test("check names a damaged outbox database", async (t) => {
+  const { dir, file, config } = await setup(t);
+  writeFileSync(file, config("mqtts://localhost:8883"));
+  mkdirSync(join(dir, "data"), { recursive: true });
+  writeFileSync(join(dir, "data", "outbox.sqlite"), Buffer.alloc(8192, 0x41));
+  const { code, output } = await runCli(cliCommand("source"), ["check", "--config", file], dir);
+  t.is(code, 1);
+  t.regex(output, /dataDir: outbox .*outbox\.sqlite cannot be opened .*move it aside/);
+});
