@@ -171,8 +171,8 @@ export class Outbox {
 
   /**
    * Keeps the batch in memory when a commit fails (disk full, card read-only) and retries it
-   * at the next window, so the agent goes on; past maxPendingRecords the oldest are dropped
-   * and counted, since memory is the only place left for them.
+   * at the next window, so the agent goes on. Past maxPendingRecords the oldest are dropped
+   * and counted, because memory is the only place left for them.
    */
   private commitFailed(records: NewRecord[], error: unknown): void {
     this.lastCommitError = messageOf(error);
@@ -234,7 +234,7 @@ export class Outbox {
 
   private enforceBounds(): void {
     // Ages come from the wall clock, which a gateway without a real-time clock may step by
-    // hours at boot; records expire only once the agent itself has run for maxAgeMs.
+    // hours at boot. So records expire only once the agent itself has run for maxAgeMs.
     const runningMs = this.monotonicMs() - this.startedAtMonotonicMs;
     const oldest = this.store.oldestCreatedMs();
     if (

@@ -158,8 +158,8 @@ export class OutboxStore {
   }
 
   /**
-   * Deletes the oldest records of the device that stores the most bytes until `bytes` are
-   * freed, observations before alarms, except `keep`; a flooding device loses its own records
+   * Deletes the oldest records of the device that stores the most bytes, observations before
+   * alarms, until `bytes` are freed, except `keep`. So a flooding device loses its own records
    * first.
    */
   deleteOldestOfLargest(bytes: number, keep: ReadonlySet<number>): Deleted {
@@ -226,8 +226,8 @@ export class OutboxStore {
 export const outboxFileName = "outbox.sqlite";
 
 /**
- * Returns what is wrong with an existing outbox file, or undefined. A file that a running
- * agent holds is fine: only a damaged one is a problem.
+ * Returns what is wrong with an existing outbox file, or undefined. A file locked by a
+ * running agent is fine, because only a damaged one is a problem.
  */
 export function outboxFileProblem(file: string): string | undefined {
   try {

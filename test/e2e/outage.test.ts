@@ -143,7 +143,7 @@ test("full outbox drops the oldest records and raises an alarm", async (t) => {
   );
   t.true(payloadOf<HealthPayload>(health).outbox.bytes <= 65536 * 1.1);
   await delay(2000);
-  // The agent holds the outbox exclusively while it runs.
+  // The agent locks the outbox while it runs, so read it after the stop.
   t.is(await agent.stop(), 0);
   const seqs = masimoSeqs(world.subscriber.messages);
   t.true(seqs.length > 10);
@@ -160,7 +160,7 @@ function committedNext(world: World, deviceId: string): number {
   }
 }
 
-/** A loopback TCP proxy that can stop forwarding without closing its sockets. */
+/** Starts a loopback TCP proxy that can stop forwarding without closing its sockets. */
 async function startProxy(t: ExecutionContext) {
   let targetPort = 0;
   let holed = false;
