@@ -4,32 +4,21 @@
  * the bundler may rename classes.
  */
 export type ErrorCode =
-  // Configuration and firmware profiles: the agent refuses to start.
+  // Configuration, certificates and firmware profiles: the agent refuses to start.
   | "CONFIG_INVALID"
-  | "CONFIG_UNREADABLE"
   | "PROFILE_INVALID"
   | "PROFILE_NOT_FOUND"
   | "PROFILE_VECTOR_FAILED"
-  // Certificates and keys.
-  | "CERT_UNREADABLE"
-  | "CERT_INVALID"
-  | "KEY_PERMISSIONS"
   // Bytes from a device: counted, never fatal.
   | "FRAME_CHECKSUM"
-  | "FRAME_OVERSIZE"
-  | "FRAME_TRUNCATED"
   | "DECODE_INVALID"
-  // Links and uplinks.
+  // Links.
   | "LINK_OPEN_FAILED"
-  | "LINK_LOST"
-  | "MQTT_URL_REJECTED"
-  | "MQTT_PUBLISH_FAILED"
   // Command line.
   | "CLI_USAGE"
   // Files in the data folder.
   | "STATE_DAMAGED"
-  | "STATE_LOCKED"
-  | "STATE_WRITE_FAILED";
+  | "STATE_LOCKED";
 
 export class GatewayError extends Error {
   readonly code: ErrorCode;
