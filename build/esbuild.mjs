@@ -45,6 +45,16 @@ const result = await build({
   metafile: true,
   logLevel: "warning",
   plugins: [serialportNative],
+  // Runs before any module loads: on an older Node the first failure would otherwise be a bare
+  // "No such built-in module: node:sqlite" from deep inside the bundle.
+  banner: {
+    js: [
+      "{ const [major, minor] = process.versions.node.split('.').map(Number);",
+      "  if (major < 22 || (major === 22 && minor < 13) || major === 23) {",
+      "    process.stderr.write('iomt-gateway needs Node 22.13 or newer 22.x, or Node 24 (this is ' + process.version + '); install a supported Node\\n');",
+      "    process.exit(1); } }",
+    ].join("\n"),
+  },
 });
 
 // Linux prebuilds only: the gateway runs Linux on arm (Pi 2/3 32-bit), arm64 and x64.

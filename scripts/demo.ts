@@ -38,24 +38,39 @@ interface Cleanup {
   (): Promise<void> | void;
 }
 
+const usage =
+  "Usage: npm start [-- --duration SECONDS] [--tcp] [--plain] [--keep]\n\n" +
+  "  --duration S  stop after S seconds (default: run until Ctrl-C)\n" +
+  "  --tcp         simulate devices over loopback TCP even when socat is installed\n" +
+  "  --plain       print one line per message instead of redrawing the screen\n" +
+  "  --keep        keep the demo's folder (configuration, certificates, agent log)\n\n" +
+  "The simulated devices send a corrupt frame and some noise now and then, so the link\n" +
+  "counters show how the agent counts and skips bad input.\n";
+
 async function main(): Promise<number> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: "string" },
-      tcp: { type: "boolean" },
-      plain: { type: "boolean" },
-      keep: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    },
-  });
-  if (values.help) {
-    process.stdout.write(
-      "Usage: npm start [-- --duration SECONDS] [--tcp] [--plain]\n\n" +
-        "  --duration S  stop after S seconds (default: run until Ctrl-C)\n" +
-        "  --tcp         simulate devices over loopback TCP even when socat is installed\n" +
-        "  --plain       print one line per message instead of redrawing the screen\n" +
-        "  --keep        keep the demo's folder (configuration, certificates, agent log)\n",
+  let values: { duration?: string; tcp?: boolean; plain?: boolean; keep?: boolean; help?: boolean };
+  try {
+    values = parseArgs({
+      options: {
+        duration: { type: "string" },
+        tcp: { type: "boolean" },
+        plain: { type: "boolean" },
+        keep: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
+      },
+    }).values;
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${usage}`);
+    return 2;
+  }
+  if (values.duration !== undefined && !/^\d+$/.test(values.duration)) {
+    process.stderr.write(
+      `--duration must be a whole number of seconds (got ${values.duration})\n\n${usage}`,
     );
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(usage);
     return 0;
   }
   const cleanups: Cleanup[] = [];

@@ -30,7 +30,11 @@ export interface Prepared {
 
 export type PreflightResult = { ok: true; prepared: Prepared } | { ok: false; problems: Problem[] };
 
-export function preflight(configFile: string): PreflightResult {
+/**
+ * Checks everything before a start. `run` creates a missing dataDir; `check` only looks, so a
+ * check run as root leaves no root-owned folder behind.
+ */
+export function preflight(configFile: string, mode: "run" | "check" = "run"): PreflightResult {
   const loaded = loadConfig(configFile);
   if (!loaded.ok) {
     if (loaded.unvalidated === undefined) return loaded;
@@ -54,7 +58,7 @@ export function preflight(configFile: string): PreflightResult {
   if (owner !== undefined) {
     problems.push({ file: configFile, path: "broker.keyFile", message: owner });
   }
-  const dataDir = dataDirProblem(config.dataDir);
+  const dataDir = dataDirProblem(config.dataDir, mode === "run");
   if (dataDir !== undefined) problems.push({ file: configFile, path: "dataDir", message: dataDir });
   const outbox = outboxFileProblem(join(config.dataDir, outboxFileName));
   if (outbox !== undefined) problems.push({ file: configFile, path: "dataDir", message: outbox });
@@ -152,11 +156,18 @@ export function keyOwnerProblem(keyFile: string, uid: number | undefined): strin
 }
 
 /** Adds the line and column of its setting to each problem in the configuration file. */
+/** Adds lines to the configuration file's problems and lists them in file and line order. */
 function withPositions(problems: Problem[], configFile: string, locate: Locate): Problem[] {
-  return problems.map((problem) => {
+  const located = problems.map((problem) => {
     if (problem.file !== configFile || problem.line !== undefined || problem.path === "") {
       return problem;
     }
     return { ...problem, ...locate(parsePath(problem.path)) };
   });
+  return located.sort(
+    (a, b) =>
+      a.file.localeCompare(b.file) ||
+      (a.line ?? 0) - (b.line ?? 0) ||
+      (a.column ?? 0) - (b.column ?? 0),
+  );
 }

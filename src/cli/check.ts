@@ -26,7 +26,7 @@ export function checkCommand(args: string[]): Promise<number> {
     return Promise.resolve(0);
   }
   const configFile = requireOption(values.config, "config", help);
-  const checked = preflight(configFile);
+  const checked = preflight(configFile, "check");
   if (!checked.ok) {
     process.stderr.write(`CONFIG_INVALID: ${checked.problems.length} problem(s) found:\n`);
     for (const problem of checked.problems) process.stderr.write(`  ${formatProblem(problem)}\n`);
@@ -39,7 +39,7 @@ export function checkCommand(args: string[]): Promise<number> {
   );
   const days = daysUntil(tls.clientCertNotAfter);
   process.stdout.write(
-    `  client certificate valid until ${tls.clientCertNotAfter} (${days} days)\n`,
+    `  client certificate valid until ${tls.clientCertNotAfter} (${days} ${days === 1 ? "day" : "days"})\n`,
   );
   for (const device of config.devices) {
     const profile = profiles.get(device.profile)?.profile;

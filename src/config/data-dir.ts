@@ -1,6 +1,6 @@
 /** Checks that the agent could really write its state in dataDir. */
 import { randomUUID } from "node:crypto";
-import { mkdirSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, realpathSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { messageOf } from "../errors.js";
 
@@ -11,7 +11,7 @@ import { messageOf } from "../errors.js";
 const kernelFileSystems = ["/proc", "/sys", "/dev"];
 
 /** Returns what is wrong with dataDir, as a message with the fix, or undefined when it is usable. */
-export function dataDirProblem(dataDir: string): string | undefined {
+export function dataDirProblem(dataDir: string, create: boolean): string | undefined {
   const root = kernelFileSystemOf(dataDir);
   if (root !== undefined) {
     return (
@@ -20,18 +20,20 @@ export function dataDirProblem(dataDir: string): string | undefined {
     );
   }
   // The agent creates its outbox database and the database's journal files in dataDir itself,
-  // so the check creates and removes a file there too rather than asking access().
+  // so the check creates and removes a file there too rather than asking access(). Without
+  // `create`, a missing folder is tested through the nearest folder that exists.
+  const folder = create || existsSync(dataDir) ? dataDir : nearestExisting(dataDir);
   try {
-    mkdirSync(dataDir, { recursive: true });
-    const probe = join(dataDir, `.write-check-${process.pid}-${randomUUID()}.tmp`);
+    if (create) mkdirSync(dataDir, { recursive: true });
+    const probe = join(folder, `.write-check-${process.pid}-${randomUUID()}.tmp`);
     // "wx" fails on an existing name, so a planted symbolic link is never followed.
     writeFileSync(probe, "", { flag: "wx", mode: 0o600 });
     unlinkSync(probe);
     return undefined;
   } catch (error) {
     return (
-      `${dataDir} is not a writable folder (creating a file in it failed: ${messageOf(error)}); ` +
-      "create it for the agent's user"
+      `${dataDir} is not a writable folder (creating a file in ${folder} failed: ` +
+      `${messageOf(error)}); create it for the agent's user`
     );
   }
 }
@@ -59,4 +61,11 @@ function realPathOfNearest(path: string): string {
       existing = parent;
     }
   }
+}
+
+/** Returns the nearest ancestor of `path` that exists. */
+function nearestExisting(path: string): string {
+  let current = resolve(path);
+  while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
+  return current;
 }

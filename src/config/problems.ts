@@ -121,6 +121,12 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
  * Pass as the `error` option of safeParse.
  */
 export function yamlErrorMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code === "invalid_value" && typeof issue.input === "number") {
+    const allowed = issue.values.map((value) => JSON.stringify(value)).join(", ");
+    if (issue.values.every((value) => typeof value === "string")) {
+      return `must be one of ${allowed}; put the value in quotes`;
+    }
+  }
   if (issue.code !== "invalid_type") return undefined;
   if (issue.input === undefined) return `is missing; add this setting (${issue.expected} expected)`;
   if (issue.expected === "string" && typeof issue.input === "number") {

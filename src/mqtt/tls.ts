@@ -114,7 +114,10 @@ function readPem(file: string, setting: string, problem: Report): Buffer | undef
   try {
     return readFileSync(file);
   } catch (error) {
-    problem(setting, `cannot read ${file}: ${messageOf(error)}`);
+    problem(
+      setting,
+      `cannot read ${file}: ${messageOf(error)}; fix the path, or install the file from the site's PKI`,
+    );
     return undefined;
   }
 }

@@ -1,5 +1,6 @@
 import test from "ava";
-import { existsSync } from "node:fs";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { installBundle, runCli } from "../helpers/agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -21,4 +22,25 @@ test("bundle lists its profiles and passes their vectors", async (t) => {
   t.is(code, 0, output);
   t.regex(output, /masimo-radical7-ascii1@1\.0\.0 .* vectors pass/);
   t.regex(output, /draeger-medibus-evita4@1\.0\.0 .* vectors pass/);
+});
+
+test("bundle names the Node it needs on an older Node", (t) => {
+  const dir = tempDir(t);
+  const bundle = installBundle(join(dir, "opt"));
+  // The machine's own Node (20 on Debian 12) is older than the bundle supports.
+  const systemNode = "/usr/bin/node";
+  const version = existsSync(systemNode)
+    ? execFileSync(systemNode, ["--version"], { encoding: "utf8" }).trim()
+    : "";
+  const major = Number(/^v(\d+)/.exec(version)?.[1] ?? 0);
+  if (major === 0 || major >= 22) {
+    t.regex(readFileSync(bundle, "utf8").slice(0, 600), /needs Node 22\.13/);
+    return;
+  }
+  const result = spawnSync(systemNode, [bundle, "--version"], { encoding: "utf8" });
+  t.is(result.status, 1);
+  t.regex(
+    result.stderr,
+    new RegExp(`needs Node 22\\.13 .*this is ${version.replace(/\./g, "\\.")}`),
+  );
 });

@@ -1,5 +1,12 @@
 import test from "ava";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { createDevPki } from "../../src/pki/dev-ca.js";
 import { cliCommand, repoRoot, runCli, startCli } from "../helpers/agent-process.js";
@@ -45,6 +52,7 @@ test("check passes a valid configuration", async (t) => {
   t.is(code, 0, output);
   t.regex(output, /valid/);
   t.regex(output, /device bed1: Masimo Radical-7/);
+  t.false(existsSync(join(dir, "data")), "check creates no dataDir");
 });
 
 test("check names every certificate and profile problem at once", async (t) => {
