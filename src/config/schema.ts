@@ -149,13 +149,13 @@ export const configSchema = z
           .max(30 * 86_400_000)
           .default(86_400_000),
         /**
-         * What a full outbox gives up. drop-oldest (default) keeps the newest measurements
-         * flowing, which is what bedside monitoring needs after a long outage; refuse-new keeps
+         * The policy of a full outbox. drop-oldest (default) keeps the newest measurements
+         * flowing, which is what bedside monitoring needs after a long outage. refuse-new keeps
          * the start of the outage complete and drops what comes after.
          */
         whenFull: z.enum(["drop-oldest", "refuse-new"]).default("drop-oldest"),
         /**
-         * Longest time a record waits in memory before its batch is committed, and so the
+         * Maximum time a record waits in memory before its batch is committed, and so the
          * worst-case loss on a power cut and the delay it adds before publishing. Default 1 s:
          * measured (docs/benchmarks.md), a 100 ms window writes 3.4 times the bytes per record
          * that a 1 s window does, which wears an SD card out years sooner.

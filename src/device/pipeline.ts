@@ -28,7 +28,7 @@ export interface LinkCounters {
   oversizeFrames: number;
   unmappedValues: number;
   invalidValues: number;
-  /** Valid frames that answered no request, whose values were not published. */
+  /** Valid frames that were responses to no request, whose values were not published. */
   unexpectedFrames: number;
   reconnects: number;
 }

@@ -1,9 +1,9 @@
 /** A link is the byte stream to one device: a serial port or a TCP connection to a device server. */
 
 /**
- * Bytes written to a device but not yet taken by it. A device that stops reading while it
- * keeps sending commands would otherwise make the gateway buffer replies without end; past
- * this the link is closed and reopened.
+ * Maximum bytes written to a device but not yet taken by it. A device that stops reading
+ * while it keeps sending commands would otherwise make the gateway buffer replies without end,
+ * so past this the link is closed and reopened.
  */
 export const maxPendingWriteBytes = 64 * 1024;
 

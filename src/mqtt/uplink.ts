@@ -136,7 +136,7 @@ export class MqttUplink {
             .catch(() => undefined),
         ),
       );
-      // A broker that stopped answering must not hold the shutdown past timeoutMs.
+      // A broker that stopped responding must not delay the shutdown past timeoutMs.
       await Promise.race([finals, waitUntil(() => false, timeoutMs)]);
       await waitUntil(() => this.inFlight === 0, deadline - Date.now());
     }

@@ -111,8 +111,8 @@ export const commonProfileFields = {
   /** A frame longer than this is discarded as oversize; bounds the receive buffer. */
   maxFrameBytes: z.number().int().min(16).max(65_536),
   /**
-   * What to publish for a mapped code that a snapshot record does not contain: "absent"
-   * publishes it with no value, "ignore" publishes nothing for it.
+   * The handling of a mapped code that a snapshot record does not contain. "absent" publishes
+   * it with no value, "ignore" publishes nothing for it.
    */
   missingValues: z.enum(["absent", "ignore"]).default("ignore"),
   /** Value texts that mean "no value", as regular expressions, such as ^-+$. */

@@ -4,7 +4,7 @@
  */
 import type { Decoder, Framer, Session } from "./types.js";
 
-/** How the gateway introduces itself to devices that ask (MEDIBUS "Request Device ID"). */
+/** The identity the gateway sends to devices that request it (MEDIBUS "Request Device ID"). */
 export interface HostIdentity {
   /** Short name, printable ASCII. */
   name: string;

@@ -5,7 +5,7 @@
  */
 import type { GatewayError } from "../errors.js";
 
-/** Why bytes left the framer without becoming a frame. */
+/** The reason bytes left the framer without becoming a frame. */
 export type DiscardReason =
   /** Bytes outside any frame: noise, a partial first line, bytes before a start byte. */
   | "garbage"
@@ -83,11 +83,11 @@ export interface Session {
   onOpen(nowMs: number): Outgoing[];
   /** Called for every session event decoded from the device. */
   onEvent(event: SessionEvent, nowMs: number): Outgoing[];
-  /** Called with a frame that failed its checksum, since some protocols answer that. */
+  /** Called with a frame that failed its checksum, because some protocols reply to that. */
   onCorruptFrame(nowMs: number, frame: Buffer): Outgoing[];
   /**
-   * Returns false for an event the session did not ask for, such as a response to no request;
-   * the pipeline then publishes none of that frame's values. Called before onEvent.
+   * Returns false for an event the session did not request, such as a response to no request.
+   * The pipeline then publishes none of that frame's values. Called before onEvent.
    */
   expects(event: SessionEvent): boolean;
   /** Called on a fixed tick (see tickMs); drives polls, keep-alives and request time-outs. */
@@ -98,7 +98,7 @@ export interface Session {
   readonly tickMs: number;
 }
 
-/** A session for devices that talk without being asked, such as Masimo ASCII 1. */
+/** Creates the session of devices that send without a request, such as Masimo ASCII 1. */
 export function createListenOnlySession(): Session {
   return {
     onOpen: () => [],

@@ -19,7 +19,7 @@ const MEASURED_GROUP_CHARS = 6;
 const ALARM_GROUP_CHARS = 15;
 const MAX_NAME_CHARS = 32;
 const MAX_REVISION_CHARS = 16;
-/** Longest excerpt of a bad value quoted in an error message. */
+/** Maximum length of a bad value quoted in an error message. */
 const MAX_QUOTED_CHARS = 40;
 
 const hexCodePattern = /^[0-9A-F]{2}$/;
