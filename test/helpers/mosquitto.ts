@@ -177,13 +177,24 @@ async function launch(
         running.output(),
       );
     }
-    if (await acceptsTcp(port)) return running;
+    // Another broker of a parallel test may have taken the port after it was chosen, so the
+    // port accepting TCP is not enough: this broker's log must say that it is running.
+    if ((await acceptsTcp(port)) && (await logSaysRunning(logFile, logOffset))) return running;
     if (Date.now() >= deadline) {
       await running.stop();
       const reason = `timed out: no TCP accept on port ${port} within ${timeoutMs} ms`;
       throw await startError(dir, logOffset, reason, running.output());
     }
     await delay(probeIntervalMs);
+  }
+}
+
+async function logSaysRunning(logFile: string, offset: number): Promise<boolean> {
+  try {
+    const text = await readFile(logFile, "utf8");
+    return / mosquitto version [\d.]+ running/.test(text.slice(offset));
+  } catch {
+    return false;
   }
 }
 
