@@ -24,7 +24,7 @@ const writeBytes = () =>
   Number(/write_bytes: (\d+)/.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? 0);
 const rssMb = () => process.memoryUsage().rss / 1_048_576;
 
-/** An observations payload like the Evita 4 profile's: seven measurements. */
+/** Returns an observations payload like the Evita 4 profile's, with seven measurements. */
 function payload(deviceId: string, seq: number): string {
   const observation = (mdcCode: number, value: number, unit: string) => ({
     mdcCode,

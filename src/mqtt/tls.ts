@@ -167,7 +167,7 @@ function parseKey(pem: Buffer, file: string, problem: Report): KeyObject | undef
   } catch (error) {
     problem(
       "keyFile",
-      `${file} is not a readable private key (${messageOf(error)}); encrypted keys are not supported`,
+      `${file} is not a readable private key (${messageOf(error)}); use an unencrypted PEM key`,
     );
     return undefined;
   }

@@ -235,8 +235,8 @@ export class MqttUplink {
 
   private settle(record: StoredRecord, error: Error | undefined): void {
     this.inFlight--;
-    // NOTE: mosquitto 2.0.11 answers a PUBLISH over its message_size_limit with a PUBACK
-    // reason code that mqtt-packet refuses to parse; the connection drops and the record is
+    // NOTE: mosquitto 2.0.11 replies to a PUBLISH over its message_size_limit with a PUBACK
+    // reason code that mqtt-packet cannot parse, so the connection drops and the record is
     // sent again on every reconnect. Keep the broker's limit above the largest payload.
     const reasonCode = (error as { code?: unknown } | undefined)?.code;
     if (typeof reasonCode === "number" && reasonCode >= 0x80) {

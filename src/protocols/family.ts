@@ -1,6 +1,6 @@
 /**
- * What a protocol family provides. One family is implemented once in code; each device model
- * is a profile file that names the family and gives its parameters.
+ * The interface of a protocol family. One family is implemented once in code, and each device
+ * model is a profile file that names the family and gives its parameters.
  */
 import type { Decoder, Framer, Session } from "./types.js";
 

@@ -1,6 +1,6 @@
 /**
  * The main job end to end, shared by the source and bundle tests. A Masimo line device and a
- * MEDIBUS simulator sit on socat virtual serial ports; the agent publishes to a mosquitto with
+ * MEDIBUS simulator sit on socat virtual serial ports. The agent publishes to a mosquitto with
  * mutual TLS, and a subscriber with its own client certificate checks what arrives.
  */
 import type { ExecutionContext } from "ava";

@@ -178,7 +178,7 @@ async function launch(
       );
     }
     // Another broker of a parallel test may have taken the port after it was chosen, so the
-    // port accepting TCP is not enough: this broker's log must say that it is running.
+    // port accepting TCP is not enough: this broker's log must report that it is running.
     if ((await acceptsTcp(port)) && (await logSaysRunning(logFile, logOffset))) return running;
     if (Date.now() >= deadline) {
       await running.stop();
