@@ -50,8 +50,14 @@ export class MeasurementMapper {
         continue;
       }
       seen.add(raw.deviceCode);
-      const parsed = this.parse(raw.text, mapping.scale);
-      if (parsed.absentReason === "invalid") result.invalid.push(raw);
+      const parsed =
+        raw.absentReason === undefined
+          ? this.parse(raw.text, mapping.scale)
+          : { value: null, absentReason: raw.absentReason };
+      // A device's own invalid marker is data, not a value the gateway failed to read.
+      if (raw.absentReason === undefined && parsed.absentReason === "invalid") {
+        result.invalid.push(raw);
+      }
       result.measurements.push({ ...measurementOf(raw.deviceCode, mapping), ...parsed });
     }
     if (snapshot && this.profile.missingValues === "absent") {

@@ -17,6 +17,7 @@ import type {
 } from "../protocols/types.js";
 import { AlarmTracker, type AlarmChange } from "./alarms.js";
 import { MeasurementMapper, type Measurement } from "./measurements.js";
+import { WaveBatcher, type WaveSegment } from "./waves.js";
 
 export interface LinkCounters {
   bytesIn: number;
@@ -47,6 +48,8 @@ export interface NumericsBatch {
 /** The records, errors and replies decoded from one chunk of bytes. */
 export interface IngestResult {
   batches: NumericsBatch[];
+  /** Wave segments that became complete with these bytes. */
+  segments: WaveSegment[];
   alarms: AlarmChange[];
   identity?: Identity;
   errors: GatewayError[];
@@ -90,12 +93,14 @@ export class DevicePipeline {
   private readonly session: Session;
   private readonly mapper: MeasurementMapper;
   private readonly alarms = new AlarmTracker();
+  private readonly waves: WaveBatcher;
 
   constructor(codec: ProfileCodec, profile: Profile, host: HostIdentity) {
     this.framer = codec.createFramer();
     this.decoder = codec.createDecoder();
     this.session = codec.createSession(host);
     this.mapper = new MeasurementMapper(profile);
+    this.waves = new WaveBatcher(profile);
   }
 
   get established(): boolean {
@@ -111,9 +116,18 @@ export class DevicePipeline {
     return this.session.onOpen(nowMs);
   }
 
-  /** Drops a half frame when the link closes; it is counted as discarded. */
-  close(): void {
+  /**
+   * Drops a half frame when the link closes (it is counted as discarded) and returns the
+   * partial wave segments, which must not wait for samples from a later connection.
+   */
+  close(nowMs: number): WaveSegment[] {
     this.countDiscards(this.framer.reset());
+    return this.waves.flush(nowMs);
+  }
+
+  /** Returns the partial wave segments, for a device that went quiet. */
+  flushWaves(nowMs: number): WaveSegment[] {
+    return this.waves.flush(nowMs);
   }
 
   tick(nowMs: number): Outgoing[] {
@@ -127,6 +141,7 @@ export class DevicePipeline {
   ingest(chunk: Uint8Array, nowMs: number): IngestResult {
     const result: IngestResult = {
       batches: [],
+      segments: [],
       alarms: [],
       errors: [],
       unmapped: [],
@@ -184,6 +199,16 @@ export class DevicePipeline {
       }
       case "alarms":
         result.alarms.push(...this.alarms.apply(record.alarms, record.snapshot));
+        return;
+      case "wave":
+        if (!this.waves.mapped(record.deviceCode)) {
+          this.counters.unmappedValues++;
+          result.unmapped.push(this.countUnmapped(record.deviceCode));
+          return;
+        }
+        result.segments.push(
+          ...this.waves.add(record.deviceCode, record.samples, nowMs, record.deviceTime),
+        );
         return;
       case "identity":
         result.identity = { ...result.identity, ...withoutUndefined(record) };

@@ -12,9 +12,11 @@ import type { Outgoing } from "../protocols/types.js";
 import type { DeviceState } from "../mqtt/payloads.js";
 import type { AlarmChange } from "./alarms.js";
 import type { DevicePipeline, Identity, LinkCounters, NumericsBatch } from "./pipeline.js";
+import type { WaveSegment } from "./waves.js";
 
 export interface DeviceSink {
   observations(batch: NumericsBatch, receivedAtMs: number): void;
+  waveSegment(segment: WaveSegment, emittedAtMs: number): void;
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void;
   identity(identity: Identity): void;
   state(status: DeviceStatus): void;
@@ -139,6 +141,7 @@ export class DeviceSupervisor {
     this.warnUnmapped(result.unmapped);
     if (result.identity !== undefined) this.sink.identity(result.identity);
     for (const batch of result.batches) this.sink.observations(batch, receivedAtMs);
+    this.publishSegments(result.segments, receivedAtMs);
     for (const change of result.alarms) this.sink.alarm(change, "device", receivedAtMs);
     const alive = result.validFrames > 0 && this.pipeline.established;
     if (alive && this.stateValue !== "connected") {
@@ -164,8 +167,12 @@ export class DeviceSupervisor {
     this.raise("link-lost", `link unavailable: ${reason}`);
   }
 
+  private publishSegments(segments: readonly WaveSegment[], emittedAtMs: number): void {
+    for (const segment of segments) this.sink.waveSegment(segment, emittedAtMs);
+  }
+
   private onDown(reason: string): void {
-    this.pipeline.close();
+    this.publishSegments(this.pipeline.close(this.clock.monotonic()), this.clock.now());
     this.pipeline.counters.reconnects++;
     this.openedAtMs = undefined;
     if (this.stateValue === "lost") return;
@@ -184,6 +191,7 @@ export class DeviceSupervisor {
     if (this.stateValue !== "stale" && quietMs > this.quietTimeMs) {
       const what =
         this.stateValue === "connected" ? "no valid frame" : "no valid data since the link opened";
+      this.publishSegments(this.pipeline.flushWaves(now), this.clock.now());
       this.setState("stale", `${what} for ${quietMs} ms (quiet time ${this.quietTimeMs} ms)`);
       this.raise("data-stale", "no data from the device");
     }

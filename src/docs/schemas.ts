@@ -8,6 +8,7 @@ import {
   gatewayStatePayload,
   healthPayload,
   observationsPayload,
+  waveSegmentPayload,
 } from "../mqtt/payloads.js";
 import { profileSchema } from "../profiles/schema.js";
 
@@ -21,6 +22,7 @@ const schemas: [string, z.ZodType, "input" | "output"][] = [
   ["device-info.schema.json", deviceInfoPayload, "output"],
   ["observations.schema.json", observationsPayload, "output"],
   ["alarm.schema.json", alarmPayload, "output"],
+  ["wave-segment.schema.json", waveSegmentPayload, "output"],
 ];
 
 export function renderSchemas(): [string, string][] {

@@ -2,6 +2,7 @@
 import { randomUUID } from "node:crypto";
 import type { AlarmChange } from "../device/alarms.js";
 import type { Identity, NumericsBatch } from "../device/pipeline.js";
+import type { WaveSegment } from "../device/waves.js";
 import type { DeviceSink, DeviceStatus } from "../device/supervisor.js";
 import type { Profile } from "../profiles/schema.js";
 import type {
@@ -9,6 +10,7 @@ import type {
   DeviceInfoPayload,
   DeviceStatePayload,
   ObservationsPayload,
+  WaveSegmentPayload,
 } from "./payloads.js";
 import type { Topics } from "./topics.js";
 import type { Outbox } from "../outbox/outbox.js";
@@ -46,6 +48,25 @@ export class DevicePublisher implements DeviceSink {
       })),
     };
     this.append(this.topics.observations(this.deviceId), payload);
+  }
+
+  waveSegment(segment: WaveSegment, emittedAtMs: number): void {
+    const payload: Omit<WaveSegmentPayload, "replayed"> = {
+      ...this.identityFields(),
+      startTime: new Date(emittedAtMs - segment.firstSampleAgeMs).toISOString(),
+      receivedAt: new Date(emittedAtMs).toISOString(),
+      ...(segment.deviceTime === undefined ? {} : { deviceTime: segment.deviceTime }),
+      profile: this.profileRef,
+      mdcCode: segment.mdcCode,
+      mdcRefId: segment.mdcRefId,
+      deviceCode: segment.deviceCode,
+      unit: segment.unit,
+      samplePeriodMs: segment.samplePeriodMs,
+      scale: segment.scale,
+      offset: segment.offset,
+      samples: segment.samples,
+    };
+    this.append(this.topics.wave(this.deviceId), payload);
   }
 
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void {
@@ -95,7 +116,7 @@ export class DevicePublisher implements DeviceSink {
    */
   private append(
     topic: string,
-    payload: Omit<ObservationsPayload | AlarmPayload, "replayed">,
+    payload: Omit<ObservationsPayload | AlarmPayload | WaveSegmentPayload, "replayed">,
   ): void {
     this.outbox.append({
       deviceId: this.deviceId,

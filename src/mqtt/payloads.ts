@@ -94,6 +94,30 @@ export const observationsPayload = z
     "QoS 1. The measurements decoded from one frame. replayed is true when the broker was away as the frame arrived.",
   );
 
+export const waveSegmentPayload = z
+  .object({
+    ...recordIdentity,
+    startTime: isoTime.describe(
+      "Estimated time of the first sample: receive time less the samples' duration",
+    ),
+    receivedAt: isoTime.describe("When the gateway received the last samples of the segment"),
+    deviceTime: z.string().optional().describe("The device's own time stamp, as it sent it"),
+    profile: z.string(),
+    mdcCode: z.number().int().describe("IEEE 11073-10101 code of the wave"),
+    mdcRefId: z.string(),
+    deviceCode: z.string().describe("The device's own code for the wave"),
+    unit: z.string().describe("UCUM unit of sample * scale + offset"),
+    samplePeriodMs: z.number().describe("Time between two samples"),
+    scale: z.number(),
+    offset: z.number(),
+    samples: z
+      .array(z.number().int().nullable())
+      .describe("Samples as the device sent them, oldest first; null marks an invalid sample"),
+  })
+  .describe(
+    "QoS 1. Consecutive samples of one wave, batched until they span the profile's waveSegmentMs. A new segment starts after a gap in the signal.",
+  );
+
 export const alarmPayload = z
   .object({
     ...recordIdentity,
@@ -161,5 +185,6 @@ export type DeviceStatePayload = z.infer<typeof deviceStatePayload>;
 export type DeviceInfoPayload = z.infer<typeof deviceInfoPayload>;
 export type ObservationsPayload = z.infer<typeof observationsPayload>;
 export type AlarmPayload = z.infer<typeof alarmPayload>;
+export type WaveSegmentPayload = z.infer<typeof waveSegmentPayload>;
 export type HealthPayload = z.infer<typeof healthPayload>;
 export type DeviceState = (typeof deviceStates)[number];

@@ -15,6 +15,7 @@ export function topics(root: TopicRoot) {
     deviceInfo: (deviceId: string) => `${device(deviceId)}/info`,
     observations: (deviceId: string) => `${device(deviceId)}/obs`,
     alarm: (deviceId: string) => `${device(deviceId)}/alarm`,
+    wave: (deviceId: string) => `${device(deviceId)}/wave`,
   };
 }
 

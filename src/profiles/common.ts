@@ -42,12 +42,43 @@ export const measurementSchema = z
 
 export type MeasurementMapping = z.infer<typeof measurementSchema>;
 
+/**
+ * The mapping of one device wave to an MDC waveform. Samples are published as the device sent
+ * them, with the scale and offset that turn a sample into a value in the unit.
+ */
+export const waveMappingSchema = z
+  .object({
+    mdcCode: z.number().int().positive(),
+    mdcRefId: z
+      .string()
+      .regex(/^MDC_[A-Z0-9_]+$/, "must be an MDC reference id like MDC_PRESS_BLD_ART"),
+    unit: z.string().min(1).describe("UCUM unit code of the scaled value, such as mV or mm[Hg]"),
+    /** value = sample * scale + offset */
+    scale: z.number().default(1),
+    offset: z.number().default(0),
+    /** Time between two samples, from the device's documented sample rate. */
+    samplePeriodMs: z.number().positive().max(1000),
+    /** Samples outside this range are the device's invalid markers and publish as null. */
+    validRange: z.object({ min: z.number(), max: z.number() }).strict().optional(),
+  })
+  .strict();
+
+export type WaveMapping = z.infer<typeof waveMappingSchema>;
+
 const expectedObservationSchema = z
   .object({
     mdcCode: z.number().int().positive(),
     value: z.number().nullable(),
     unit: z.string(),
     absentReason: z.enum(["absent", "invalid"]).optional(),
+  })
+  .strict();
+
+const expectedWaveSchema = z
+  .object({
+    mdcCode: z.number().int().positive(),
+    /** Every sample of this wave in the vector, as published: the raw sample, or null. */
+    samples: z.array(z.number().int().nullable()),
   })
   .strict();
 
@@ -72,6 +103,7 @@ export const testVectorSchema = z
       .object({
         observations: z.array(expectedObservationSchema).default([]),
         alarms: z.array(expectedAlarmSchema).default([]),
+        waves: z.array(expectedWaveSchema).default([]),
         identity: z
           .object({
             model: z.string().optional(),
@@ -118,5 +150,11 @@ export const commonProfileFields = {
   /** Value texts that mean "no value", as regular expressions, such as ^-+$. */
   absentPatterns: z.array(z.string()).default([]),
   measurements: z.record(z.string(), measurementSchema),
+  waves: z.record(z.string(), waveMappingSchema).default({}),
+  /**
+   * Signal time one published wave segment spans. Samples are batched as the device sends
+   * them until a segment spans this long, so a wave is never one message per sample or frame.
+   */
+  waveSegmentMs: z.number().int().min(50).max(10_000).default(500),
   testVectors: z.array(testVectorSchema).min(1),
 };

@@ -4,6 +4,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { DevicePipeline } from "../device/pipeline.js";
+import type { WaveSegment } from "../device/waves.js";
 import { withoutFirstLineSkip } from "../protocols/ascii-line/schema.js";
 import { codecFor } from "../protocols/registry.js";
 import { createListenOnlySession } from "../protocols/types.js";
@@ -55,6 +56,9 @@ export function runVector(profile: Profile, vector: TestVector): VectorOutcome {
     })),
   );
   compare("observations", observations, expect.observations);
+  // The vector's end closes every partial segment, so each wave's samples are compared whole.
+  const segments = [...result.segments, ...pipeline.flushWaves(0)];
+  compare("waves", wavesByCode(segments), expect.waves);
   compare(
     "alarms",
     result.alarms.map((a) => ({ alarmCode: a.alarmCode, state: a.state })),
@@ -70,6 +74,17 @@ export function runVector(profile: Profile, vector: TestVector): VectorOutcome {
   if (expect.unmappedCodes !== undefined)
     compare("unmappedCodes", result.unmapped, expect.unmappedCodes);
   return { name: vector.name, failures };
+}
+
+/** Joins the segments of each wave, in the order the waves first appeared. */
+function wavesByCode(segments: readonly WaveSegment[]) {
+  const waves = new Map<number, (number | null)[]>();
+  for (const segment of segments) {
+    const samples = waves.get(segment.mdcCode) ?? [];
+    samples.push(...segment.samples);
+    waves.set(segment.mdcCode, samples);
+  }
+  return [...waves].map(([mdcCode, samples]) => ({ mdcCode, samples }));
 }
 
 export function runVectors(profile: Profile): VectorOutcome[] {

@@ -36,6 +36,11 @@ export interface RawValue {
   deviceCode: string;
   /** The value text with framing and unit suffixes removed, such as "097" or "---". */
   text: string;
+  /**
+   * Set by binary decoders that recognise the device's own marker for a missing or invalid
+   * value, such as a reserved integer; the mapper then publishes no number, whatever the text.
+   */
+  absentReason?: "absent" | "invalid";
 }
 
 export interface RawAlarm {
@@ -55,6 +60,14 @@ export type DeviceRecord =
       snapshot: boolean;
     }
   | { kind: "alarms"; alarms: RawAlarm[]; snapshot: boolean }
+  | {
+      kind: "wave";
+      /** The device's own code for the wave, such as a channel number or label. */
+      deviceCode: string;
+      /** Samples as the device sent them (before scaling), oldest first. */
+      samples: number[];
+      deviceTime?: string;
+    }
   | { kind: "identity"; model?: string; serialNumber?: string; firmware?: string }
   | { kind: "session"; event: SessionEvent };
 

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { silentLogger } from "../../src/log.js";
 import { Outbox } from "../../src/outbox/outbox.js";
 import { DevicePublisher } from "../../src/mqtt/device-publisher.js";
-import type { ObservationsPayload } from "../../src/mqtt/payloads.js";
+import { waveSegmentPayload, type ObservationsPayload } from "../../src/mqtt/payloads.js";
 import { topics } from "../../src/mqtt/topics.js";
 import type { MqttUplink } from "../../src/mqtt/uplink.js";
 import { loadProfileFile } from "../../src/profiles/load.js";
@@ -66,4 +66,32 @@ test("records made while connected get consecutive sequence numbers", (t) => {
       [2, false],
     ],
   );
+});
+
+test("a wave segment is stored on the wave topic with its start time", (t) => {
+  const { publisher, outbox } = publisherWith(t, true);
+  publisher.waveSegment(
+    {
+      deviceCode: "ECG1",
+      mdcCode: 131328,
+      mdcRefId: "MDC_ECG_ELEC_POTL",
+      unit: "mV",
+      scale: 0.005,
+      offset: 0,
+      samplePeriodMs: 4,
+      samples: [1, null, 3],
+      firstSampleAgeMs: 500,
+    },
+    Date.parse("2026-12-04T16:00:01Z"),
+  );
+  outbox.flush();
+  const [record] = outbox.readAfter(0, 10);
+  t.is(record?.topic, "iomt/v1/s/g/devices/bed1/wave");
+  const payload = waveSegmentPayload.parse({
+    ...(JSON.parse(record?.body ?? "{}") as object),
+    replayed: false,
+  });
+  t.is(payload.startTime, "2026-12-04T16:00:00.500Z");
+  t.is(payload.receivedAt, "2026-12-04T16:00:01.000Z");
+  t.deepEqual(payload.samples, [1, null, 3]);
 });

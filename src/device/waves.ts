@@ -1,0 +1,119 @@
+/**
+ * Batches a device's wave samples into segments. Monitors send a few samples per frame, and one
+ * message per frame would cost the uplink more than the samples are worth. So samples wait
+ * until they span the profile's waveSegmentMs of signal, then leave as one segment.
+ */
+import type { WaveMapping } from "../profiles/common.js";
+
+export interface WaveSegment {
+  deviceCode: string;
+  mdcCode: number;
+  mdcRefId: string;
+  unit: string;
+  scale: number;
+  offset: number;
+  samplePeriodMs: number;
+  /** Samples as the device sent them, or null for the device's invalid markers. */
+  samples: (number | null)[];
+  /**
+   * Time from the first sample to the segment's emission, estimated from the sample period.
+   * The publisher turns it into a start time on the wall clock.
+   */
+  firstSampleAgeMs: number;
+  deviceTime?: string;
+}
+
+interface Pending {
+  samples: (number | null)[];
+  /** Monotonic time of the first sample, estimated when its record arrived. */
+  firstSampleAtMs: number;
+  deviceTime?: string;
+}
+
+export interface WaveBatcherProfile {
+  waves: Record<string, WaveMapping>;
+  waveSegmentMs: number;
+}
+
+export class WaveBatcher {
+  private readonly pending = new Map<string, Pending>();
+  /** A jump in sample time larger than this starts a new segment, so no gap is hidden. */
+  private readonly gapMs: number;
+
+  constructor(private readonly profile: WaveBatcherProfile) {
+    this.gapMs = Math.max(2 * profile.waveSegmentMs, 1000);
+  }
+
+  mapped(deviceCode: string): boolean {
+    return Object.hasOwn(this.profile.waves, deviceCode);
+  }
+
+  /** Adds one record's samples; returns the segments that became complete. */
+  add(deviceCode: string, samples: readonly number[], nowMs: number, deviceTime?: string) {
+    const mapping = this.profile.waves[deviceCode];
+    if (mapping === undefined || samples.length === 0) return [];
+    const done: WaveSegment[] = [];
+    const firstSampleAtMs = nowMs - (samples.length - 1) * mapping.samplePeriodMs;
+    let pending = this.pending.get(deviceCode);
+    if (pending !== undefined) {
+      const expectedAtMs =
+        pending.firstSampleAtMs + pending.samples.length * mapping.samplePeriodMs;
+      if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs) {
+        done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
+        pending = undefined;
+      }
+    }
+    if (pending === undefined) {
+      pending = {
+        samples: [],
+        firstSampleAtMs,
+        ...(deviceTime === undefined ? {} : { deviceTime }),
+      };
+      this.pending.set(deviceCode, pending);
+    }
+    for (const sample of samples) pending.samples.push(validSample(sample, mapping));
+    if (pending.samples.length * mapping.samplePeriodMs >= this.profile.waveSegmentMs) {
+      done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
+    }
+    return done;
+  }
+
+  /** Emits every partial segment, for a link that closed or a device that went quiet. */
+  flush(nowMs: number): WaveSegment[] {
+    const done: WaveSegment[] = [];
+    for (const [deviceCode, pending] of this.pending) {
+      const mapping = this.profile.waves[deviceCode];
+      if (mapping !== undefined) done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
+    }
+    this.pending.clear();
+    return done;
+  }
+
+  private segmentOf(
+    deviceCode: string,
+    mapping: WaveMapping,
+    pending: Pending,
+    nowMs: number,
+  ): WaveSegment {
+    this.pending.delete(deviceCode);
+    return {
+      deviceCode,
+      mdcCode: mapping.mdcCode,
+      mdcRefId: mapping.mdcRefId,
+      unit: mapping.unit,
+      scale: mapping.scale,
+      offset: mapping.offset,
+      samplePeriodMs: mapping.samplePeriodMs,
+      samples: pending.samples,
+      firstSampleAgeMs: Math.max(0, Math.round(nowMs - pending.firstSampleAtMs)),
+      ...(pending.deviceTime === undefined ? {} : { deviceTime: pending.deviceTime }),
+    };
+  }
+}
+
+function validSample(sample: number, mapping: WaveMapping): number | null {
+  const range = mapping.validRange;
+  if (!Number.isFinite(sample)) return null;
+  if (range !== undefined && (sample < range.min || sample > range.max)) return null;
+  return sample;
+}

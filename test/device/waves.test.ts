@@ -1,0 +1,94 @@
+import test from "ava";
+import { WaveBatcher } from "../../src/device/waves.js";
+import type { WaveMapping } from "../../src/profiles/common.js";
+
+const ecg: WaveMapping = {
+  mdcCode: 131328,
+  mdcRefId: "MDC_ECG_ELEC_POTL",
+  unit: "mV",
+  scale: 0.005,
+  offset: 0,
+  samplePeriodMs: 4,
+  validRange: { min: -32000, max: 32000 },
+};
+
+function batcher(waveSegmentMs = 100) {
+  return new WaveBatcher({ waves: { ECG1: ecg }, waveSegmentMs });
+}
+
+/** Eight samples every 32 ms, as a monitor sending 250 samples a second in small frames. */
+function feed(waves: WaveBatcher, frames: number, startMs = 0) {
+  const segments = [];
+  for (let frame = 0; frame < frames; frame++) {
+    const samples = Array.from({ length: 8 }, (_, index) => frame * 8 + index);
+    segments.push(...waves.add("ECG1", samples, startMs + frame * 32));
+  }
+  return segments;
+}
+
+test("full segment spans the segment time", (t) => {
+  const segments = feed(batcher(100), 4);
+  // 4 frames of 8 samples at 4 ms = 128 ms of signal: the 100 ms segment fills at frame 4.
+  t.is(segments.length, 1);
+  t.deepEqual(
+    segments[0]?.samples,
+    Array.from({ length: 32 }, (_, index) => index),
+  );
+  t.is(segments[0]?.samplePeriodMs, 4);
+  t.is(segments[0]?.unit, "mV");
+});
+
+test("segments batch many frames", (t) => {
+  // 500 ms at 4 ms a sample is 125 samples: 16 frames of 8, so 160 frames make 10 segments.
+  const segments = feed(batcher(500), 160);
+  t.deepEqual(
+    segments.map((segment) => segment.samples.length),
+    Array(10).fill(128),
+  );
+  t.deepEqual(
+    segments.flatMap((segment) => segment.samples),
+    Array.from({ length: 1280 }, (_, index) => index),
+  );
+});
+
+test("first sample age covers earlier samples", (t) => {
+  const waves = batcher(100);
+  const [segment] = feed(waves, 4, 1000);
+  // The first frame arrived at 1000 ms with 8 samples, so its first sample is from 972 ms.
+  // The segment left with the fourth frame, at 1096 ms.
+  t.is(segment?.firstSampleAgeMs, 1096 - 972);
+});
+
+test("out-of-range samples become null", (t) => {
+  const waves = batcher(50);
+  const [segment] = waves.add("ECG1", [1, -32768, 2, 32767, ...Array(12).fill(3)], 0);
+  t.deepEqual(segment?.samples.slice(0, 4), [1, null, 2, null]);
+});
+
+test("signal gap closes the segment", (t) => {
+  const waves = batcher(500);
+  t.deepEqual(waves.add("ECG1", [1, 2, 3], 0), []);
+  const segments = waves.add("ECG1", [4, 5, 6], 5000);
+  t.is(segments.length, 1);
+  t.deepEqual(segments[0]?.samples, [1, 2, 3]);
+  t.deepEqual(
+    waves.flush(5000).map((segment) => segment.samples),
+    [[4, 5, 6]],
+  );
+});
+
+test("flush empties partial segments", (t) => {
+  const waves = batcher(500);
+  waves.add("ECG1", [7, 8], 0);
+  t.deepEqual(
+    waves.flush(10).map((segment) => segment.samples),
+    [[7, 8]],
+  );
+  t.deepEqual(waves.flush(20), []);
+});
+
+test("unmapped wave yields nothing", (t) => {
+  const waves = batcher();
+  t.false(waves.mapped("PLETH"));
+  t.deepEqual(waves.add("PLETH", [1, 2, 3], 0), []);
+});
