@@ -3,11 +3,12 @@
  * the link counters. Free of I/O and clocks, so the supervisor, the test vectors and replay
  * all run the same code.
  */
-import type { GatewayError } from "../errors.js";
+import { GatewayError, messageOf } from "../errors.js";
 import type { Profile } from "../profiles/schema.js";
 import type { HostIdentity } from "../protocols/family.js";
 import type { ProfileCodec } from "../protocols/registry.js";
 import type {
+  DecodeResult,
   Decoder,
   DeviceRecord,
   Framer,
@@ -161,7 +162,7 @@ export class DevicePipeline {
   }
 
   private decodeFrame(frame: Buffer, nowMs: number, result: IngestResult): void {
-    const decoded = this.decoder(frame);
+    const decoded = this.decode(frame);
     if (!decoded.ok) {
       if (decoded.error.code === "FRAME_CHECKSUM") {
         this.counters.checksumErrors++;
@@ -182,6 +183,16 @@ export class DevicePipeline {
     for (const record of decoded.records) {
       if (unexpected && record.kind !== "session") continue;
       this.applyRecord(record, nowMs, result);
+    }
+  }
+
+  /** Runs the decoder; a decoder that throws costs one frame, not the agent's other devices. */
+  private decode(frame: Buffer): DecodeResult {
+    try {
+      return this.decoder(frame);
+    } catch (error) {
+      const message = `decoder failed on a ${frame.length}-byte frame and the frame was skipped: ${messageOf(error)}`;
+      return { ok: false, error: new GatewayError("DECODE_INVALID", message, { cause: error }) };
     }
   }
 

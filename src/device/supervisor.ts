@@ -4,6 +4,7 @@
  * here in one place: counted, warned about at a limited rate, and never fatal.
  */
 import type { DeviceConfig } from "../config/schema.js";
+import { messageOf } from "../errors.js";
 import { RateLimitedWarning, hexPreview, type Logger } from "../log.js";
 import { ReconnectingLink, type ReconnectOptions } from "../link/reconnecting.js";
 import type { Connector } from "../link/types.js";
@@ -87,8 +88,8 @@ export class DeviceSupervisor {
   }
 
   private readonly linkListener = {
-    onOpen: () => this.onOpen(),
-    onData: (chunk: Buffer) => this.onData(chunk),
+    onOpen: () => this.guarded("open", () => this.onOpen()),
+    onData: (chunk: Buffer) => this.guarded("data", () => this.onData(chunk)),
     onDown: (reason: string) => this.onDown(reason),
     onUnavailable: (reason: string) => this.onUnavailable(reason),
   };
@@ -97,7 +98,7 @@ export class DeviceSupervisor {
     this.publishState();
     this.link.start();
     const tickMs = Math.min(this.pipeline.tickMs, 250);
-    this.tickTimer = setInterval(() => this.onTick(), tickMs);
+    this.tickTimer = setInterval(() => this.guarded("tick", () => this.onTick()), tickMs);
   }
 
   stop(): void {
@@ -126,6 +127,24 @@ export class DeviceSupervisor {
     this.openedAtMs = now;
     this.write(this.pipeline.open(now));
     this.setState(this.pipeline.established ? "connecting" : "negotiating", "link open");
+  }
+
+  /**
+   * Runs protocol code for one link event. An exception there is a bug in a framer, decoder or
+   * session, so it reopens this link and leaves every other device running.
+   */
+  private guarded(during: string, run: () => void): void {
+    try {
+      run();
+    } catch (error) {
+      this.pipeline.counters.decodeErrors++;
+      this.log.error("protocol code failed; the link is reopened", {
+        during,
+        error: messageOf(error),
+        profile: this.loaded.profile.id,
+      });
+      this.link.restart(`protocol code failed during ${during}: ${messageOf(error)}`);
+    }
   }
 
   private onData(chunk: Buffer): void {

@@ -1,0 +1,133 @@
+import test from "ava";
+import { join } from "node:path";
+import type { DeviceConfig } from "../../src/config/schema.js";
+import { DevicePipeline, type NumericsBatch } from "../../src/device/pipeline.js";
+import { DeviceSupervisor, systemClock, type DeviceSink } from "../../src/device/supervisor.js";
+import type { Connector, LinkConnection } from "../../src/link/types.js";
+import { silentLogger } from "../../src/log.js";
+import { loadProfileFile, type LoadedProfile } from "../../src/profiles/load.js";
+import { withoutFirstLineSkip } from "../../src/protocols/ascii-line/schema.js";
+import { codecFor, type ProfileCodec } from "../../src/protocols/registry.js";
+
+const host = { name: "IOMTGW", revision: "1.0.0" };
+const line = "01/01/24 12:00:00 SN=0000012345 SPO2=097% BPM=072 PI=02.10% EXC=000000\r\n";
+
+function masimo(): LoadedProfile {
+  const loaded = loadProfileFile(
+    join(__dirname, "..", "..", "firmware-profiles", "masimo-radical7-ascii1.yaml"),
+  );
+  if (!loaded.ok || loaded.loaded.profile.family !== "ascii-line") throw new Error("no profile");
+  return { ...loaded.loaded, profile: withoutFirstLineSkip(loaded.loaded.profile) };
+}
+
+/** Returns a connector whose connections the test feeds by hand. */
+function memoryConnector() {
+  const opened: { data?: (chunk: Buffer) => void; closed: boolean }[] = [];
+  const connector: Connector = {
+    description: "memory",
+    connect: () => {
+      const state: { data?: (chunk: Buffer) => void; closed: boolean } = { closed: false };
+      let onClose: ((reason: string) => void) | undefined;
+      opened.push(state);
+      const connection: LinkConnection = {
+        write: () => undefined,
+        close: (reason) => {
+          if (state.closed) return;
+          state.closed = true;
+          onClose?.(reason ?? "closed");
+        },
+        onData: (listener) => (state.data = listener),
+        onClose: (listener) => (onClose = listener),
+      };
+      return Promise.resolve(connection);
+    },
+  };
+  return { connector, opened };
+}
+
+function recordingSink() {
+  const batches: NumericsBatch[] = [];
+  const sink: DeviceSink = {
+    observations: (batch) => batches.push(batch),
+    waveSegment: () => undefined,
+    alarm: () => undefined,
+    identity: () => undefined,
+    state: () => undefined,
+  };
+  return { sink, batches };
+}
+
+function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec) {
+  const { connector, opened } = memoryConnector();
+  const { sink, batches } = recordingSink();
+  const pipeline = new DevicePipeline(codec, loaded.profile, host);
+  const device = { id, profile: loaded.profile.id } as DeviceConfig;
+  const reconnect = { initialDelayMs: 10, maxDelayMs: 10, watchMs: 1000 };
+  const supervised = new DeviceSupervisor(
+    device,
+    loaded,
+    pipeline,
+    connector,
+    reconnect,
+    sink,
+    silentLogger,
+    systemClock,
+  );
+  return { supervised, pipeline, opened, batches };
+}
+
+async function untilOpened(opened: readonly unknown[], count: number) {
+  for (let wait = 0; opened.length < count && wait < 200; wait++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+test("throwing decoder spares other devices", async (t) => {
+  const loaded = masimo();
+  const throwing: ProfileCodec = {
+    ...codecFor(loaded.profile),
+    createDecoder: () => () => {
+      throw new RangeError("index out of range");
+    },
+  };
+  const broken = supervisor("broken", loaded, throwing);
+  const good = supervisor("good", loaded, codecFor(loaded.profile));
+  broken.supervised.start();
+  good.supervised.start();
+  t.teardown(() => {
+    broken.supervised.stop();
+    good.supervised.stop();
+  });
+  await untilOpened(broken.opened, 1);
+  await untilOpened(good.opened, 1);
+
+  broken.opened[0]?.data?.(Buffer.from(line));
+  good.opened[0]?.data?.(Buffer.from(line));
+
+  t.is(broken.pipeline.counters.decodeErrors, 1);
+  t.is(broken.batches.length, 0);
+  t.is(good.batches.length, 1);
+  t.is(good.batches[0]?.measurements[0]?.value, 97);
+});
+
+test("throwing session reopens its link", async (t) => {
+  const loaded = masimo();
+  const codec = codecFor(loaded.profile);
+  const failing: ProfileCodec = {
+    ...codec,
+    createSession: (identity) => ({
+      ...codec.createSession(identity),
+      onTick: () => {
+        throw new Error("session bug");
+      },
+    }),
+  };
+  const device = supervisor("failing", loaded, failing);
+  device.supervised.start();
+  t.teardown(() => device.supervised.stop());
+  await untilOpened(device.opened, 2);
+
+  t.true(device.opened[0]?.closed, "the first connection was closed");
+  t.true(device.opened.length >= 2, "the link was opened again");
+  t.true(device.pipeline.counters.decodeErrors >= 1);
+});
