@@ -1,11 +1,13 @@
 /** The one schema every firmware profile file is validated against, across families. */
 import { z } from "zod";
 import { asciiLineProfileSchema } from "../protocols/ascii-line/schema.js";
+import { intellivueProfileSchema } from "../protocols/intellivue/schema.js";
 import { medibusProfileSchema } from "../protocols/medibus/schema.js";
 
 export const profileSchema = z.discriminatedUnion("family", [
   asciiLineProfileSchema,
   medibusProfileSchema,
+  intellivueProfileSchema,
 ]);
 
 export type Profile = z.infer<typeof profileSchema>;

@@ -2,6 +2,7 @@
 import type { Profile } from "../profiles/schema.js";
 import { asciiLineFamily } from "./ascii-line/index.js";
 import type { HostIdentity, SimulatorOptions, DeviceSimulator } from "./family.js";
+import { intellivueFamily } from "./intellivue/index.js";
 import { medibusFamily } from "./medibus/index.js";
 import type { Decoder, Framer, Session } from "./types.js";
 
@@ -19,6 +20,8 @@ export function codecFor(profile: Profile): ProfileCodec {
       return bind(asciiLineFamily, profile);
     case "medibus":
       return bind(medibusFamily, profile);
+    case "intellivue":
+      return bind(intellivueFamily, profile);
   }
 }
 

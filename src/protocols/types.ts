@@ -14,7 +14,9 @@ export type DiscardReason =
   /** A half frame dropped because the link closed or the framer was reset. */
   | "truncated"
   /** MEDIBUS realtime bytes (bit 7 set) that the host never asked for. */
-  | "realtime";
+  | "realtime"
+  /** A half frame the device cancelled with an abort sequence (IntelliVue `7D C1`). */
+  | "aborted";
 
 export type FramerEvent =
   { kind: "frame"; bytes: Buffer } | { kind: "discard"; byteCount: number; reason: DiscardReason };

@@ -43,7 +43,7 @@ interface Outcome {
 function collect(framer: Framer, chunks: readonly Buffer[]): Outcome {
   const outcome: Outcome = {
     frames: [],
-    discarded: { garbage: 0, oversize: 0, truncated: 0, realtime: 0 },
+    discarded: { garbage: 0, oversize: 0, truncated: 0, realtime: 0, aborted: 0 },
     oversizeLines: 0,
     buffered: 0,
   };
