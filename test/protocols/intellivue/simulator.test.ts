@@ -1,0 +1,134 @@
+import test from "ava";
+import { DevicePipeline } from "../../../src/device/pipeline.js";
+import { builtInProfileDirs, loadProfiles } from "../../../src/profiles/load.js";
+import type { Profile } from "../../../src/profiles/schema.js";
+import { defaultSimulatorOptions } from "../../../src/protocols/family.js";
+import type { IntellivueProfile } from "../../../src/protocols/intellivue/schema.js";
+import {
+  IntellivueSimulator,
+  type IntellivueSimulatorOptions,
+} from "../../../src/protocols/intellivue/simulator.js";
+import { codecFor } from "../../../src/protocols/registry.js";
+
+const profile = loadProfiles(builtInProfileDirs()).profiles.get("philips-intellivue-mp70")
+  ?.profile as Profile & IntellivueProfile;
+const host = { name: "iomt-gateway", revision: "0.1.0" };
+
+/** Runs the simulator and the agent's pipeline against each other on a fake clock. */
+function loop(
+  options: Partial<IntellivueSimulatorOptions>,
+  durationMs: number,
+  sessionOverrides = {},
+) {
+  const runProfile = { ...profile, session: { ...profile.session, ...sessionOverrides } };
+  const simulator = new IntellivueSimulator(runProfile, { ...defaultSimulatorOptions, ...options });
+  const pipeline = new DevicePipeline(codecFor(runProfile), runProfile, host);
+  const observations = new Map<number, (number | null)[]>();
+  const waves = new Map<number, number>();
+  const alarms: string[] = [];
+  const deliver = (chunks: Buffer[], now: number) => {
+    for (const chunk of chunks) {
+      const result = pipeline.ingest(chunk, now);
+      for (const batch of result.batches) {
+        for (const m of batch.measurements) {
+          observations.set(m.mdcCode, [...(observations.get(m.mdcCode) ?? []), m.value]);
+        }
+      }
+      for (const segment of result.segments) {
+        waves.set(segment.mdcCode, (waves.get(segment.mdcCode) ?? 0) + segment.samples.length);
+      }
+      for (const alarm of result.alarms) alarms.push(`${alarm.alarmCode} ${alarm.state}`);
+      send(
+        result.outgoing.map((o) => o.bytes),
+        now,
+      );
+    }
+  };
+  const send = (chunks: Buffer[], now: number) => {
+    for (const chunk of chunks) deliver(simulator.receive(chunk, now), now);
+  };
+  deliver(simulator.start(0), 0);
+  send(
+    pipeline.open(0).map((o) => o.bytes),
+    0,
+  );
+  for (let now = 1; now <= durationMs; now++) {
+    if (now % simulator.tickMs === 0) deliver(simulator.tick(now), now);
+    if (now % pipeline.tickMs === 0)
+      send(
+        pipeline.tick(now).map((o) => o.bytes),
+        now,
+      );
+  }
+  return { simulator, pipeline, observations, waves, alarms };
+}
+
+test("simulator and session exchange numerics, waves and alarms", (t) => {
+  const { simulator, pipeline, observations, waves, alarms } = loop({}, 16_000);
+  t.true(pipeline.established);
+  t.is(simulator.stats.associations, 1);
+  const heartRates = observations.get(147842) ?? [];
+  t.true(heartRates.length >= 14, `${heartRates.length} heart rates`);
+  t.true(heartRates.every((value) => typeof value === "number" && value >= 55 && value <= 110));
+  t.deepEqual([...new Set(observations.get(150021))], [120]);
+  t.true((observations.get(150344) ?? []).includes(null), "temperature invalid while unplugged");
+  // 500/s ECG and 125/s pleth and ABP for about 16 s, less the last unsent segment.
+  t.true((waves.get(131330) ?? 0) >= 7000, `${waves.get(131330)} ECG samples`);
+  t.true((waves.get(150452) ?? 0) >= 1750, `${waves.get(150452)} pleth samples`);
+  t.true((waves.get(150036) ?? 0) >= 1750, `${waves.get(150036)} ABP samples`);
+  t.deepEqual(alarms, ["4B48/0D01 active", "4B48/0D01 cleared"]);
+  t.is(pipeline.counters.checksumErrors, 0);
+  t.is(pipeline.counters.decodeErrors, 0);
+});
+
+test("session re-issues polls so the stream never stops", (t) => {
+  const { pipeline, observations, simulator } = loop({}, 24_000, {
+    pollPeriodMs: 6000,
+    reissueBeforeMs: 2000,
+  });
+  t.true(pipeline.established);
+  t.true((observations.get(147842) ?? []).length >= 22);
+  t.is(simulator.stats.associations, 1);
+  t.true(simulator.stats.pollRequests >= 15, `${simulator.stats.pollRequests} polls`);
+});
+
+test("session re-associates after the monitor aborts", (t) => {
+  const { simulator, pipeline, observations } = loop({ abortAssociationAfterMs: 5000 }, 11_000);
+  t.true(simulator.stats.associationsAborted >= 1);
+  t.true(simulator.stats.associations >= 2);
+  t.true(pipeline.established);
+  t.true((observations.get(147842) ?? []).length >= 7);
+});
+
+test("session re-associates after the monitor goes silent", (t) => {
+  // The monitor drops the association when the host is silent for 3 s, then the host's poll
+  // replies stop and its silence time-out re-associates.
+  const { simulator, pipeline } = loop({ hostSilenceTimeoutMs: 3000 }, 30_000, {
+    pollPeriodMs: 10_000,
+    reissueBeforeMs: 1000,
+    silenceTimeoutMs: 2000,
+  });
+  t.true(simulator.stats.hostSilences >= 1);
+  t.true(simulator.stats.associations >= 2);
+  t.true(pipeline.established);
+});
+
+test("faults are counted and skipped", (t) => {
+  const { simulator, pipeline, observations } = loop(
+    { corruptEvery: 7, garbageEvery: 5, abortFrameEvery: 3 },
+    12_000,
+  );
+  t.true(simulator.stats.corruptFramesSent > 0);
+  t.true(pipeline.counters.checksumErrors > 0);
+  t.true(pipeline.counters.discardedBytes > 0);
+  t.is(pipeline.counters.decodeErrors, 0);
+  t.true((observations.get(150456) ?? []).length >= 5);
+});
+
+test("wave rate option sets samples per second", (t) => {
+  const { waves } = loop({ waveRate: 250 }, 8000);
+  for (const code of [131330, 150452, 150036]) {
+    const count = waves.get(code) ?? 0;
+    t.true(count >= 1500 && count <= 2000, `${code}: ${count} samples`);
+  }
+});
