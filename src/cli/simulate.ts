@@ -21,10 +21,15 @@ Options:
   --corrupt-every N     Send a wrong checksum or malformed frame every N frames (default 0: never).
   --garbage-every N     Send noise before every N-th frame (default 0: never).
   --serial-number S     Serial number the device reports (default SIM0000001).
+  --wave-rate N         Samples per second of every simulated wave, 0 to 2000 (default: the
+                        profile's rates). The agent takes samplePeriodMs from the profile, so
+                        give it a profile whose waves declare 1000/N ms.
   -h, --help            Show this help.
 `;
 
 const maxTcpPort = 65_535;
+/** Samples per second; above this a simulated wave would outrun a 115200 baud link. */
+const maxWaveRate = 2000;
 
 const optionSpec = {
   profile: { type: "string" },
@@ -36,6 +41,7 @@ const optionSpec = {
   "corrupt-every": { type: "string" },
   "garbage-every": { type: "string" },
   "serial-number": { type: "string" },
+  "wave-rate": { type: "string" },
 } as const;
 
 type SimulateValues = ReturnType<typeof parseCommandArgs<typeof optionSpec>>["values"];
@@ -88,5 +94,8 @@ function simulatorOptions(values: SimulateValues): SimulatorOptions {
     corruptEvery: integerOption(values["corrupt-every"], "corrupt-every", 0),
     garbageEvery: integerOption(values["garbage-every"], "garbage-every", 0),
     serialNumber: values["serial-number"] ?? defaultSimulatorOptions.serialNumber,
+    ...(values["wave-rate"] === undefined
+      ? {}
+      : { waveRate: integerOption(values["wave-rate"], "wave-rate", 0, maxWaveRate) }),
   };
 }

@@ -22,6 +22,11 @@ export interface SimulatorOptions {
   garbageEvery: number;
   /** Serial number the simulated device reports. */
   serialNumber: string;
+  /**
+   * Samples per second of every simulated wave, for simulators that send waves. Default: the
+   * rates the profile's wave mappings declare.
+   */
+  waveRate?: number;
 }
 
 export const defaultSimulatorOptions: SimulatorOptions = {

@@ -175,6 +175,15 @@ export class SimulatedSignals {
     return observations;
   }
 
+  /** Starts the waves at `elapsedMs`, so a new wave poll gets no backlog of older samples. */
+  startWaves(elapsedMs: number): void {
+    waveChannels.forEach((channel, index) => {
+      this.sent[index] = Math.floor(
+        (elapsedMs * (this.rates[index] ?? channel.defaultRate)) / 1000,
+      );
+    });
+  }
+
   /** Returns the samples of each wave that came due since the last call. */
   waves(elapsedMs: number): ObservationPoll[] {
     const heartRate = this.numericList[0]?.value ?? 72;

@@ -253,6 +253,9 @@ export class IntellivueSimulator implements DeviceSimulator {
       return [this.emit(remoteError(request.invokeId, NO_SUCH_OBJECT_CLASS))];
     }
     const stream = { request, endsAtMs: nowMs, nextAtMs: nowMs, intervalMs, sequence: 0 };
+    if (request.objectClass === ObjectClass.waves && !this.streams.has(ObjectClass.waves)) {
+      this.signals.startWaves(nowMs - this.startMs);
+    }
     if (!request.extended || request.periodMs === undefined) {
       return [this.reply(stream, nowMs, undefined)];
     }

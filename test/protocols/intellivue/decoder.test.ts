@@ -2,6 +2,7 @@ import test from "ava";
 import {
   decodeFloat,
   encodeFrame,
+  type FloatValue,
   fcs16,
   floatText,
   wrapFrame,
@@ -82,7 +83,7 @@ for (const [raw, text] of floatCases) {
   });
 }
 
-const specialCases: [number, string][] = [
+const specialCases: [number, FloatValue["kind"]][] = [
   [0x007fffff, "nan"],
   [0x00800000, "nres"],
   [0x007ffffe, "positive-infinity"],

@@ -1,0 +1,115 @@
+/**
+ * Hardware in the loop for the IntelliVue family: the simulator talks on one end of a socat
+ * pty pair at 115200 8N1, the agent reads the other end through the serialport driver and
+ * publishes to a mosquitto with mutual TLS, and a subscriber with its own certificate checks
+ * numerics, units, an alarm and a wave segment.
+ */
+import test from "ava";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createLogger } from "../../src/log.js";
+import {
+  waveSegmentPayload,
+  type AlarmPayload,
+  type ObservationsPayload,
+  type WaveSegmentPayload,
+} from "../../src/mqtt/payloads.js";
+import { createDevPki } from "../../src/pki/dev-ca.js";
+import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
+import { defaultSimulatorOptions } from "../../src/protocols/family.js";
+import { createPtyPair } from "../../src/simulate/pty-pair.js";
+import { runSerialSimulator } from "../../src/simulate/runner.js";
+import { cliCommand, startCli } from "../helpers/agent-process.js";
+import { startMosquitto } from "../helpers/mosquitto.js";
+import { connectSubscriber } from "../helpers/subscriber.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const prefix = "iomt/v1/icu3/gw-test/devices/bed7-monitor";
+
+test("IntelliVue monitor on a serial port reaches the broker", async (t) => {
+  const dir = tempDir(t);
+  const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
+  const broker = await startMosquitto({ pki, dir: tempDir(t) });
+  t.teardown(() => broker.stop());
+  const subscriber = await connectSubscriber(broker.url, pki, "dashboard");
+  t.teardown(() => subscriber.close());
+  await subscriber.subscribe("iomt/v1/#", 1);
+
+  const profile =
+    loadProfiles(builtInProfileDirs()).profiles.get("philips-intellivue-mp70")?.profile;
+  if (profile === undefined) return t.fail("profile missing");
+  const pty = await createPtyPair(dir, { deviceName: "mp70-device", hostName: "mp70-host" });
+  t.teardown(() => pty.stop());
+  const simulator = await runSerialSimulator(
+    profile,
+    pty.devicePath,
+    defaultSimulatorOptions,
+    createLogger({ level: "error", format: "text" }),
+  );
+  t.teardown(() => simulator.stop());
+
+  const file = join(dir, "config.yaml");
+  writeFileSync(
+    file,
+    `site: icu3
+gateway: gw-test
+dataDir: ${join(dir, "data")}
+broker: { url: "${broker.url}", caFile: "${pki.ca.cert}", certFile: "${pki.clients.gateway?.cert}", keyFile: "${pki.clients.gateway?.key}" }
+devices:
+  - { id: bed7-monitor, profile: philips-intellivue-mp70, link: { kind: serial, path: ${pty.hostPath} } }
+`,
+  );
+  const agent = startCli(cliCommand("source"), ["run", "--config", file], dir);
+  t.teardown(async () => {
+    await agent.stop();
+    if (!t.passed) t.log(agent.output().slice(-4000));
+  });
+
+  const [obsMessage] = await subscriber.waitFor((m) => m.topic === `${prefix}/obs`, 20_000);
+  const obs = obsMessage?.payload as ObservationsPayload;
+  t.is(obs.profile, "philips-intellivue-mp70@1.0.0");
+  t.regex(obs.deviceTime ?? "", /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d\d$/);
+  const byCode = new Map(obs.observations.map((o) => [o.mdcCode, o]));
+  const heartRate = byCode.get(147842);
+  t.is(heartRate?.unit, "/min");
+  t.is(heartRate?.deviceCode, "4182/0AA0");
+  t.true(typeof heartRate?.value === "number" && heartRate.value >= 55 && heartRate.value <= 110);
+  t.is(byCode.get(150456)?.unit, "%");
+  t.is(byCode.get(150021)?.value, 120);
+  t.is(byCode.get(150021)?.unit, "mm[Hg]");
+  t.is(byCode.get(150344)?.unit, "Cel");
+
+  const [waveMessage] = await subscriber.waitFor(
+    (m) => m.topic === `${prefix}/wave` && (m.payload as WaveSegmentPayload).mdcCode === 131330,
+    20_000,
+  );
+  const wave = waveMessage?.payload as WaveSegmentPayload;
+  t.true(waveSegmentPayload.strict().safeParse(wave).success, "wave payload matches its schema");
+  t.is(wave.deviceCode, "0102");
+  t.is(wave.unit, "mV");
+  t.is(wave.samplePeriodMs, 2);
+  t.is(wave.scale, 0.001);
+  // A segment spans waveSegmentMs (500 ms) of signal: 250 samples at 500 per second.
+  t.true(wave.samples.length >= 200, `${wave.samples.length} samples`);
+  t.true(wave.samples.every((s) => s !== null && s > 7000 && s < 10_000));
+
+  // The simulated temperature probe is unplugged from 10 s to 15 s of every 20 s.
+  const [alarmMessage] = await subscriber.waitFor((m) => m.topic === `${prefix}/alarm`, 25_000);
+  const alarm = alarmMessage?.payload as AlarmPayload;
+  t.is(alarm.alarmCode, "4B48/0D01");
+  t.is(alarm.text, "TEMP UNPLUGGED");
+  t.is(alarm.state, "active");
+  t.is(alarm.priority, 2);
+  const [invalidTemp] = await subscriber.waitFor(
+    (m) =>
+      m.topic === `${prefix}/obs` &&
+      (m.payload as ObservationsPayload).observations.some(
+        (o) => o.mdcCode === 150344 && o.value === null,
+      ),
+    10_000,
+  );
+  const temp = (invalidTemp?.payload as ObservationsPayload).observations.find(
+    (o) => o.mdcCode === 150344,
+  );
+  t.is(temp?.absentReason, "invalid");
+});
