@@ -1,8 +1,8 @@
 /**
- * Hardware in the loop for the IntelliVue family: the simulator talks on one end of a socat
- * pty pair at 115200 8N1, the agent reads the other end through the serialport driver and
- * publishes to a mosquitto with mutual TLS, and a subscriber with its own certificate checks
- * numerics, units, an alarm and a wave segment.
+ * Hardware in the loop for the IntelliVue family. The simulator talks on one end of a socat
+ * pty pair at 115200 8N1, and the agent reads the other end through the serialport driver.
+ * The agent publishes to a mosquitto with mutual TLS, where a subscriber with its own
+ * certificate checks numerics, units, an alarm and a wave segment.
  */
 import test from "ava";
 import { writeFileSync } from "node:fs";

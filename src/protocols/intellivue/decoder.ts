@@ -4,7 +4,7 @@
  * header, then reads the user data (see messages.ts for the layouts):
  *
  * - session SPDUs (association, release, abort) become session events;
- * - an MDS Create Event Report becomes a command the session must answer;
+ * - an MDS Create Event Report becomes a command the session must reply to;
  * - poll replies (RORS and linked RORLS) become numerics, wave or alarm records by the polled
  *   object class, plus a response event;
  * - host messages (association and poll requests, MDS Create Event Result) become events too,

@@ -3,7 +3,7 @@
  * monitor sends. The session and the simulator both build their frames here, so the two sides
  * cannot drift apart. All fields are big-endian. Layouts follow the Philips "Data Export
  * Interface Programming Guide" as public clients read it (mdpnp devices/philips, VSCaptureMP,
- * Koshsky/Intellivue-api); a layout marked [I] is an inference to check on a monitor.
+ * Koshsky/Intellivue-api). A layout marked [I] is an inference to check on a monitor.
  */
 import { Reader } from "./reader.js";
 
@@ -326,6 +326,7 @@ export function pollReply(reply: PollReply): Buffer {
     observations.u16(observation.handle).bytes(attributeList(observation.attributes));
   }
   const observationBytes = observations.build();
+
   const singleContext = new Fields()
     .u16(reply.contextId ?? 0, reply.observations.length)
     .counted(observationBytes)
@@ -339,6 +340,7 @@ export function pollReply(reply: PollReply): Buffer {
     .u16(1)
     .counted(singleContext)
     .build();
+
   const action = reply.extended ? Action.pollMdibDataExt : Action.pollMdibData;
   const result = new Fields().bytes(MDS_OBJECT).u16(action).counted(data).build();
   const operation = new Fields()
@@ -429,10 +431,12 @@ export function parsePollRequest(userData: Buffer): PollRequest {
   argument.take(10, "managed object and scope");
   const action = argument.u16("action type");
   const poll = argument.counted("poll request");
+
   const pollNumber = poll.u16("poll number");
   poll.u16("partition");
   const objectClass = poll.u16("object class");
   poll.u16("attribute group");
+
   const extended = action === Action.pollMdibDataExt;
   let periodMs: number | undefined;
   if (extended && poll.remaining > 0) {

@@ -14,8 +14,8 @@ export type PollObject = (typeof pollObjects)[number];
 
 /**
  * Longest extended-poll period accepted. The re-issued polls are the only messages the host
- * sends while associated, and a monitor stops exporting to a client silent for "a few minutes"
- * (mdpnp issue 128), so the gap between them stays well below that.
+ * sends while associated. Users of mdpnp report that a monitor stops exporting to a client that
+ * stays silent for a few minutes, so the gap between polls stays well below that.
  */
 export const MAX_POLL_PERIOD_MS = 120_000;
 
@@ -34,7 +34,7 @@ export const intellivueSessionSchema = z
     pollPeriodMs: z.number().int().min(5000).max(MAX_POLL_PERIOD_MS).default(30_000),
     /**
      * The session re-issues each poll this long before its period ends, so the stream never
-     * stops: a poll left to expire caused the 6-minute gaps of VSCaptureMP PR 10. Default 5000.
+     * stops. VSCaptureMP once let a 10-minute poll expire and lost minutes of data. Default 5000.
      */
     reissueBeforeMs: z.number().int().min(1000).max(60_000).default(5000),
     /** Wait for the association response, and then for the MDS Create Event, in ms. */

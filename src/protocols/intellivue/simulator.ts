@@ -3,7 +3,7 @@
  * Export protocol byte for byte:
  *
  * - it waits for an association request, sends the association response and then its MDS
- *   Create Event Report (again every 5 s until the host answers with the result);
+ *   Create Event Report (again every 5 s until the host sends the MDS Create Event Result);
  * - it answers polls only while associated: an extended poll streams replies until its period
  *   ends (numerics and alarms once a second, waves every 256 ms), as RORLS linked results,
  *   then one last RORS; a new poll of the same object class replaces the running one;
