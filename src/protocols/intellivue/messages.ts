@@ -62,6 +62,22 @@ export const LinkedState = { first: 1, middle: 2, last: 3 } as const;
 /** RelativeTime counts 1/8 ms. */
 export const RELATIVE_TIME_PER_MS = 8;
 
+/** Converts elapsed ms to a RelativeTime, which wraps at 32 bits. */
+export function relativeTimeOf(elapsedMs: number): number {
+  return (elapsedMs * RELATIVE_TIME_PER_MS) >>> 0;
+}
+
+/** Counts 1 to 65535 and around again, for invoke ids and poll numbers. */
+export class WrappingCounter {
+  private value = 1;
+
+  next(): number {
+    const value = this.value;
+    this.value = (this.value % 0xffff) + 1;
+    return value;
+  }
+}
+
 export interface AttributeValue {
   id: number;
   value: Uint8Array;

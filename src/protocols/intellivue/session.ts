@@ -23,9 +23,10 @@ import {
   mdsCreateResult,
   ObjectClass,
   pollRequest,
-  RELATIVE_TIME_PER_MS,
+  relativeTimeOf,
   RELEASE_RESPONSE,
   Spdu,
+  WrappingCounter,
 } from "./messages.js";
 import type { IntellivueSessionSettings, PollObject } from "./schema.js";
 
@@ -88,8 +89,8 @@ export class IntellivueSession implements Session {
   private phaseSinceMs = 0;
   private lastEventAtMs = 0;
   private readonly polls = new Map<number, ActivePoll>();
-  private nextInvokeId = 1;
-  private nextPollNumber = 1;
+  private readonly invokeIds = new WrappingCounter();
+  private readonly pollNumbers = new WrappingCounter();
   private readonly queue: Outgoing[] = [];
   private readonly sentAtMs: number[] = [];
   private startMs = 0;
@@ -233,15 +234,14 @@ export class IntellivueSession implements Session {
   }
 
   private sendPoll(objectClass: number, nowMs: number): void {
-    const invokeId = this.takeInvokeId();
+    const invokeId = this.invokeIds.next();
     const request = pollRequest({
       invokeId,
-      pollNumber: this.nextPollNumber,
+      pollNumber: this.pollNumbers.next(),
       objectClass,
       extended: true,
       periodMs: this.settings.pollPeriodMs,
     });
-    this.nextPollNumber = (this.nextPollNumber % 0xffff) + 1;
     this.polls.set(objectClass, { objectClass, invokeId, issuedAtMs: nowMs });
     this.stats.pollsSent++;
     this.send(request, `extended poll 0x${objectClass.toString(16)}`);
@@ -274,14 +274,8 @@ export class IntellivueSession implements Session {
     this.lastEventAtMs = nowMs;
   }
 
-  private takeInvokeId(): number {
-    const id = this.nextInvokeId;
-    this.nextInvokeId = (this.nextInvokeId % 0xffff) + 1;
-    return id;
-  }
-
   private relativeTime(nowMs: number): number {
-    return ((nowMs - this.startMs) * RELATIVE_TIME_PER_MS) >>> 0;
+    return relativeTimeOf(nowMs - this.startMs);
   }
 
   private send(userData: Buffer, label: string): void {

@@ -15,7 +15,7 @@
  */
 import { seededRandom } from "../../random.js";
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
-import type { DeviceRecord, SessionEvent } from "../types.js";
+import { everyNth, findSessionEvent } from "../simulator-support.js";
 import { encodeAbsoluteTime, encodeFrame } from "./codec.js";
 import { createIntellivueDecoder } from "./decoder.js";
 import { IntellivueFramer } from "./framer.js";
@@ -27,10 +27,11 @@ import {
   ObjectClass,
   parsePollRequest,
   pollReply,
-  RELATIVE_TIME_PER_MS,
+  relativeTimeOf,
   RELEASE_RESPONSE,
   remoteError,
   Spdu,
+  WrappingCounter,
   type ObservationPoll,
   type PollRequest,
 } from "./messages.js";
@@ -107,7 +108,7 @@ export class IntellivueSimulator implements DeviceSimulator {
   private state: "idle" | "awaiting-result" | "associated" = "idle";
   private stateSinceMs = 0;
   private lastMdsCreateAtMs = 0;
-  private nextInvokeId = 1;
+  private readonly invokeIds = new WrappingCounter();
   private readonly streams = new Map<number, Stream>();
   private framesSent = 0;
 
@@ -230,7 +231,7 @@ export class IntellivueSimulator implements DeviceSimulator {
   private sendMdsCreate(nowMs: number): Buffer {
     this.stats.mdsCreateEvents++;
     this.lastMdsCreateAtMs = nowMs;
-    return this.emit(mdsCreateEvent(this.takeInvokeId(), this.relativeTime(nowMs)));
+    return this.emit(mdsCreateEvent(this.invokeIds.next(), this.relativeTime(nowMs)));
   }
 
   private acceptPoll(payload: Buffer, nowMs: number): Buffer[] {
@@ -296,14 +297,8 @@ export class IntellivueSimulator implements DeviceSimulator {
     }
   }
 
-  private takeInvokeId(): number {
-    const id = this.nextInvokeId;
-    this.nextInvokeId = (this.nextInvokeId % 0xffff) + 1;
-    return id;
-  }
-
   private relativeTime(nowMs: number): number {
-    return ((nowMs - this.startMs) * RELATIVE_TIME_PER_MS) >>> 0;
+    return relativeTimeOf(nowMs - this.startMs);
   }
 
   /** Frames user data and applies the injected faults. */
@@ -325,15 +320,6 @@ export class IntellivueSimulator implements DeviceSimulator {
     }
     return frame;
   }
-}
-
-function everyNth(period: number, count: number): boolean {
-  return period > 0 && count % period === 0;
-}
-
-function findSessionEvent(records: DeviceRecord[]): SessionEvent | undefined {
-  for (const record of records) if (record.kind === "session") return record.event;
-  return undefined;
 }
 
 export function createIntellivueSimulator(

@@ -15,7 +15,7 @@
  * alarm table is not public.
  */
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
-import type { DeviceRecord, SessionEvent } from "../types.js";
+import { everyNth, findSessionEvent } from "../simulator-support.js";
 import { Command, encodeCommand, encodeResponse, ESC } from "./codec.js";
 import { decodeMedibusFrame } from "./decoder.js";
 import { MedibusFramer } from "./framer.js";
@@ -310,15 +310,6 @@ export class MedibusSimulator implements DeviceSimulator {
     if (inserts.length === 0) return frame;
     return Buffer.concat([frame.subarray(0, middle), ...inserts, frame.subarray(middle)]);
   }
-}
-
-function everyNth(period: number, count: number): boolean {
-  return period > 0 && count % period === 0;
-}
-
-function findSessionEvent(records: DeviceRecord[]): SessionEvent | undefined {
-  for (const record of records) if (record.kind === "session") return record.event;
-  return undefined;
 }
 
 export function createMedibusSimulator(

@@ -2,33 +2,18 @@ import test from "ava";
 import { encodeFrame } from "../../../src/protocols/intellivue/codec.js";
 import { IntellivueFramer } from "../../../src/protocols/intellivue/framer.js";
 import { pollRequest } from "../../../src/protocols/intellivue/messages.js";
-import type { DiscardReason, FramerEvent } from "../../../src/protocols/types.js";
-import { seededRandom } from "../../../src/random.js";
+import type { DiscardReason } from "../../../src/protocols/types.js";
+import {
+  bytesOf,
+  expectSameAtEverySplit,
+  feedFramer,
+  fuzzFramer,
+  hex,
+  type FramerOutcome,
+} from "../../helpers/framer.js";
 
-const bytesOf = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
-const hex = (bytes: Uint8Array) =>
-  [...bytes].map((byte) => byte.toString(16).toUpperCase().padStart(2, "0")).join(" ");
-
-interface Outcome {
-  frames: string[];
-  discarded: Partial<Record<DiscardReason, number>>;
-  buffered: number;
-}
-
-function feed(chunks: Uint8Array[], maxFrameBytes: number, reset = false): Outcome {
-  const framer = new IntellivueFramer({ maxFrameBytes });
-  const outcome: Outcome = { frames: [], discarded: {}, buffered: 0 };
-  const collect = (events: FramerEvent[]) => {
-    for (const event of events) {
-      if (event.kind === "frame") outcome.frames.push(hex(event.bytes));
-      else
-        outcome.discarded[event.reason] = (outcome.discarded[event.reason] ?? 0) + event.byteCount;
-    }
-  };
-  for (const chunk of chunks) collect(framer.push(chunk));
-  if (reset) collect(framer.reset());
-  outcome.buffered = framer.bufferedBytes;
-  return outcome;
+function feed(chunks: Uint8Array[], maxFrameBytes: number, reset = false): FramerOutcome {
+  return feedFramer(new IntellivueFramer({ maxFrameBytes }), chunks, reset);
 }
 
 /** The FCS test vectors of mdpnp TestFCSOutputStream: the second has an escaped C1 in its FCS. */
@@ -136,13 +121,7 @@ for (const testCase of cases) {
   });
 
   test(`${testCase.name}, split at every byte`, (t) => {
-    const whole = feed([input], max, reset);
-    for (let split = 1; split < input.length; split++) {
-      const parts = [input.subarray(0, split), input.subarray(split)];
-      t.deepEqual(feed(parts, max, reset), whole, `split at byte ${split}`);
-    }
-    const single = [...input].map((byte) => Uint8Array.of(byte));
-    t.deepEqual(feed(single, max, reset), whole, "one byte per chunk");
+    expectSameAtEverySplit(t, (chunks) => feed(chunks, max, reset), input);
   });
 }
 
@@ -153,59 +132,21 @@ test("frames are copies that later input cannot change", (t) => {
   t.is(first?.kind === "frame" ? hex(first.bytes) : "", SHORT);
 });
 
-/** Random input biased towards the framing bytes, with whole frames mixed in. */
-function randomInput(random: () => number, length: number): Buffer {
-  const special = [0xc0, 0xc1, 0x7d, 0x5d, 0xe0, 0xe1];
-  const parts: Buffer[] = [];
-  let size = 0;
-  while (size < length) {
-    const choice = random();
-    let part: Buffer;
-    if (choice < 0.1) part = bytesOf(POLL);
-    else if (choice < 0.15) part = bytesOf(ESCAPED_FCS);
-    else if (choice < 0.4) part = Buffer.of(special[Math.floor(random() * special.length)] ?? 0);
-    else part = Buffer.of(Math.floor(random() * 256));
-    parts.push(part);
-    size += part.length;
-  }
-  return Buffer.concat(parts);
-}
-
 test("fuzz keeps the byte count and the bound", (t) => {
-  const seed = 20_261_204;
-  const random = seededRandom(seed);
-  for (let run = 0; run < 300; run++) {
-    const maxFrameBytes = 6 + Math.floor(random() * 60);
-    const framer = new IntellivueFramer({ maxFrameBytes });
-    const input = randomInput(random, 200 + Math.floor(random() * 800));
-    let pushed = 0;
-    let framed = 0;
-    let discarded = 0;
-    for (let offset = 0; offset < input.length;) {
-      const chunk = input.subarray(offset, offset + 1 + Math.floor(random() * 40));
-      offset += chunk.length;
-      pushed += chunk.length;
-      for (const event of framer.push(chunk)) {
-        if (event.kind === "discard") {
-          discarded += event.byteCount;
-          continue;
-        }
-        framed += event.bytes.length;
-        t.is(event.bytes[0], 0xc0, `seed ${seed} run ${run}: C0 at the start`);
-        t.is(event.bytes.at(-1), 0xc1, `seed ${seed} run ${run}: C1 at the end`);
-        t.true(event.bytes.length <= maxFrameBytes, `seed ${seed} run ${run}: frame size`);
-        const inner = event.bytes.subarray(1, -1);
-        t.false(
-          inner.includes(0xc0) || inner.includes(0xc1),
-          `seed ${seed} run ${run}: no flag inside`,
-        );
-        t.not(inner.at(-1), 0x7d, `seed ${seed} run ${run}: no escape before C1`);
-      }
-      if (pushed !== framed + discarded + framer.bufferedBytes) {
-        t.fail(`seed ${seed} run ${run}: bytes in ${pushed} != out ${framed + discarded}`);
-        return;
-      }
-      t.true(framer.bufferedBytes <= maxFrameBytes, `seed ${seed} run ${run}: buffer bound`);
-    }
-  }
+  fuzzFramer(t, {
+    seed: 20_261_204,
+    runs: 300,
+    minFrameBytes: 6,
+    frameBytesSpan: 60,
+    createFramer: (maxFrameBytes) => new IntellivueFramer({ maxFrameBytes }),
+    frames: [bytesOf(POLL), bytesOf(ESCAPED_FCS)],
+    specialBytes: [0xc0, 0xc1, 0x7d, 0x5d, 0xe0, 0xe1],
+    checkFrame: (frame) => {
+      const inner = frame.subarray(1, -1);
+      if (frame[0] !== 0xc0 || frame.at(-1) !== 0xc1) return "frame must be C0 … C1";
+      if (inner.includes(0xc0) || inner.includes(0xc1)) return "flag byte inside a frame";
+      if (inner.at(-1) === 0x7d) return "escape byte before C1";
+      return undefined;
+    },
+  });
 });

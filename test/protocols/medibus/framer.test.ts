@@ -1,36 +1,18 @@
 import test from "ava";
 import { encodeCommand, encodeResponse } from "../../../src/protocols/medibus/codec.js";
 import { MedibusFramer } from "../../../src/protocols/medibus/framer.js";
-import type { DiscardReason, FramerEvent } from "../../../src/protocols/types.js";
-import { seededRandom } from "../../../src/random.js";
+import type { DiscardReason } from "../../../src/protocols/types.js";
+import {
+  bytesOf,
+  expectSameAtEverySplit,
+  feedFramer,
+  fuzzFramer,
+  hex,
+  type FramerOutcome,
+} from "../../helpers/framer.js";
 
-const bytesOf = (text: string) => Buffer.from(text.replace(/\s+/g, ""), "hex");
-const hex = (bytes: Uint8Array) =>
-  [...bytes].map((byte) => byte.toString(16).toUpperCase().padStart(2, "0")).join(" ");
-
-interface Outcome {
-  frames: string[];
-  discarded: Partial<Record<DiscardReason, number>>;
-  buffered: number;
-}
-
-function collect(events: FramerEvent[], outcome: Outcome): void {
-  for (const event of events) {
-    if (event.kind === "frame") {
-      outcome.frames.push(hex(event.bytes));
-    } else {
-      outcome.discarded[event.reason] = (outcome.discarded[event.reason] ?? 0) + event.byteCount;
-    }
-  }
-}
-
-function feed(chunks: Uint8Array[], maxFrameBytes: number, reset = false): Outcome {
-  const framer = new MedibusFramer({ maxFrameBytes });
-  const outcome: Outcome = { frames: [], discarded: {}, buffered: 0 };
-  for (const chunk of chunks) collect(framer.push(chunk), outcome);
-  if (reset) collect(framer.reset(), outcome);
-  outcome.buffered = framer.bufferedBytes;
-  return outcome;
+function feed(chunks: Uint8Array[], maxFrameBytes: number, reset = false): FramerOutcome {
+  return feedFramer(new MedibusFramer({ maxFrameBytes }), chunks, reset);
 }
 
 const WORKED = "01 24 45 42 20 39 38 20 45 31 20 37 30 20 37 41 0D";
@@ -203,13 +185,7 @@ for (const testCase of cases) {
   });
 
   test(`${testCase.name}, split at every byte`, (t) => {
-    const whole = feed([input], max, reset);
-    for (let split = 1; split < input.length; split++) {
-      const parts = [input.subarray(0, split), input.subarray(split)];
-      t.deepEqual(feed(parts, max, reset), whole, `split at byte ${split}`);
-    }
-    const single = [...input].map((byte) => Uint8Array.of(byte));
-    t.deepEqual(feed(single, max, reset), whole, "one byte per chunk");
+    expectSameAtEverySplit(t, (chunks) => feed(chunks, max, reset), input);
   });
 }
 
@@ -230,58 +206,22 @@ test("frames are copies that later input cannot change", (t) => {
   t.is(first?.kind === "frame" ? hex(first.bytes) : "", ICC);
 });
 
-/** Random input biased towards bytes the framer treats specially, with whole frames mixed in. */
-function randomInput(random: () => number, length: number): Buffer {
-  const special = [0x01, 0x1b, 0x0d, 0x11, 0x13, 0x80, 0xd0, 0xff];
-  const parts: Buffer[] = [];
-  let size = 0;
-  while (size < length) {
-    const choice = random();
-    let part: Buffer;
-    if (choice < 0.1) part = bytesOf(WORKED);
-    else if (choice < 0.15) part = bytesOf(ICC);
-    else if (choice < 0.4) part = Buffer.of(special[Math.floor(random() * special.length)] ?? 0);
-    else part = Buffer.of(Math.floor(random() * 256));
-    parts.push(part);
-    size += part.length;
-  }
-  return Buffer.concat(parts);
-}
-
 test("fuzz keeps the byte count and the bound", (t) => {
-  const seed = 20_240_101;
-  const random = seededRandom(seed);
-  for (let run = 0; run < 300; run++) {
-    const maxFrameBytes = 16 + Math.floor(random() * 48);
-    const framer = new MedibusFramer({ maxFrameBytes });
-    const input = randomInput(random, 200 + Math.floor(random() * 800));
-    let pushed = 0;
-    let framed = 0;
-    let discarded = 0;
-    for (let offset = 0; offset < input.length;) {
-      const chunk = input.subarray(offset, offset + 1 + Math.floor(random() * 40));
-      offset += chunk.length;
-      pushed += chunk.length;
-      for (const event of framer.push(chunk)) {
-        if (event.kind === "discard") {
-          discarded += event.byteCount;
-          continue;
-        }
-        framed += event.bytes.length;
-        const first = event.bytes[0];
-        t.true(first === 0x01 || first === 0x1b, `seed ${seed} run ${run}: start byte`);
-        t.is(event.bytes.at(-1), 0x0d, `seed ${seed} run ${run}: CR at the end`);
-        t.true(event.bytes.length <= maxFrameBytes, `seed ${seed} run ${run}: frame size`);
-        t.false(
-          event.bytes.some((byte) => byte >= 0x80 || byte === 0x11 || byte === 0x13),
-          `seed ${seed} run ${run}: no realtime or handshake byte in a frame`,
-        );
+  fuzzFramer(t, {
+    seed: 20_240_101,
+    runs: 300,
+    minFrameBytes: 16,
+    frameBytesSpan: 48,
+    createFramer: (maxFrameBytes) => new MedibusFramer({ maxFrameBytes }),
+    frames: [bytesOf(WORKED), bytesOf(WORKED), bytesOf(ICC)],
+    specialBytes: [0x01, 0x1b, 0x0d, 0x11, 0x13, 0x80, 0xd0, 0xff],
+    checkFrame: (frame) => {
+      if (frame[0] !== 0x01 && frame[0] !== 0x1b) return "frame must start with SOH or ESC";
+      if (frame.at(-1) !== 0x0d) return "frame must end with CR";
+      if (frame.some((byte) => byte >= 0x80 || byte === 0x11 || byte === 0x13)) {
+        return "realtime or handshake byte in a frame";
       }
-      if (pushed !== framed + discarded + framer.bufferedBytes) {
-        t.fail(`seed ${seed} run ${run}: bytes in ${pushed} != out ${framed + discarded}`);
-        return;
-      }
-      t.true(framer.bufferedBytes <= maxFrameBytes, `seed ${seed} run ${run}: buffer bound`);
-    }
-  }
+      return undefined;
+    },
+  });
 });
