@@ -17,7 +17,7 @@ export interface FramerOutcome {
   buffered: number;
 }
 
-/** Pushes `chunks` into a new framer (then resets it, when asked) and sums what came out. */
+/** Pushes `chunks` into `framer` (then resets it, when asked) and sums what came out. */
 export function feedFramer(framer: Framer, chunks: Uint8Array[], reset = false): FramerOutcome {
   const outcome: FramerOutcome = { frames: [], discarded: {}, buffered: 0 };
   const events = chunks.flatMap((chunk) => framer.push(chunk));
