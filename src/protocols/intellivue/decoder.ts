@@ -42,9 +42,17 @@ export interface IntellivueDecoderOptions {
   demoData: DemoDataPolicy;
 }
 
+const POLL_REPLY_FLAG = 0x10000;
+const LAST_REPLY_FLAG = 0x100;
+
 /** Session event code of a poll reply: the polled object class, with a flag on the last one. */
 export function pollReplyCode(objectClass: number, last: boolean): number {
-  return 0x10000 | (last ? 0x100 : 0) | (objectClass & 0xff);
+  return POLL_REPLY_FLAG | (last ? LAST_REPLY_FLAG : 0) | (objectClass & 0xff);
+}
+
+/** Returns the polled object class of a poll reply's event code, or undefined for another code. */
+export function replyObjectClass(code: number): number | undefined {
+  return (code & POLL_REPLY_FLAG) === 0 ? undefined : code & 0xff;
 }
 
 /** Session event code of a remote operation error for one of our invoke ids. */

@@ -15,7 +15,7 @@
  */
 import type { Outgoing, Session, SessionEvent } from "../types.js";
 import { encodeFrame } from "./codec.js";
-import { pollReplyCode, remoteErrorCode } from "./decoder.js";
+import { pollReplyCode, remoteErrorCode, replyObjectClass } from "./decoder.js";
 import {
   ABORT,
   associationRequest,
@@ -132,8 +132,9 @@ export class IntellivueSession implements Session {
   }
 
   expects(event: SessionEvent): boolean {
-    if (event.type !== "response" || (event.command & 0x10000) === 0) return true;
-    return this.phase === "polling" && this.polls.has(event.command & 0xff);
+    const objectClass = event.type === "response" ? replyObjectClass(event.command) : undefined;
+    if (objectClass === undefined) return true;
+    return this.phase === "polling" && this.polls.has(objectClass);
   }
 
   onTick(nowMs: number): Outgoing[] {
@@ -180,13 +181,13 @@ export class IntellivueSession implements Session {
       this.enterPhase("awaiting-mds", nowMs);
     } else if (command === Spdu.releaseResponse) {
       this.enterPhase("waiting", nowMs);
-    } else if ((command & 0x10000) !== 0) {
+    } else if (replyObjectClass(command) !== undefined) {
       this.acceptPollReply(command, nowMs);
     }
   }
 
   private acceptPollReply(command: number, nowMs: number): void {
-    const poll = this.polls.get(command & 0xff);
+    const poll = this.polls.get(replyObjectClass(command) ?? -1);
     if (poll === undefined || this.phase !== "polling") return;
     this.stats.pollReplies++;
     // The last reply of a poll means the monitor's period ended before our re-issue.
