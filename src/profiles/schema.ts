@@ -1,11 +1,15 @@
 /** The one schema every firmware profile file is validated against, across families. */
 import { z } from "zod";
 import { asciiLineProfileSchema } from "../protocols/ascii-line/schema.js";
+import { astmProfileSchema } from "../protocols/astm/schema.js";
+import { hl7MllpProfileSchema } from "../protocols/hl7-mllp/schema.js";
 import { medibusProfileSchema } from "../protocols/medibus/schema.js";
 
 export const profileSchema = z.discriminatedUnion("family", [
   asciiLineProfileSchema,
   medibusProfileSchema,
+  astmProfileSchema,
+  hl7MllpProfileSchema,
 ]);
 
 export type Profile = z.infer<typeof profileSchema>;
