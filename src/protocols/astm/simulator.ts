@@ -7,7 +7,8 @@
  * - it sends its message (H, P, O, R…, L records, each ending with CR) as frames of at most
  *   framing.maxTextBytes text bytes: several records share a frame and a record that does not
  *   fit continues in the next frame (ETB, then ETX on the last frame);
- * - it waits 15 s for the reply to ENQ or to a frame; on NAK it sends the frame again, and
+ * - it waits 15 s for the reply to ENQ or to a frame; on NAK (or any reply to a frame other
+ *   than ACK and EOT, such as a garbled ACK) it sends the frame again, and
  *   after 6 NAKs of one frame, or on a time-out, it ends the transfer with EOT and sends
  *   the message again at the next period;
  * - after the last frame's ACK it sends EOT.
@@ -100,7 +101,10 @@ export class AstmAnalyzerSimulator implements DeviceSimulator {
     const output: Buffer[] = [];
     for (const byte of chunk) {
       if (byte === ACK) output.push(...this.onAck(nowMs));
-      else if (byte === NAK) output.push(...this.onNak(nowMs));
+      // A reply other than ACK or EOT to a frame counts as NAK, as LIS01-A2 asks of senders.
+      else if (byte === NAK || (byte !== EOT && this.phase.kind === "sending")) {
+        output.push(...this.onNak(nowMs));
+      }
     }
     return output;
   }
