@@ -15,7 +15,7 @@
  * DECODE_INVALID; the session answers it with AR or AE.
  */
 import { GatewayError } from "../../errors.js";
-import type { DecodeResult, Decoder, DeviceRecord, RawValue } from "../types.js";
+import type { DecodeResult, Decoder, DeviceRecord, Hl7Header, RawValue } from "../types.js";
 import { mllpContent } from "./codec.js";
 import {
   componentsOf,
@@ -31,16 +31,13 @@ const noValueStatuses = new Set(["X", "D"]);
 const maxQuotedChars = 60;
 
 /** Returns why the gateway cannot take the message, or undefined when it can. */
-export function rejectionOf(
-  message: Hl7Message,
-): { code: "AR" | "AE"; reason: string } | undefined {
-  const header = message.header;
+export function rejectionOf(header: Hl7Header): { code: "AR" | "AE"; reason: string } | undefined {
   const [type, trigger] = messageTypeOf(header);
   if (type !== "ORU" || trigger !== "R01") {
     const shown = JSON.stringify(header.messageType);
     return { code: "AR", reason: `HL7 message type ${shown} is not ORU^R01, the only type taken` };
   }
-  const version = header.version.split(message.component)[0] ?? "";
+  const version = header.version.split(header.encodingCharacters.charAt(0))[0] ?? "";
   if (!/^2\.\d/.test(version)) {
     return { code: "AR", reason: `HL7 version ${JSON.stringify(version)} in MSH-12 is not 2.x` };
   }
@@ -56,7 +53,7 @@ export function createHl7Decoder(): Decoder {
     const parsed = parseHl7Message(text);
     if (!parsed.ok) return invalid(parsed.problem, text);
     const message = parsed.message;
-    const rejection = rejectionOf(message);
+    const rejection = rejectionOf(message.header);
     if (rejection !== undefined) return invalid(rejection.reason, text);
 
     const fallbackTime = messageTime(message);

@@ -29,42 +29,24 @@ export type ParsedMessage = { ok: true; message: Hl7Message } | { ok: false; pro
 
 const segmentIdPattern = /^[A-Z][A-Z0-9]{2}$/;
 
-/** Splits the message text into segments and reads MSH. Pure; never throws. */
-export function parseHl7Message(text: string): ParsedMessage {
-  const lines = text.split(/\r\n|\r|\n/).filter((line) => line !== "");
-  const first = lines[0] ?? "";
+export type ParsedHeader = { ok: true; header: Hl7Header } | { ok: false; problem: string };
+
+const segmentSeparator = /\r\n|\r|\n/;
+
+/** Reads MSH alone, so a message with a bad later segment can still be acknowledged. */
+export function parseHl7Header(text: string): ParsedHeader {
+  const first = text.split(segmentSeparator).find((line) => line !== "") ?? "";
   if (!first.startsWith("MSH") || first.length < 8) {
     return { ok: false, problem: "HL7 message must start with an MSH segment" };
   }
   const fieldSeparator = first.charAt(3);
-  const encodingCharacters = first.slice(4).split(fieldSeparator)[0] ?? "";
-  if (encodingCharacters.length < 4 || encodingCharacters.includes(fieldSeparator)) {
+  const parts = first.split(fieldSeparator);
+  const encodingCharacters = parts[1] ?? "";
+  if (encodingCharacters.length !== 4 && encodingCharacters.length !== 5) {
     return { ok: false, problem: "HL7 MSH-2 must give four encoding characters, such as ^~\\&" };
   }
-  const [component, repetition, escape, subcomponent] = [...encodingCharacters] as [
-    string,
-    string,
-    string,
-    string,
-  ];
-  const segments: Hl7Segment[] = [];
-  for (const line of lines) {
-    const parts = line.split(fieldSeparator);
-    const id = parts[0] ?? "";
-    if (!segmentIdPattern.test(id)) {
-      return {
-        ok: false,
-        problem: `HL7 segment id ${JSON.stringify(id.slice(0, 8))} is not valid`,
-      };
-    }
-    // MSH-1 is the field separator itself, so MSH field n is at index n - 1 after the split.
-    segments.push({
-      id,
-      fields: id === "MSH" ? ["MSH", fieldSeparator, ...parts.slice(1)] : parts,
-    });
-  }
-  const msh = segments[0]?.fields ?? [];
-  const field = (index: number) => msh[index] ?? "";
+  // MSH-1 is the field separator itself, so MSH field n is at index n - 1 after the split.
+  const field = (index: number) => parts[index - 1] ?? "";
   const header: Hl7Header = {
     fieldSeparator,
     encodingCharacters,
@@ -77,6 +59,36 @@ export function parseHl7Message(text: string): ParsedMessage {
     processingId: field(11),
     version: field(12),
   };
+  return { ok: true, header };
+}
+
+/** Splits the message text into segments and reads MSH. Pure; never throws. */
+export function parseHl7Message(text: string): ParsedMessage {
+  const parsedHeader = parseHl7Header(text);
+  if (!parsedHeader.ok) return parsedHeader;
+  const header = parsedHeader.header;
+  const [component, repetition, escape, subcomponent] = [...header.encodingCharacters] as [
+    string,
+    string,
+    string,
+    string,
+  ];
+  const segments: Hl7Segment[] = [];
+  for (const line of text.split(segmentSeparator)) {
+    if (line === "") continue;
+    const parts = line.split(header.fieldSeparator);
+    const id = parts[0] ?? "";
+    if (!segmentIdPattern.test(id)) {
+      return {
+        ok: false,
+        problem: `HL7 segment id ${JSON.stringify(id.slice(0, 8))} is not valid`,
+      };
+    }
+    segments.push({
+      id,
+      fields: id === "MSH" ? ["MSH", header.fieldSeparator, ...parts.slice(1)] : parts,
+    });
+  }
   return { ok: true, message: { header, segments, component, repetition, escape, subcomponent } };
 }
 

@@ -1,7 +1,8 @@
 /**
  * The gateway's side of HL7 v2 over MLLP as the receiving application: every message gets an
  * original-mode acknowledgement, `MSH …|ACK^R01^ACK|…` and `MSA|code|<MSH-10 of the message>`,
- * framed in MLLP. AA: the message was taken. AR: its type or version is one the gateway does
+ * framed in MLLP. AA: the message was taken, or was taken shortly before (the same MSH-10 sent
+ * again because our ACK was lost; its values are not used twice). AR: its type or version is one the gateway does
  * not take. AE: it could not be read. A frame without a readable MSH gets no reply, because an
  * acknowledgement without the control id would match no message at the sender.
  */
@@ -9,9 +10,15 @@ import type { HostIdentity } from "../family.js";
 import type { Hl7Header, Outgoing, Session, SessionEvent } from "../types.js";
 import { encodeMllp, hl7Time, mllpContent } from "./codec.js";
 import { rejectionOf } from "./decoder.js";
-import { parseHl7Message } from "./message.js";
+import { parseHl7Header } from "./message.js";
 
 export const SESSION_TICK_MS = 1000;
+
+/**
+ * Control ids remembered to spot a message sent again because our ACK was lost. A sender waits
+ * for each ACK before its next message, so the last few ids are enough.
+ */
+export const REMEMBERED_CONTROL_IDS = 16;
 
 export interface Hl7SessionStats {
   accepted: number;
@@ -19,6 +26,8 @@ export interface Hl7SessionStats {
   rejected: number;
   /** Frames without a readable MSH, which got no acknowledgement. */
   unanswered: number;
+  /** Messages with a control id taken shortly before: acknowledged, values not used again. */
+  duplicates: number;
 }
 
 export type AckCode = "AA" | "AE" | "AR";
@@ -26,8 +35,15 @@ export type AckCode = "AA" | "AE" | "AR";
 export class Hl7AckSession implements Session {
   readonly tickMs = SESSION_TICK_MS;
   readonly established = true;
-  readonly stats: Hl7SessionStats = { accepted: 0, errors: 0, rejected: 0, unanswered: 0 };
+  readonly stats: Hl7SessionStats = {
+    accepted: 0,
+    errors: 0,
+    rejected: 0,
+    unanswered: 0,
+    duplicates: 0,
+  };
   private acksSent = 0;
+  private readonly recentControlIds: string[] = [];
 
   /** `wallClockMs` gives MSH-7 of the acknowledgement; the session's own timing uses nowMs. */
   constructor(
@@ -41,7 +57,14 @@ export class Hl7AckSession implements Session {
 
   onEvent(event: SessionEvent): Outgoing[] {
     if (event.type !== "hl7-message") return [];
-    this.stats.accepted++;
+    const controlId = event.header.controlId;
+    if (this.recentControlIds.includes(controlId)) {
+      this.stats.duplicates++;
+    } else {
+      this.stats.accepted++;
+      this.recentControlIds.push(controlId);
+      if (this.recentControlIds.length > REMEMBERED_CONTROL_IDS) this.recentControlIds.shift();
+    }
     return [this.acknowledge(event.header, "AA")];
   }
 
@@ -50,22 +73,23 @@ export class Hl7AckSession implements Session {
   }
 
   onInvalidFrame(_nowMs: number, frame: Buffer): Outgoing[] {
-    const parsed = parseHl7Message(mllpContent(frame).toString("latin1"));
+    const parsed = parseHl7Header(mllpContent(frame).toString("latin1"));
     if (!parsed.ok) {
       this.stats.unanswered++;
       return [];
     }
-    const rejection = rejectionOf(parsed.message) ?? {
+    const rejection = rejectionOf(parsed.header) ?? {
       code: "AE" as const,
       reason: "HL7 message could not be read",
     };
     if (rejection.code === "AR") this.stats.rejected++;
     else this.stats.errors++;
-    return [this.acknowledge(parsed.message.header, rejection.code, rejection.reason)];
+    return [this.acknowledge(parsed.header, rejection.code, rejection.reason)];
   }
 
-  expects(): boolean {
-    return true;
+  /** False for a message sent again after a lost ACK, so its values are not published twice. */
+  expects(event: SessionEvent): boolean {
+    return event.type !== "hl7-message" || !this.recentControlIds.includes(event.header.controlId);
   }
 
   onTick(): Outgoing[] {
