@@ -6,7 +6,8 @@
  * Device records are held until the frame that ends their message (ETX) is accepted, because
  * a sender that gives up on a transfer (6 NAKs, or no reply for 15 s) sends the whole message
  * again later: publishing its first records at once would publish them twice. A transfer that
- * ends (EOT, or a new ENQ) before ETX drops what it held, and the drop is reported.
+ * ends (EOT, or a new ENQ) before ETX drops what it held, and the drop is reported. Results
+ * of a message with the same completion time are published as one batch.
  *
  * The decoder keeps the state of one link, so each pipeline creates its own.
  */
@@ -51,13 +52,34 @@ export function createAstmDecoder(profile: AstmProfile): Decoder {
       assembly.event === "accepted" && parsed.frame.kind === "data" && parsed.frame.last;
     if (endsMessage) {
       if (overflow) skipped.push(tooManyRecords());
-      else records.push(...held);
+      else records.push(...mergeResults(held));
       held = [];
       overflow = false;
     }
     records.push({ kind: "session", event: { type: "astm", event: assembly.event } });
     return skipped.length > 0 ? { ok: true, records, skipped } : { ok: true, records };
   };
+}
+
+/**
+ * Merges adjacent results with the same completion time into one numerics record, so the
+ * results of one sample are published together.
+ */
+function mergeResults(records: readonly DeviceRecord[]): DeviceRecord[] {
+  const merged: DeviceRecord[] = [];
+  for (const record of records) {
+    const last = merged.at(-1);
+    if (
+      record.kind === "numerics" &&
+      last?.kind === "numerics" &&
+      last.deviceTime === record.deviceTime
+    ) {
+      merged[merged.length - 1] = { ...last, values: [...last.values, ...record.values] };
+    } else {
+      merged.push(record);
+    }
+  }
+  return merged;
 }
 
 function unfinishedMessage(heldRecords: number): GatewayError {
