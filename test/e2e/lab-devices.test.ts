@@ -32,7 +32,7 @@ function observationsOf(message: ReceivedMessage | undefined) {
   return observationsPayload.parse(message?.payload).observations;
 }
 
-test("analyzer on a serial port and monitor behind a device server reach the broker", async (t) => {
+test("analyzer and HL7 monitor reach the broker", async (t) => {
   const dir = tempDir(t);
   const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
   const broker = await startMosquitto({ pki, dir: tempDir(t) });
@@ -109,8 +109,8 @@ devices:
   t.true(results.some((o) => o.mdcCode === 159748 && o.unit === "[pH]"));
   t.true(results.some((o) => o.mdcCode === 150364 && o.unit === "Cel"));
 
-  // The analyzer's corrupt frames were answered with NAK and sent again; the monitor's
-  // unsupported messages were answered with AR.
+  // The gateway sent NAK for the analyzer's corrupt frames, which the analyzer sent again,
+  // and AR for the monitor's unsupported messages.
   const analyzerStats = analyzer.stats();
   t.true((analyzerStats.naksReceived ?? 0) > 0, "the gateway sent NAK for a bad frame");
   t.true((analyzerStats.completedTransfers ?? 0) >= 3);

@@ -3,9 +3,9 @@
  * frame (frame.ts), the assembler turns accepted frames into records (assembler.ts) and the
  * record decoder turns records into device records (records.ts).
  *
- * Device records are held until the frame that ends their message (ETX) is accepted, because
- * a sender that gives up on a transfer (6 NAKs, or no reply for 15 s) sends the whole message
- * again later: publishing its first records at once would publish them twice. A transfer that
+ * Device records are held until the frame that ends their message (ETX) is accepted. A sender
+ * that gives up on a transfer (6 NAKs, or no reply for 15 s) sends the whole message again
+ * later, so publishing its first records at once would publish them twice. A transfer that
  * ends (EOT, or a new ENQ) before ETX drops what it held, and the drop is reported. Results
  * of a message with the same completion time are published as one batch.
  *

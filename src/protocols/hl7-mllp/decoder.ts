@@ -12,7 +12,7 @@
  *
  * PID, PV1 and every other segment are not read, so patient identity never reaches a record.
  * A message the gateway cannot take (not ORU^R01, no MSH-10, not version 2.x) is
- * DECODE_INVALID; the session answers it with AR or AE.
+ * DECODE_INVALID, and the session replies to it with AR or AE.
  */
 import { GatewayError } from "../../errors.js";
 import type { DecodeResult, Decoder, DeviceRecord, Hl7Header, RawValue } from "../types.js";

@@ -62,7 +62,7 @@ export function parseHl7Header(text: string): ParsedHeader {
   return { ok: true, header };
 }
 
-/** Splits the message text into segments and reads MSH. Pure; never throws. */
+/** Splits the message text into segments and reads MSH. Problems are returned, never thrown. */
 export function parseHl7Message(text: string): ParsedMessage {
   const parsedHeader = parseHl7Header(text);
   if (!parsedHeader.ok) return parsedHeader;

@@ -1,9 +1,9 @@
 /**
  * The gateway's side of HL7 v2 over MLLP as the receiving application: every message gets an
  * original-mode acknowledgement, `MSH …|ACK^R01^ACK|…` and `MSA|code|<MSH-10 of the message>`,
- * framed in MLLP. AA: the message was taken, or was taken shortly before (the same MSH-10 sent
- * again because our ACK was lost; its values are not used twice). AR: its type or version is one the gateway does
- * not take. AE: it could not be read. A frame without a readable MSH gets no reply, because an
+ * framed in MLLP. AA: the message was taken. A message with the MSH-10 of one taken shortly
+ * before was sent again because our ACK was lost, so it gets AA while its values are not used
+ * twice. AR: its type or version is one the gateway does not take. AE: it could not be read. A frame without a readable MSH gets no reply, because an
  * acknowledgement without the control id would match no message at the sender.
  */
 import type { HostIdentity } from "../family.js";
