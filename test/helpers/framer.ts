@@ -3,7 +3,7 @@
  * seeded fuzz run of the framer invariants (never throws, bytes pushed = bytes framed +
  * discarded + buffered, buffer and frames within maxFrameBytes).
  */
-import type { ExecutionContext } from "ava";
+import test, { type ExecutionContext } from "ava";
 import type { DiscardReason, Framer, FramerEvent } from "../../src/protocols/types.js";
 import { seededRandom } from "../../src/random.js";
 
@@ -118,4 +118,36 @@ export function mixedInput(
     size += part.length;
   }
   return Buffer.concat(parts);
+}
+
+/** One table case of a framer test: hex input and the frames, discards and buffer it gives. */
+export interface FramerCase {
+  name: string;
+  input: string;
+  maxFrameBytes?: number;
+  reset?: boolean;
+  frames: string[];
+  discarded?: Partial<Record<DiscardReason, number>>;
+  buffered?: number;
+}
+
+/** Declares two tests per case: the input whole, and split at every byte. */
+export function testFramerCases(
+  cases: readonly FramerCase[],
+  defaultMaxFrameBytes: number,
+  createFramer: (maxFrameBytes: number) => Framer,
+): void {
+  for (const testCase of cases) {
+    const input = bytesOf(testCase.input);
+    const create = () => createFramer(testCase.maxFrameBytes ?? defaultMaxFrameBytes);
+    test(`framer ${testCase.name}`, (t) => {
+      const outcome = feed(create(), [input], testCase.reset);
+      t.deepEqual(outcome.frames, testCase.frames);
+      t.deepEqual(outcome.discarded, testCase.discarded ?? {});
+      t.is(outcome.buffered, testCase.buffered ?? 0);
+    });
+    test(`framer ${testCase.name}, split at every byte`, (t) => {
+      checkSplits(t, create, input, testCase.reset);
+    });
+  }
 }

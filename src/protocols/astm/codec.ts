@@ -5,6 +5,8 @@
  * the sum of the bytes from FN through ETB or ETX, modulo 256, as two upper-case hex digits.
  */
 
+import { sum8 as checksum, sum8Text as checksumText } from "../checksum.js";
+
 export const STX = 0x02;
 export const ETX = 0x03;
 export const EOT = 0x04;
@@ -49,17 +51,8 @@ export function nextFrameNumber(frameNumber: number): number {
   return (frameNumber + 1) % 8;
 }
 
-/** Sums `bytes` modulo 256; the caller passes FN through ETB or ETX. */
-export function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (const byte of bytes) sum = (sum + byte) & 0xff;
-  return sum;
-}
-
-/** Formats a checksum as the two upper-case hex characters C1 C2. */
-export function checksumText(sum: number): string {
-  return (sum & 0xff).toString(16).toUpperCase().padStart(2, "0");
-}
+/** The E1381 checksum (FN through ETB or ETX) and its text C1 C2. */
+export { checksum, checksumText };
 
 /**
  * Encodes one frame. Throws RangeError for a frame number outside 0..7 or text with a

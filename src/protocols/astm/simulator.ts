@@ -17,6 +17,7 @@
  * gateway publishes neither.
  */
 import { seededRandom } from "../../random.js";
+import { driftValue, type DriftingValue } from "../drifting-value.js";
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
 import { ACK, ENQ, EOT, NAK, encodeMessage } from "./codec.js";
 
@@ -37,14 +38,9 @@ export const SIMULATED_PATIENT_NAME = "DOE^JANE";
 export const SIMULATED_PATIENT_ID = "PAT-4711";
 const GARBAGE = Buffer.from([0x00, 0x3f, 0x7e]);
 
-interface Parameter {
+interface Parameter extends DriftingValue {
   code: string;
   unit: string;
-  value: number;
-  min: number;
-  max: number;
-  step: number;
-  decimals: number;
 }
 
 function createParameters(): Parameter[] {
@@ -190,9 +186,7 @@ export class AstmAnalyzerSimulator implements DeviceSimulator {
       `O|1|SAMPLE${String(this.sequence).padStart(4, "0")}||^^^BG|R||||||||||ARTERIAL`,
     ];
     this.parameters.forEach((parameter, index) => {
-      const drift = (this.random() * 2 - 1) * parameter.step;
-      parameter.value = Math.min(parameter.max, Math.max(parameter.min, parameter.value + drift));
-      const value = parameter.value.toFixed(parameter.decimals);
+      const value = driftValue(parameter, this.random);
       records.push(
         `R|${index + 1}|^^^${parameter.code}|${value}|${parameter.unit}||N||F||||${time}`,
       );

@@ -10,6 +10,7 @@
  * VT and the rest of the message in separate reads.
  */
 import { seededRandom } from "../../random.js";
+import { driftValue, type DriftingValue } from "../drifting-value.js";
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
 import { encodeMllp, hl7Time, mllpContent } from "./codec.js";
 import { MllpFramer } from "./framer.js";
@@ -28,14 +29,9 @@ export const SIMULATED_PATIENT_ID = "PAT-4711";
 /** Bytes before a start block: what a device server sends when its serial line had noise. */
 const STRAY_BYTES = Buffer.from("\r\n?", "latin1");
 
-interface Parameter {
+interface Parameter extends DriftingValue {
   code: string;
   unit: string;
-  value: number;
-  min: number;
-  max: number;
-  step: number;
-  decimals: number;
 }
 
 /** Observation codes and units in OBX-3 and OBX-6 form. */
@@ -204,9 +200,7 @@ export class Hl7MonitorSimulator implements DeviceSimulator {
       `OBR|1|||182777000^monitoring of patient^SCT|||${time}`,
     ];
     this.parameters.forEach((parameter, index) => {
-      const drift = (this.random() * 2 - 1) * parameter.step;
-      parameter.value = Math.min(parameter.max, Math.max(parameter.min, parameter.value + drift));
-      const value = parameter.value.toFixed(parameter.decimals);
+      const value = driftValue(parameter, this.random);
       const path = `1.1.${index + 1}.1`;
       segments.push(
         `OBX|${index + 1}|NM|${parameter.code}|${path}|${value}|${parameter.unit}|||||R|||${time}`,

@@ -1,8 +1,14 @@
 import test from "ava";
 import { encodeFrame } from "../../../src/protocols/astm/codec.js";
 import { AstmFramer } from "../../../src/protocols/astm/framer.js";
-import type { DiscardReason } from "../../../src/protocols/types.js";
-import { bytesOf, checkSplits, feed, fuzzFramer, hex, mixedInput } from "../../helpers/framer.js";
+import {
+  bytesOf,
+  fuzzFramer,
+  hex,
+  mixedInput,
+  testFramerCases,
+  type FramerCase,
+} from "../../helpers/framer.js";
 
 const frame = (number: number, text: string, last = true) =>
   hex(encodeFrame(number, Buffer.from(text, "latin1"), last));
@@ -12,17 +18,7 @@ const END = frame(3, "L|1|N\r");
 const ENQ = "05";
 const EOT = "04";
 
-interface Case {
-  name: string;
-  input: string;
-  maxFrameBytes?: number;
-  reset?: boolean;
-  frames: string[];
-  discarded?: Partial<Record<DiscardReason, number>>;
-  buffered?: number;
-}
-
-const cases: Case[] = [
+const cases: FramerCase[] = [
   {
     name: "cuts ENQ, frames and EOT",
     input: `${ENQ} ${HEADER} ${EOT}`,
@@ -96,19 +92,7 @@ const cases: Case[] = [
   },
 ];
 
-for (const testCase of cases) {
-  const input = bytesOf(testCase.input);
-  const create = () => new AstmFramer({ maxFrameBytes: testCase.maxFrameBytes ?? 247 });
-  test(`framer ${testCase.name}`, (t) => {
-    const outcome = feed(create(), [input], testCase.reset);
-    t.deepEqual(outcome.frames, testCase.frames);
-    t.deepEqual(outcome.discarded, testCase.discarded ?? {});
-    t.is(outcome.buffered, testCase.buffered ?? 0);
-  });
-  test(`framer ${testCase.name}, split at every byte`, (t) => {
-    checkSplits(t, create, input, testCase.reset);
-  });
-}
+testFramerCases(cases, 247, (maxFrameBytes) => new AstmFramer({ maxFrameBytes }));
 
 test("framer fuzz keeps the byte count and the bound", (t) => {
   const frames = [bytesOf(HEADER), bytesOf(RESULT_ETB), bytesOf(END), bytesOf(ENQ)];

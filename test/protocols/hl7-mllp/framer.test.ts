@@ -1,24 +1,20 @@
 import test from "ava";
 import { encodeMllp } from "../../../src/protocols/hl7-mllp/codec.js";
 import { MllpFramer } from "../../../src/protocols/hl7-mllp/framer.js";
-import type { DiscardReason } from "../../../src/protocols/types.js";
-import { bytesOf, checkSplits, feed, fuzzFramer, hex, mixedInput } from "../../helpers/framer.js";
+import {
+  bytesOf,
+  fuzzFramer,
+  hex,
+  mixedInput,
+  testFramerCases,
+  type FramerCase,
+} from "../../helpers/framer.js";
 
 const message = (text: string) => hex(encodeMllp(text));
 const FIRST = message("MSH|^~\\&|A|B|||20240101||ORU^R01|1|P|2.6\rOBX|1|NM|150456^^MDC||98\r");
 const SECOND = message("MSH|^~\\&|A|B|||20240101||ORU^R01|2|P|2.6\r");
 
-interface Case {
-  name: string;
-  input: string;
-  maxFrameBytes?: number;
-  reset?: boolean;
-  frames: string[];
-  discarded?: Partial<Record<DiscardReason, number>>;
-  buffered?: number;
-}
-
-const cases: Case[] = [
+const cases: FramerCase[] = [
   { name: "cuts one message", input: FIRST, frames: [FIRST] },
   { name: "cuts two messages in one read", input: `${FIRST} ${SECOND}`, frames: [FIRST, SECOND] },
   {
@@ -79,19 +75,7 @@ const cases: Case[] = [
   },
 ];
 
-for (const testCase of cases) {
-  const input = bytesOf(testCase.input);
-  const create = () => new MllpFramer({ maxFrameBytes: testCase.maxFrameBytes ?? 4096 });
-  test(`framer ${testCase.name}`, (t) => {
-    const outcome = feed(create(), [input], testCase.reset);
-    t.deepEqual(outcome.frames, testCase.frames);
-    t.deepEqual(outcome.discarded, testCase.discarded ?? {});
-    t.is(outcome.buffered, testCase.buffered ?? 0);
-  });
-  test(`framer ${testCase.name}, split at every byte`, (t) => {
-    checkSplits(t, create, input, testCase.reset);
-  });
-}
+testFramerCases(cases, 4096, (maxFrameBytes) => new MllpFramer({ maxFrameBytes }));
 
 test("framer fuzz keeps the byte count and the bound", (t) => {
   const frames = [bytesOf(FIRST), bytesOf(SECOND), bytesOf(message("MSH"))];
