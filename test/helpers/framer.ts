@@ -27,7 +27,7 @@ function collect(events: FramerEvent[], outcome: FramerOutcome): void {
   }
 }
 
-/** Pushes the chunks into a new framer and returns the frames (as hex), discards and buffer. */
+/** Pushes the chunks into `framer` and returns the frames (as hex), discards and buffer. */
 export function feed(framer: Framer, chunks: Uint8Array[], reset = false): FramerOutcome {
   const outcome: FramerOutcome = { frames: [], discarded: {}, buffered: 0 };
   for (const chunk of chunks) collect(framer.push(chunk), outcome);
