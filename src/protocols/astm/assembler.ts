@@ -79,6 +79,8 @@ export class AstmMessageAssembler {
   private acceptData(frameNumber: number, last: boolean, text: Buffer): Assembly {
     if (!this.inTransfer) return { event: "rejected", records: [], dropped: [] };
     if (frameNumber !== this.expectedFrameNumber) {
+      // NOTE: answering a frame out of sequence with NAK is inferred from open implementations;
+      // a real analyzer may expect the receiver to end the transfer instead.
       const event = frameNumber === this.lastAccepted ? "repeated" : "rejected";
       return { event, records: [], dropped: [] };
     }

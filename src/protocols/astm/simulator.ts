@@ -97,7 +97,8 @@ export class AstmAnalyzerSimulator implements DeviceSimulator {
     const output: Buffer[] = [];
     for (const byte of chunk) {
       if (byte === ACK) output.push(...this.onAck(nowMs));
-      // A reply other than ACK or EOT to a frame counts as NAK, as LIS01-A2 asks of senders.
+      // A reply other than ACK or EOT to a frame counts as NAK.
+      // NOTE: inferred from open implementations; the LIS01-A2 text itself was not at hand.
       else if (byte === NAK || (byte !== EOT && this.phase.kind === "sending")) {
         output.push(...this.onNak(nowMs));
       }
