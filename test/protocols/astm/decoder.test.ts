@@ -1,12 +1,13 @@
 import test from "ava";
 import { AstmMessageAssembler } from "../../../src/protocols/astm/assembler.js";
-import { encodeFrame, encodeMessage } from "../../../src/protocols/astm/codec.js";
+import { encodeFrame, encodeMessage, restrictedBytes } from "../../../src/protocols/astm/codec.js";
 import { createAstmDecoder } from "../../../src/protocols/astm/decoder.js";
 import { parseAstmFrame } from "../../../src/protocols/astm/frame.js";
 import { AstmRecordDecoder } from "../../../src/protocols/astm/records.js";
 import { astmProfileSchema } from "../../../src/protocols/astm/schema.js";
 import type { DeviceRecord } from "../../../src/protocols/types.js";
 import { bytesOf } from "../../helpers/framer.js";
+import { seededRandom } from "../../../src/random.js";
 import { loadProfiles, builtInProfileDirs } from "../../../src/profiles/load.js";
 
 const latin1 = (text: string) => Buffer.from(text, "latin1");
@@ -290,3 +291,27 @@ function builtIn(): Record<string, unknown> {
   if (loaded === undefined) throw new Error("profile astm-e1381-blood-gas missing");
   return { ...loaded.profile };
 }
+
+test("decoder never throws on random frames", (t) => {
+  const random = seededRandom(20_261_206);
+  const profile = astmProfileSchema.parse(builtIn());
+  const decode = createAstmDecoder(profile);
+  const alphabet = latin1("HPORL|\\^&R|1|^^^pH|7.4\r\x02\x03\x17\x04\x05");
+  for (let run = 0; run < 2000; run++) {
+    const length = Math.floor(random() * 40);
+    const text = Buffer.from(
+      Array.from({ length }, () => alphabet[Math.floor(random() * alphabet.length)] ?? 0x41),
+    );
+    const frame =
+      random() < 0.1
+        ? Buffer.of(random() < 0.5 ? 0x05 : 0x04)
+        : random() < 0.7
+          ? encodeFrame(
+              Math.floor(random() * 8),
+              text.filter((byte) => !restrictedBytes.has(byte)),
+              random() < 0.5,
+            )
+          : Buffer.concat([Buffer.of(0x02), text]);
+    t.notThrows(() => decode(frame), `run ${run}`);
+  }
+});

@@ -2,6 +2,7 @@ import test from "ava";
 import { encodeMllp } from "../../../src/protocols/hl7-mllp/codec.js";
 import { createHl7Decoder } from "../../../src/protocols/hl7-mllp/decoder.js";
 import { parseHl7Message, unescapeHl7 } from "../../../src/protocols/hl7-mllp/message.js";
+import { seededRandom } from "../../../src/random.js";
 import type { DeviceRecord, RawValue } from "../../../src/protocols/types.js";
 
 const decode = createHl7Decoder();
@@ -136,4 +137,38 @@ test("message parser reads custom separators and escapes", (t) => {
   t.is(parsed.message.component, "*");
   t.is(unescapeHl7(parsed.message, "mg!S!dL"), "mg*dL");
   t.is(unescapeHl7(parsed.message, "a!F!b!E!c!X12!"), "a#b!c");
+});
+
+test("decoder never throws on random messages", (t) => {
+  const random = seededRandom(20_261_207);
+  const pieces = [
+    "MSH|^~\\&|",
+    "ORU^R01",
+    "|",
+    "^",
+    "~",
+    "\\",
+    "&",
+    "\r",
+    "\n",
+    "OBX|1|NM|",
+    "150456^S^MDC",
+    "98",
+    "\\F\\",
+    "\\X0D\\",
+    "PID|",
+    "2.6",
+  ];
+  for (let run = 0; run < 2000; run++) {
+    const count = Math.floor(random() * 20);
+    const text = Array.from(
+      { length: count },
+      () => pieces[Math.floor(random() * pieces.length)] ?? "",
+    ).join("");
+    t.notThrows(
+      () =>
+        decode(encodeMllp(random() < 0.7 ? `MSH|^~\\&|||||||ORU^R01|${run}|P|2.6\r${text}` : text)),
+      `run ${run}`,
+    );
+  }
 });
