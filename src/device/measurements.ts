@@ -50,10 +50,13 @@ export class MeasurementMapper {
         continue;
       }
       seen.add(raw.deviceCode);
-      const parsed =
+      let parsed: { value: number | null; absentReason?: AbsentReason } =
         raw.absentReason === undefined
           ? this.parse(raw.text, mapping.scale)
           : { value: null, absentReason: raw.absentReason };
+      // An absent value has no unit to check, and devices often leave the unit out with it.
+      const wrongUnit = parsed.value !== null && !unitMatches(raw, mapping);
+      if (wrongUnit) parsed = { value: null, absentReason: "invalid" };
       // A device's own invalid marker is data, not a value the gateway failed to read.
       if (raw.absentReason === undefined && parsed.absentReason === "invalid") {
         result.invalid.push(raw);
@@ -88,6 +91,12 @@ export class MeasurementMapper {
     if (!Number.isFinite(value)) return { value: null, absentReason: "invalid" };
     return { value };
   }
+}
+
+/** Whether the unit the device sent, if it sends one, is one the profile accepts for the code. */
+function unitMatches(raw: RawValue, mapping: MeasurementMapping): boolean {
+  if (mapping.deviceUnits === undefined) return true;
+  return mapping.deviceUnits.includes(raw.unit ?? "");
 }
 
 function measurementOf(deviceCode: string, mapping: MeasurementMapping) {

@@ -169,12 +169,17 @@ export class DevicePipeline {
         result.outgoing.push(...this.session.onCorruptFrame(nowMs, frame));
       } else {
         this.counters.decodeErrors++;
+        result.outgoing.push(...(this.session.onInvalidFrame?.(nowMs, frame) ?? []));
       }
       result.errors.push(decoded.error);
       return;
     }
     result.validFrames++;
     this.lastFrameAtMs = nowMs;
+    for (const error of decoded.skipped ?? []) {
+      this.counters.decodeErrors++;
+      result.errors.push(error);
+    }
     // A response to no request (late, or never asked for) carries values of unknown age.
     const unexpected = decoded.records.some(
       (record) => record.kind === "session" && !this.session.expects(record.event),

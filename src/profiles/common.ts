@@ -37,6 +37,13 @@ export const measurementSchema = z
     unit: z.string().min(1).describe("UCUM unit code, such as %, /min, mm[Hg], mbar"),
     /** Multiplier applied to the number the device sent. */
     scale: z.number().default(1),
+    /**
+     * Unit texts the device may send with this value, for protocols that carry a unit (ASTM
+     * R.5, the identifier of HL7 OBX-6); "" matches a value sent without a unit. A value sent
+     * with another unit is published as invalid, because the scale and `unit` would be wrong
+     * for it. An absent value is not checked. Unset means the device's unit is not checked.
+     */
+    deviceUnits: z.array(z.string()).min(1).optional(),
   })
   .strict();
 

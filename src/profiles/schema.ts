@@ -2,12 +2,16 @@
 import { z } from "zod";
 import { asciiLineProfileSchema } from "../protocols/ascii-line/schema.js";
 import { intellivueProfileSchema } from "../protocols/intellivue/schema.js";
+import { astmProfileSchema } from "../protocols/astm/schema.js";
+import { hl7MllpProfileSchema } from "../protocols/hl7-mllp/schema.js";
 import { medibusProfileSchema } from "../protocols/medibus/schema.js";
 
 export const profileSchema = z.discriminatedUnion("family", [
   asciiLineProfileSchema,
   medibusProfileSchema,
   intellivueProfileSchema,
+  astmProfileSchema,
+  hl7MllpProfileSchema,
 ]);
 
 export type Profile = z.infer<typeof profileSchema>;

@@ -1,8 +1,10 @@
 /** Maps a profile's `family` to the code that implements it. */
 import type { Profile } from "../profiles/schema.js";
 import { asciiLineFamily } from "./ascii-line/index.js";
+import { astmFamily } from "./astm/index.js";
 import type { HostIdentity, SimulatorOptions, DeviceSimulator } from "./family.js";
 import { intellivueFamily } from "./intellivue/index.js";
+import { hl7MllpFamily } from "./hl7-mllp/index.js";
 import { medibusFamily } from "./medibus/index.js";
 import type { Decoder, Framer, Session } from "./types.js";
 
@@ -22,6 +24,10 @@ export function codecFor(profile: Profile): ProfileCodec {
       return bind(medibusFamily, profile);
     case "intellivue":
       return bind(intellivueFamily, profile);
+    case "astm-e1381":
+      return bind(astmFamily, profile);
+    case "hl7-mllp":
+      return bind(hl7MllpFamily, profile);
   }
 }
 

@@ -43,6 +43,11 @@ export interface RawValue {
    * value, such as a reserved integer; the mapper then publishes no number, whatever the text.
    */
   absentReason?: "absent" | "invalid";
+  /**
+   * The unit the device sent with the value, for protocols that carry one (ASTM R.5, HL7
+   * OBX-6). The mapper checks it against the profile's `deviceUnits`.
+   */
+  unit?: string;
 }
 
 export interface RawAlarm {
@@ -78,10 +83,45 @@ export type SessionEvent =
   | { type: "response"; command: number }
   | { type: "command"; command: number; payload: Buffer }
   /** The device reported that it could not read our last command. */
-  | { type: "rejected"; command: number };
+  | { type: "rejected"; command: number }
+  /** ASTM E1381 link events of a device that sends to the gateway, with the frame verdict. */
+  | { type: "astm"; event: AstmLinkEvent }
+  /** An HL7 v2 message the decoder took, which the session acknowledges with MSA AA. */
+  | { type: "hl7-message"; header: Hl7Header };
+
+/**
+ * What the receiver of an ASTM E1381 transfer saw: ENQ (the device requests the line), a
+ * frame with the next frame number ("accepted"), a frame sent again because our ACK was lost
+ * ("repeated"), a frame out of sequence or outside a transfer ("rejected"), or EOT.
+ */
+export type AstmLinkEvent = "enquiry" | "accepted" | "repeated" | "rejected" | "end";
+
+/** The MSH fields an HL7 v2 acknowledgement needs. */
+export interface Hl7Header {
+  fieldSeparator: string;
+  encodingCharacters: string;
+  sendingApplication: string;
+  sendingFacility: string;
+  receivingApplication: string;
+  receivingFacility: string;
+  /** MSH-9, such as ORU^R01^ORU_R01. */
+  messageType: string;
+  /** MSH-10: echoed in MSA-2 so the sender can match the acknowledgement. */
+  controlId: string;
+  processingId: string;
+  version: string;
+}
 
 export type DecodeResult =
-  | { ok: true; records: DeviceRecord[] }
+  | {
+      ok: true;
+      records: DeviceRecord[];
+      /**
+       * Parts of the frame that were skipped while the rest was used, such as one malformed
+       * record in an ASTM frame the session still acknowledges. Counted as decode errors.
+       */
+      skipped?: GatewayError[];
+    }
   /** Code is FRAME_CHECKSUM or DECODE_INVALID. */
   | { ok: false; error: GatewayError };
 
@@ -100,6 +140,11 @@ export interface Session {
   onEvent(event: SessionEvent, nowMs: number): Outgoing[];
   /** Called with a frame that failed its checksum, because some protocols reply to that. */
   onCorruptFrame(nowMs: number, frame: Buffer): Outgoing[];
+  /**
+   * Called with a frame the decoder rejected as DECODE_INVALID, for protocols that answer
+   * every frame (ASTM NAK, HL7 MSA AE or AR). Sessions that do not answer leave it unset.
+   */
+  onInvalidFrame?(nowMs: number, frame: Buffer): Outgoing[];
   /**
    * Returns false for an event the session did not request, such as a response to no request.
    * The pipeline then publishes none of that frame's values. Called before onEvent.

@@ -13,7 +13,8 @@
  * - "truncated": the half line that `reset()` drops.
  * Adjacent discards with the same reason within one `push()` are merged into one event.
  */
-import type { DiscardReason, Framer, FramerEvent } from "../types.js";
+import { FramerEventList as EventList } from "../framer-events.js";
+import type { Framer, FramerEvent } from "../types.js";
 import { lineTerminators, type AsciiLineProfile } from "./schema.js";
 
 const CR = 0x0d;
@@ -99,25 +100,5 @@ class LineFramer implements Framer {
       events.frame(Buffer.from(this.buffer.subarray(0, this.length)));
     }
     this.length = 0;
-  }
-}
-
-/** Events of one push, merging adjacent discards that share a reason. */
-class EventList {
-  readonly list: FramerEvent[] = [];
-
-  frame(bytes: Buffer): void {
-    this.list.push({ kind: "frame", bytes });
-  }
-
-  discard(byteCount: number, reason: DiscardReason): void {
-    if (byteCount === 0) return;
-    const last = this.list.at(-1);
-    // Each oversize event stands for one line, so oversize events are never merged.
-    if (last?.kind === "discard" && last.reason === reason && reason !== "oversize") {
-      last.byteCount += byteCount;
-      return;
-    }
-    this.list.push({ kind: "discard", byteCount, reason });
   }
 }

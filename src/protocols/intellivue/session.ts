@@ -122,6 +122,10 @@ export class IntellivueSession implements Session {
       case "rejected":
         this.acceptRejection(event.command, nowMs);
         break;
+      case "astm":
+      case "hl7-message":
+        // Events of other families: an IntelliVue decoder never emits them.
+        break;
     }
     return this.flush(nowMs);
   }

@@ -5,6 +5,8 @@
  * send commands, and each side must answer the other's.
  */
 
+import { sum8 as checksum, sum8Text as checksumText } from "../checksum.js";
+
 /** Starts a command. */
 export const ESC = 0x1b;
 /** Starts a response. */
@@ -66,22 +68,10 @@ export const Command = {
 } as const;
 
 /**
- * Sums `bytes` modulo 256. MEDIBUS covers every byte from ESC or SOH through the last data
- * byte, so the caller passes exactly that range.
+ * The MEDIBUS checksum: the sum of every byte from ESC or SOH through the last data byte,
+ * modulo 256, sent as two upper-case hex digits. The caller passes exactly that range.
  */
-export function checksum(bytes: Uint8Array): number {
-  let sum = 0;
-  for (const byte of bytes) sum = (sum + byte) & 0xff;
-  return sum;
-}
-
-/**
- * Formats a checksum as two upper-case hex digits with the leading zero kept, because the
- * protocol definition allows no lower-case digits and no zero suppression.
- */
-export function checksumText(sum: number): string {
-  return (sum & 0xff).toString(16).toUpperCase().padStart(2, "0");
-}
+export { checksum, checksumText };
 
 /** Encodes `ESC code arguments chk CR`. */
 export function encodeCommand(code: number, args: string | Uint8Array = ""): Buffer {

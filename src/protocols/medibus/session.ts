@@ -119,6 +119,10 @@ export class MedibusSession implements Session {
         return this.acceptResponse(event.command, nowMs);
       case "rejected":
         return this.acceptRejection(nowMs);
+      case "astm":
+      case "hl7-message":
+        // Events of other families: a MEDIBUS decoder never emits them.
+        return [];
     }
   }
 

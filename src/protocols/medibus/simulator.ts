@@ -188,6 +188,9 @@ export class MedibusSimulator implements DeviceSimulator {
         return this.acceptAnswer(event.command, nowMs);
       case "rejected":
         return this.acceptRejection(nowMs);
+      case "astm":
+      case "hl7-message":
+        return [];
     }
   }
 

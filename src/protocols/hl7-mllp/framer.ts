@@ -1,0 +1,97 @@
+/**
+ * Incremental MLLP framer: bytes in, `VT … FS CR` frames out, VT through CR. Built for what
+ * device servers and TCP do to a stream: the start and end blocks arrive in separate reads,
+ * several messages arrive in one read, and stray bytes come before VT.
+ *
+ * - Bytes outside a frame are `garbage`.
+ * - A VT inside an unfinished frame drops that frame as `garbage` and starts a new one,
+ *   because the sender started over.
+ * - FS ends a frame. The frame includes the CR after it; when another byte follows FS
+ *   instead, the frame ends at FS and that byte is handled as the start of what follows.
+ * - A frame that grows past `maxFrameBytes` is dropped as `oversize`, with the bytes up to
+ *   the next VT.
+ */
+import { FramerEventList } from "../framer-events.js";
+import type { DiscardReason, Framer, FramerEvent } from "../types.js";
+import { CR, FS, VT } from "./codec.js";
+
+export interface MllpFramerOptions {
+  /** Largest frame in bytes, VT through CR; it bounds the receive buffer. */
+  maxFrameBytes: number;
+}
+
+export class MllpFramer implements Framer {
+  private readonly buffer: Uint8Array;
+  private length = 0;
+  /** True after FS, while the CR that ends the frame is still expected. */
+  private afterEndBlock = false;
+  private idleReason: DiscardReason = "garbage";
+
+  constructor(options: MllpFramerOptions) {
+    this.buffer = new Uint8Array(options.maxFrameBytes);
+  }
+
+  get bufferedBytes(): number {
+    return this.length;
+  }
+
+  push(chunk: Uint8Array): FramerEvent[] {
+    const events = new FramerEventList();
+    for (const byte of chunk) this.pushByte(byte, events);
+    return events.list;
+  }
+
+  reset(): FramerEvent[] {
+    const events = new FramerEventList();
+    events.discard(this.length, "truncated");
+    this.length = 0;
+    this.afterEndBlock = false;
+    this.idleReason = "garbage";
+    return events.list;
+  }
+
+  private pushByte(byte: number, events: FramerEventList): void {
+    if (this.afterEndBlock) {
+      this.afterEndBlock = false;
+      if (byte === CR) {
+        this.buffer[this.length++] = byte;
+        this.emit(events);
+        return;
+      }
+      this.emit(events);
+    }
+    if (byte === VT) {
+      events.discard(this.length, "garbage");
+      this.length = 0;
+      this.idleReason = "garbage";
+      this.buffer[this.length++] = byte;
+    } else if (this.length === 0) {
+      events.discard(1, this.idleReason);
+    } else {
+      this.append(byte, events);
+    }
+  }
+
+  private append(byte: number, events: FramerEventList): void {
+    // One byte stays free for the CR after FS, so a frame never exceeds maxFrameBytes.
+    const limit = byte === FS ? this.buffer.length - 1 : this.buffer.length;
+    if (this.length >= limit) {
+      events.discard(this.length + 1, "oversize");
+      this.length = 0;
+      this.idleReason = "oversize";
+      return;
+    }
+    this.buffer[this.length++] = byte;
+    if (byte === FS) this.afterEndBlock = true;
+  }
+
+  private emit(events: FramerEventList): void {
+    events.frame(Buffer.from(this.buffer.subarray(0, this.length)));
+    this.length = 0;
+    this.idleReason = "garbage";
+  }
+}
+
+export function createMllpFramer(options: MllpFramerOptions): Framer {
+  return new MllpFramer(options);
+}
