@@ -3,7 +3,8 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { DevicePipeline } from "./device/pipeline.js";
-import { DeviceSupervisor, systemClock } from "./device/supervisor.js";
+import { fanOut } from "./device/fan-out.js";
+import { DeviceSupervisor, systemClock, type DeviceSink } from "./device/supervisor.js";
 import { HealthReporter } from "./health/reporter.js";
 import { createSerialConnector } from "./link/serial.js";
 import { createTcpConnector } from "./link/tcp.js";
@@ -20,6 +21,7 @@ import type { LoadedProfile } from "./profiles/load.js";
 import type { HostIdentity } from "./protocols/family.js";
 import { codecFor } from "./protocols/registry.js";
 import type { DeviceConfig } from "./config/schema.js";
+import type { OpcuaServerHandle } from "./opcua/handle.js";
 import { agentVersion } from "./version.js";
 
 const inFlightWindow = 64;
@@ -31,7 +33,16 @@ export interface RunningAgent {
   stop(): Promise<void>;
 }
 
-export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
+export interface AgentExtras {
+  /** The OPC UA server, already listening, when opcua.enabled: it gets every record MQTT gets. */
+  opcua?: OpcuaServerHandle;
+}
+
+export function startAgent(
+  prepared: Prepared,
+  log: Logger,
+  extras: AgentExtras = {},
+): RunningAgent {
   const { config } = prepared;
   const sessionId = randomUUID();
   const topics = topicsOf({
@@ -68,7 +79,9 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
     const loaded = prepared.profiles.get(device.profile) as LoadedProfile;
     const deviceLog = log.child("device", { device: device.id });
     const publisher = new DevicePublisher(device.id, loaded.profile, outbox, topics, uplink);
-    return createSupervisor(device, loaded, prepared, publisher, host, deviceLog);
+    const sinks: DeviceSink[] = [publisher];
+    if (extras.opcua !== undefined) sinks.push(extras.opcua.sinkFor(device.id));
+    return createSupervisor(device, loaded, prepared, fanOut(sinks), host, deviceLog);
   });
 
   watchDrops(outbox, supervisors);
@@ -81,6 +94,7 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
     uplink,
     supervisors,
     clientCertNotAfter: prepared.tls.clientCertNotAfter,
+    ...(prepared.opcua === undefined ? {} : { opcuaCertNotAfter: prepared.opcua.notAfter }),
     outbox,
     log: log.child("health"),
   });
@@ -121,6 +135,7 @@ export function startAgent(prepared: Prepared, log: Logger): RunningAgent {
       ]);
       // Records not yet acknowledged stay in the outbox for the next run.
       outbox.close();
+      await extras.opcua?.stop();
       log.info("agent stopped", { sessionId });
     },
   };
@@ -154,7 +169,7 @@ function createSupervisor(
   device: DeviceConfig,
   loaded: LoadedProfile,
   prepared: Prepared,
-  publisher: DevicePublisher,
+  sink: DeviceSink,
   host: HostIdentity,
   log: Logger,
 ): DeviceSupervisor {
@@ -179,7 +194,7 @@ function createSupervisor(
     pipeline,
     connector,
     reconnect,
-    publisher,
+    sink,
     log,
     systemClock,
   );

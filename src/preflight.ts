@@ -11,6 +11,11 @@ import { isRecord, parsePath, type Locate, type Problem } from "./config/problem
 import type { GatewayConfig } from "./config/schema.js";
 import { readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
 import {
+  defaultApplicationUri,
+  readOpcuaCertificate,
+  type OpcuaCertificate,
+} from "./opcua/certificate.js";
+import {
   builtInProfileDirs,
   loadProfiles,
   profilesDirProblem,
@@ -26,6 +31,8 @@ export interface Prepared {
   /** Profile files that are not used because an earlier one, usually in profilesDir, has their id. */
   profileOverrides: ProfileSet["overrides"];
   tls: TlsMaterial;
+  /** The OPC UA server's certificate, when opcua.enabled. */
+  opcua?: OpcuaCertificate;
 }
 
 export type PreflightResult = { ok: true; prepared: Prepared } | { ok: false; problems: Problem[] };
@@ -58,6 +65,8 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
   if (owner !== undefined) {
     problems.push({ file: configFile, path: "broker.keyFile", message: owner });
   }
+  const opcua = opcuaProblems(config, configFile);
+  problems.push(...opcua.problems);
   const dataDir = dataDirProblem(config.dataDir, mode === "run");
   if (dataDir !== undefined) problems.push({ file: configFile, path: "dataDir", message: dataDir });
   const outbox = outboxFileProblem(join(config.dataDir, outboxFileName));
@@ -75,8 +84,29 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
       profiles: profileSet.profiles,
       profileOverrides: profileSet.overrides,
       tls: tls.tls,
+      ...(opcua.certificate === undefined ? {} : { opcua: opcua.certificate }),
     },
   };
+}
+
+/** Checks the OPC UA server's certificate and key, only when the server is enabled. */
+function opcuaProblems(
+  config: GatewayConfig,
+  configFile: string,
+): { problems: Problem[]; certificate?: OpcuaCertificate } {
+  if (!config.opcua.enabled) return { problems: [] };
+  const uri = config.opcua.applicationUri ?? defaultApplicationUri(config.site, config.gateway);
+  const read = readOpcuaCertificate(config.opcua, uri, configFile);
+  const problems = read.ok ? [] : read.problems;
+  const owner =
+    config.opcua.keyFile === undefined
+      ? undefined
+      : keyOwnerProblem(config.opcua.keyFile, process.getuid?.());
+  if (owner !== undefined)
+    problems.push({ file: configFile, path: "opcua.keyFile", message: owner });
+  return read.ok && owner === undefined
+    ? { problems, certificate: read.certificate }
+    : { problems };
 }
 
 /**

@@ -2,6 +2,7 @@
 /** The iomt-gateway command line: run, check, simulate and profiles. */
 import { hasCode, messageOf } from "../errors.js";
 import { checkCommand } from "./check.js";
+import { opcuaCommand } from "./opcua.js";
 import { profilesCommand } from "./profiles.js";
 import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
@@ -17,6 +18,7 @@ Commands:
   check --config FILE      Validate the configuration, its profiles and certificate files.
   simulate --profile ID    Stand in for a device on a serial port or a TCP port.
   profiles                 List the firmware profiles and run their test vectors.
+  opcua list|trust|reject  Review the OPC UA server's trusted and rejected certificates.
 
 Run "iomt-gateway <command> --help" for a command's options.
 `;
@@ -26,6 +28,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   check: checkCommand,
   simulate: simulateCommand,
   profiles: profilesCommand,
+  opcua: opcuaCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

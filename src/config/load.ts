@@ -56,5 +56,10 @@ function resolvePaths(config: GatewayConfig, configFile: string): GatewayConfig 
       certFile: at(config.broker.certFile),
       keyFile: at(config.broker.keyFile),
     },
+    opcua: {
+      ...config.opcua,
+      certFile: config.opcua.certFile === undefined ? undefined : at(config.opcua.certFile),
+      keyFile: config.opcua.keyFile === undefined ? undefined : at(config.opcua.keyFile),
+    },
   };
 }

@@ -19,6 +19,8 @@ export interface HealthReporterOptions {
   uplink: MqttUplink;
   supervisors: readonly DeviceSupervisor[];
   clientCertNotAfter: string;
+  /** The OPC UA server certificate's expiry, when the server runs. */
+  opcuaCertNotAfter?: string;
   outbox: Outbox;
   log: Logger;
 }
@@ -68,6 +70,7 @@ export class HealthReporter {
       certificates: {
         clientCertNotAfter: this.options.clientCertNotAfter,
         clientCertDaysLeft: daysUntil(this.options.clientCertNotAfter),
+        ...this.opcuaCertificate(),
       },
       devices: supervisors.map((supervisor) => {
         const status = supervisor.status();
@@ -79,6 +82,12 @@ export class HealthReporter {
         };
       }),
     };
+  }
+
+  private opcuaCertificate() {
+    const notAfter = this.options.opcuaCertNotAfter;
+    if (notAfter === undefined) return {};
+    return { opcuaServerCertNotAfter: notAfter, opcuaServerCertDaysLeft: daysUntil(notAfter) };
   }
 
   private outboxFigures() {

@@ -168,6 +168,8 @@ export const healthPayload = z
     certificates: z.object({
       clientCertNotAfter: isoTime,
       clientCertDaysLeft: z.number().int().describe("Negative once expired; renew well before 0"),
+      opcuaServerCertNotAfter: isoTime.optional().describe("Only when the OPC UA server runs"),
+      opcuaServerCertDaysLeft: z.number().int().optional().describe("Negative once expired"),
     }),
     devices: z.array(
       z.object({

@@ -82,7 +82,7 @@ export function readTlsMaterial(
   return { ok: true, tls: { ca, cert, key, clientCertNotAfter: notAfter } };
 }
 
-type Report = (setting: string, message: string) => void;
+export type Report = (setting: string, message: string) => void;
 
 /** OID of the extended key usage "TLS web client authentication" (RFC 5280, 4.2.1.12). */
 const clientAuthOid = "1.3.6.1.5.5.7.3.2";
@@ -110,7 +110,7 @@ function chainsToCa(
   return false;
 }
 
-function readPem(file: string, setting: string, problem: Report): Buffer | undefined {
+export function readPem(file: string, setting: string, problem: Report): Buffer | undefined {
   try {
     return readFileSync(file);
   } catch (error) {
@@ -122,7 +122,7 @@ function readPem(file: string, setting: string, problem: Report): Buffer | undef
   }
 }
 
-function checkKeyPermissions(file: string, problem: Report): void {
+export function checkKeyPermissions(file: string, problem: Report): void {
   try {
     const mode = statSync(file).mode & 0o777;
     if ((mode & 0o077) !== 0) {
@@ -137,7 +137,7 @@ function checkKeyPermissions(file: string, problem: Report): void {
   }
 }
 
-function parseCertificates(
+export function parseCertificates(
   pem: Buffer,
   setting: string,
   file: string,
@@ -161,7 +161,7 @@ function parseCertificates(
   return certificates;
 }
 
-function parseKey(pem: Buffer, file: string, problem: Report): KeyObject | undefined {
+export function parseKey(pem: Buffer, file: string, problem: Report): KeyObject | undefined {
   try {
     return createPrivateKey(pem);
   } catch (error) {

@@ -276,3 +276,69 @@ async function writeFileAtomic(file: string, text: string, mode: number): Promis
     throw error;
   }
 }
+
+export interface OpcuaCertificateOptions {
+  /** The subjectAltName URI: the application's applicationUri. Leave out for a user's certificate. */
+  applicationUri?: string;
+  /** Validity in days, 1…3650. Default: 365. */
+  days?: number;
+}
+
+/**
+ * Writes a self-signed RSA certificate and key for OPC UA as `<name>.crt` and `<name>.key` in
+ * `dir`: a server's or client's application certificate, or an X.509 user's. OPC UA's RSA
+ * security policies need RSA keys, and applications trust such certificates one by one rather
+ * than through a CA.
+ */
+export async function createOpcuaCertificate(
+  dir: string,
+  name: string,
+  options: OpcuaCertificateOptions = {},
+): Promise<CertificatePaths> {
+  const days = options.days ?? defaultDays;
+  validateOptions([name], [], days, defaultKeyMode);
+  x509.cryptoProvider.set(webcrypto);
+  const algorithm = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+  const keys = await webcrypto.subtle.generateKey(
+    { ...algorithm, modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) },
+    true,
+    ["sign", "verify"],
+  );
+  const now = Date.now();
+  const altNames: x509.JsonGeneralName[] =
+    options.applicationUri === undefined
+      ? []
+      : [{ type: "url", value: options.applicationUri }, ...serverAltNames([])];
+  const flags = x509.KeyUsageFlags;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomSerialNumber(),
+    name: `CN=${name}, O=iomt-gateway development`,
+    notBefore: new Date(now - backdateMs),
+    notAfter: new Date(now + days * dayMs),
+    keys,
+    signingAlgorithm: algorithm,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(
+        flags.digitalSignature |
+          flags.nonRepudiation |
+          flags.keyEncipherment |
+          flags.dataEncipherment |
+          flags.keyCertSign,
+        true,
+      ),
+      new x509.ExtendedKeyUsageExtension(
+        [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+        false,
+      ),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      ...(altNames.length === 0 ? [] : [new x509.SubjectAlternativeNameExtension(altNames)]),
+    ],
+  });
+  const root = path.resolve(dir);
+  await mkdir(root, { recursive: true });
+  const files = paths(root, name);
+  await writeFileAtomic(files.cert, cert.toString("pem"), certificateMode);
+  await writeFileAtomic(files.key, await exportPrivateKey(keys), defaultKeyMode);
+  return files;
+}

@@ -235,7 +235,7 @@ function isNotFound(error: unknown): boolean {
 }
 
 /** Returns a port that was free on 127.0.0.1 a moment ago: the kernel picks it for a bind to 0. */
-async function freeLoopbackPort(): Promise<number> {
+export async function freeLoopbackPort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

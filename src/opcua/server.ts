@@ -1,0 +1,164 @@
+/**
+ * The OPC UA server: SignAndEncrypt endpoints, X.509 users, trust lists in dataDir, and one object
+ * per device under Objects/Devices. Loaded on demand through handle.ts; never imported directly
+ * by the rest of the agent.
+ */
+import { existsSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import {
+  MessageSecurityMode,
+  OPCUACertificateManager,
+  OPCUAServer,
+  SecurityPolicy,
+  nodesets,
+  type Namespace,
+  type UAEventType,
+} from "node-opcua";
+import type { OpcuaConfig } from "../config/schema.js";
+import { GatewayError, messageOf } from "../errors.js";
+import { agentVersion } from "../version.js";
+import { DeviceNode } from "./device-node.js";
+import type { OpcuaServerHandle, OpcuaServerOptions } from "./handle.js";
+import { ensureStores, storeDir } from "./trust-store.js";
+
+const policies: Record<OpcuaConfig["securityPolicies"][number], SecurityPolicy> = {
+  Basic256Sha256: SecurityPolicy.Basic256Sha256,
+  Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
+  Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
+};
+
+const modes: Record<OpcuaConfig["securityModes"][number], MessageSecurityMode> = {
+  SignAndEncrypt: MessageSecurityMode.SignAndEncrypt,
+  Sign: MessageSecurityMode.Sign,
+};
+
+export async function startOpcuaServer(options: OpcuaServerOptions): Promise<OpcuaServerHandle> {
+  const { config, certificate, dataDir, log } = options;
+  ensureStores(dataDir);
+  // Unknown certificates go to rejected/ and stay refused until `iomt-gateway opcua trust`.
+  const managerOf = async (store: "applications" | "users") => {
+    const manager = new OPCUACertificateManager({
+      rootFolder: storeDir(dataDir, store),
+      automaticallyAcceptUnknownCertificate: false,
+    });
+    await manager.initialize();
+    return manager;
+  };
+  const server = new OPCUAServer({
+    host: config.host,
+    port: config.port,
+    hostname: config.hostname ?? hostname(),
+    certificateFile: certificate.certFile,
+    privateKeyFile: certificate.keyFile,
+    serverCertificateManager: await managerOf("applications"),
+    userCertificateManager: await managerOf("users"),
+    securityModes: config.securityModes.map((mode) => modes[mode]),
+    securityPolicies: config.securityPolicies.map((policy) => policies[policy]),
+    allowAnonymous: false,
+    // node-opcua advertises the user name token even when no user has a password; refuse them all.
+    userManager: { isValidUser: () => false },
+    maxConnectionsPerEndpoint: config.maxSessions,
+    maxAllowedSessionNumber: config.maxSessions,
+    nodeset_filename: [standardNodeset()],
+    serverInfo: {
+      applicationUri: certificate.applicationUri,
+      productUri: "urn:iomt-gateway",
+      applicationName: { text: "iomt-gateway" },
+    },
+    buildInfo: {
+      productName: "iomt-gateway",
+      manufacturerName: "iomt-gateway",
+      softwareVersion: agentVersion,
+    },
+  });
+  try {
+    await server.initialize();
+  } catch (error) {
+    throw new GatewayError(
+      "CONFIG_INVALID",
+      `opcua: the server could not start: ${messageOf(error)}`,
+      {
+        cause: error,
+      },
+    );
+  }
+  const nodes = buildAddressSpace(server, options);
+  try {
+    await server.start();
+  } catch (error) {
+    throw new GatewayError(
+      "CONFIG_INVALID",
+      `opcua: cannot listen on ${config.host}:${config.port} (${messageOf(error)}); ` +
+        "choose a free opcua.port or stop what uses it",
+      { cause: error },
+    );
+  }
+  const endpointUrl = server.getEndpointUrl();
+  log.info("opcua server listening", { endpointUrl, host: config.host, port: config.port });
+  return {
+    endpointUrl,
+    sinkFor: (deviceId) => {
+      const node = nodes.get(deviceId);
+      if (node === undefined) throw new Error(`opcua: no object for device ${deviceId}`);
+      return node;
+    },
+    stop: () => server.shutdown(0),
+  };
+}
+
+/** The standard nodeset beside the bundle (dist/nodesets), else the one in node_modules. */
+function standardNodeset(): string {
+  const bundled = join(__dirname, "nodesets", "Opc.Ua.NodeSet2.xml");
+  return existsSync(bundled) ? bundled : nodesets.standard;
+}
+
+function buildAddressSpace(
+  server: OPCUAServer,
+  options: OpcuaServerOptions,
+): Map<string, DeviceNode> {
+  const addressSpace = server.engine.addressSpace;
+  if (addressSpace === null)
+    throw new Error("opcua: the address space is missing after initialize");
+  const namespace = addressSpace.getOwnNamespace();
+  const alarmEventType = addDeviceAlarmEventType(namespace);
+  const folder = namespace.addFolder(addressSpace.rootFolder.objects, {
+    browseName: "Devices",
+    nodeId: "s=Devices",
+  });
+  const nodes = new Map<string, DeviceNode>();
+  for (const { device, profile } of options.devices) {
+    const object = namespace.addObject({
+      organizedBy: folder,
+      browseName: device.id,
+      nodeId: `s=${device.id}`,
+      description: `${profile.manufacturer} ${profile.model} (${profile.id}@${profile.version})`,
+      eventNotifier: 1,
+      notifierOf: addressSpace.rootFolder.objects.server,
+    });
+    nodes.set(device.id, new DeviceNode(namespace, object, device, profile, alarmEventType));
+  }
+  return nodes;
+}
+
+/** Device and technical alarms as events, with the fields of the MQTT alarm payload. */
+function addDeviceAlarmEventType(namespace: Namespace): UAEventType {
+  const eventType = namespace.addEventType({
+    browseName: "DeviceAlarmEventType",
+    subtypeOf: "BaseEventType",
+  });
+  for (const [name, dataType] of [
+    ["AlarmCode", "String"],
+    ["AlarmState", "String"],
+    ["AlarmSource", "String"],
+    ["DevicePriority", "Int32"],
+  ] as const) {
+    namespace.addVariable({
+      propertyOf: eventType,
+      browseName: name,
+      dataType,
+      modellingRule: name === "DevicePriority" ? "Optional" : "Mandatory",
+    });
+  }
+  return eventType;
+}

@@ -1,0 +1,30 @@
+/**
+ * UCUM units, as the profiles write them, to the UNECE Recommendation 20 common codes that OPC UA
+ * EUInformation carries (OPC 10000-8, 5.6.3). Pure data, so the table can be tested without
+ * node-opcua.
+ */
+export interface UnitOfMeasure {
+  /** UNECE common code, turned into EUInformation.unitId by node-opcua's makeEUInformation. */
+  commonCode: string;
+  /** EUInformation.displayName. */
+  symbol: string;
+  /** EUInformation.description. */
+  description: string;
+}
+
+/**
+ * Every UCUM unit the built-in profiles use. % and mbar are in node-opcua's own standardUnits
+ * list (P1, MBR); the others are not, so their codes come from Recommendation 20 directly.
+ */
+export const ucumUnits: Readonly<Record<string, UnitOfMeasure>> = {
+  "%": { commonCode: "P1", symbol: "%", description: "percent" },
+  "/min": { commonCode: "C94", symbol: "/min", description: "reciprocal minute (per minute)" },
+  "mm[Hg]": { commonCode: "HN", symbol: "mmHg", description: "millimetre of mercury" },
+  mbar: { commonCode: "MBR", symbol: "mbar", description: "millibar" },
+  mL: { commonCode: "MLT", symbol: "mL", description: "millilitre" },
+};
+
+/** Returns the unit for a UCUM code, or undefined for one the table lacks (unitId -1 then). */
+export function unitOfUcum(ucum: string): UnitOfMeasure | undefined {
+  return Object.hasOwn(ucumUnits, ucum) ? ucumUnits[ucum] : undefined;
+}

@@ -1,0 +1,287 @@
+/**
+ * The OPC UA server end to end, with real node-opcua clients over loopback against the agent
+ * run from the sources. One agent serves every step, because node-opcua is slow to start.
+ */
+import test, { type ExecutionContext } from "ava";
+import { existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import {
+  AttributeIds,
+  DataType,
+  MessageSecurityMode,
+  SecurityPolicy,
+  StatusCodes,
+  TimestampsToReturn,
+  constructEventFilter,
+  type ClientSession,
+  type DataValue,
+  type Variant,
+} from "node-opcua";
+import { createOpcuaCertificate } from "../../src/pki/dev-ca.js";
+import { cliCommand, runCli } from "../helpers/agent-process.js";
+import { freeLoopbackPort } from "../helpers/mosquitto.js";
+import { connectOpcua, type ClientOptions } from "../helpers/opcua-client.js";
+import { tempDir } from "../helpers/tmp.js";
+import {
+  buildWorld,
+  keepWriting,
+  masimoLine,
+  prefix,
+  startAgentIn,
+  type World,
+} from "./scenario.js";
+
+const serverUri = "urn:iomt-gateway:test";
+const spo2 = "ns=1;s=bed12-spo2.MDC_PULS_OXIM_SAT_O2";
+/** makeEUInformation's unitId for the UNECE code P1 (percent): the code's bytes as an integer. */
+const percentUnitId = ("P".charCodeAt(0) << 8) | "1".charCodeAt(0);
+
+interface Setup {
+  world: World;
+  endpointUrl: string;
+  dir: string;
+  trusted: ClientOptions["application"];
+  untrusted: ClientOptions["application"];
+  user: { cert: string; key: string };
+  unknownUser: { cert: string; key: string };
+}
+
+async function setUp(t: ExecutionContext): Promise<Setup> {
+  const dir = tempDir(t);
+  const certs = join(dir, "opcua-certs");
+  const server = await createOpcuaCertificate(certs, "gateway-opcua", {
+    applicationUri: serverUri,
+  });
+  const application = (name: string) =>
+    createOpcuaCertificate(certs, name, { applicationUri: `urn:test:${name}` }).then((paths) => ({
+      ...paths,
+      uri: `urn:test:${name}`,
+    }));
+  const trusted = await application("scada");
+  const untrusted = await application("visitor");
+  const user = await createOpcuaCertificate(certs, "nurse-station");
+  const unknownUser = await createOpcuaCertificate(certs, "stranger");
+  const port = await freeLoopbackPort();
+  const world = await buildWorld(t, {
+    settings: [
+      "opcua:",
+      "  enabled: true",
+      "  host: 127.0.0.1",
+      "  hostname: localhost",
+      `  port: ${port}`,
+      `  applicationUri: ${serverUri}`,
+      `  certFile: ${server.cert}`,
+      `  keyFile: ${server.key}`,
+    ].join("\n"),
+  });
+  // The technician trusts the client application and the user before the first start.
+  await opcuaCli(t, world, ["trust", trusted.cert]);
+  await opcuaCli(t, world, ["trust", user.cert, "--user"]);
+  const agent = startAgentIn(t, world, cliCommand("source"));
+  await waitUntil(
+    () => agent.output().includes("opcua server listening"),
+    30_000,
+    "OPC UA listening",
+  );
+  return {
+    world,
+    endpointUrl: `opc.tcp://localhost:${port}`,
+    dir,
+    trusted,
+    untrusted,
+    user,
+    unknownUser,
+  };
+}
+
+async function opcuaCli(t: ExecutionContext, world: World, args: string[]): Promise<string> {
+  const { code, output } = await runCli(
+    cliCommand("source"),
+    ["opcua", ...args, "--config", world.configFile],
+    world.dir,
+  );
+  t.is(code, 0, output);
+  return output;
+}
+
+async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await delay(100);
+  }
+}
+
+async function readValue(session: ClientSession, nodeId: string): Promise<DataValue> {
+  return session.read({ nodeId, attributeId: AttributeIds.Value }, 0);
+}
+
+test("OPC UA: trusted clients read live values; others are refused until trusted; a lost link turns values bad", async (t) => {
+  const setup = await setUp(t);
+  const { world, endpointUrl, dir } = setup;
+  let line = masimoLine("097", "072");
+  t.teardown(keepWriting(world.masimoDevice, () => line));
+  const trustedOptions: ClientOptions = {
+    endpointUrl,
+    dir,
+    application: setup.trusted,
+    user: setup.user,
+  };
+
+  const connected = await connectOpcua(trustedOptions);
+  t.teardown(() => connected.close().catch(() => undefined));
+  const { session } = connected;
+  const before = Date.now();
+  await waitUntil(
+    async () => (await readValue(session, spo2)).value.value === 97,
+    20_000,
+    "SpO2 97",
+  );
+  const value = await readValue(session, spo2);
+  t.is(value.statusCode, StatusCodes.Good);
+  t.is(value.value.dataType, DataType.Double);
+  t.true(
+    (value.sourceTimestamp?.getTime() ?? 0) >= before - 5_000,
+    "source time is the receive time",
+  );
+  t.true(value.serverTimestamp instanceof Date);
+
+  const units = await readValue(session, `${spo2}.EngineeringUnits`);
+  const eu = units.value.value as { unitId: number; displayName: { text: string } };
+  t.is(eu.unitId, percentUnitId);
+  t.is(eu.displayName.text, "%");
+  t.is((await readValue(session, `${spo2}.MdcCode`)).value.value, 150456);
+  t.is((await readValue(session, "ns=1;s=bed12-spo2.SerialNumber")).value.value, "0000012345");
+  t.is(
+    (await readValue(session, "ns=1;s=bed12-spo2.Profile")).value.value,
+    "masimo-radical7-ascii1@1.0.0",
+  );
+  t.is((await readValue(session, "ns=1;s=bed12-spo2.LinkState")).value.value, "connected");
+  await waitUntil(
+    async () =>
+      typeof (await readValue(session, "ns=1;s=bed12-vent.MDC_PULS_OXIM_SAT_O2")).value.value ===
+      "number",
+    20_000,
+    "a MEDIBUS SpO2",
+  );
+
+  const write = await session.write({
+    nodeId: spo2,
+    attributeId: AttributeIds.Value,
+    value: { value: { dataType: DataType.Double, value: 50 } },
+  });
+  t.not(write, StatusCodes.Good, "variables are read-only");
+
+  // A subscription reports the change, and later the bad status of a lost link.
+  const subscription = await session.createSubscription2({
+    requestedPublishingInterval: 100,
+    publishingEnabled: true,
+    requestedMaxKeepAliveCount: 20,
+    requestedLifetimeCount: 600,
+  });
+  const changes: DataValue[] = [];
+  const item = await subscription.monitor(
+    { nodeId: spo2, attributeId: AttributeIds.Value },
+    { samplingInterval: 0, queueSize: 100, discardOldest: true },
+    TimestampsToReturn.Both,
+  );
+  item.on("changed", (dataValue: DataValue) => changes.push(dataValue));
+  const events: Variant[][] = [];
+  const eventItem = await subscription.monitor(
+    { nodeId: "ns=1;s=bed12-spo2", attributeId: AttributeIds.EventNotifier },
+    { queueSize: 100, filter: constructEventFilter(["SourceName", "Message", "Severity"]) },
+    TimestampsToReturn.Both,
+  );
+  eventItem.on("changed", (fields: Variant[]) => events.push(fields));
+  line = masimoLine("098", "072");
+  await waitUntil(
+    () => changes.some((change) => change.value.value === 98),
+    10_000,
+    "SpO2 98 notification",
+  );
+
+  // Another policy with the same trust.
+  const pss = await connectOpcua({
+    ...trustedOptions,
+    securityPolicy: SecurityPolicy.Aes256_Sha256_RsaPss,
+  });
+  t.is((await readValue(pss.session, spo2)).statusCode, StatusCodes.Good);
+  await pss.close();
+
+  // The only None endpoint serves GetEndpoints; a session over None is cut off by the server.
+  await t.throwsAsync(connectOpcua({ ...trustedOptions, securityMode: MessageSecurityMode.None }), {
+    message: /rejected by server|None/,
+  });
+  await t.throwsAsync(connectOpcua({ ...trustedOptions, user: "anonymous" }), {
+    message: /anonymous/i,
+  });
+  await t.throwsAsync(connectOpcua({ ...trustedOptions, user: setup.unknownUser }), {
+    message: /BadIdentityTokenRejected|BadUserAccessDenied/,
+  });
+  await expectRejectedThenTrusted(t, setup, { ...trustedOptions, application: setup.untrusted });
+
+  const [health] = await world.subscriber.waitFor(
+    (m) =>
+      m.topic === `${prefix}/health` &&
+      (m.payload as { certificates: object }).certificates !== undefined,
+    10_000,
+  );
+  const certificates = (health?.payload as { certificates: Record<string, unknown> }).certificates;
+  t.true((certificates.opcuaServerCertDaysLeft as number) >= 364, JSON.stringify(certificates));
+
+  // The device's link goes away: its values turn bad and the technical alarm arrives as an event.
+  await world.masimoPty.stop();
+  await waitUntil(
+    () => changes.some((change) => change.statusCode === StatusCodes.BadNoCommunication),
+    20_000,
+    "BadNoCommunication",
+  );
+  t.is((await readValue(session, spo2)).statusCode, StatusCodes.BadNoCommunication);
+  await waitUntil(
+    () => events.some((fields) => String(fields[1]?.value?.text).startsWith("link-lost active")),
+    10_000,
+    "the link-lost event",
+  );
+  const lost = events.find((fields) =>
+    String(fields[1]?.value?.text).startsWith("link-lost active"),
+  );
+  t.is(lost?.[0]?.value, "bed12-spo2");
+  await subscription.terminate();
+});
+
+/** An unknown application is refused and kept in rejected/ until `opcua trust` names it. */
+async function expectRejectedThenTrusted(
+  t: ExecutionContext,
+  setup: Setup,
+  options: ClientOptions,
+) {
+  await t.throwsAsync(connectOpcua(options), { message: /BadSecurityChecksFailed|Bad/ });
+  const rejected = join(setup.world.dir, "data", "opcua", "applications", "rejected");
+  await waitUntil(
+    () => existsSync(rejected) && readdirSync(rejected).length > 0,
+    5_000,
+    "rejected file",
+  );
+  const listed = await opcuaCli(t, setup.world, ["list"]);
+  const entry = listed
+    .split("\n")
+    .find((row) => row.startsWith("rejected") && row.includes("visitor"));
+  const thumbprint = entry?.split(/\s+/)[2] ?? "";
+  t.regex(thumbprint, /^[0-9a-f]{40}$/, listed);
+  await opcuaCli(t, setup.world, ["trust", thumbprint]);
+  let connected: Awaited<ReturnType<typeof connectOpcua>> | undefined;
+  await waitUntil(
+    async () => {
+      connected = await connectOpcua(options).catch(() => undefined);
+      return connected !== undefined;
+    },
+    10_000,
+    "the newly trusted client to connect",
+  );
+  t.is(
+    (await readValue((connected as { session: ClientSession }).session, spo2)).statusCode,
+    StatusCodes.Good,
+  );
+  await connected?.close();
+}
