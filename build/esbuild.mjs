@@ -1,5 +1,6 @@
-// Builds dist/: one CommonJS bundle of the agent, the serialport native binding beside it
-// (native code cannot be bundled) and the built-in firmware profiles.
+// Builds dist/: one CommonJS bundle of the agent, a second one of the optional OPC UA server
+// (node-opcua, loaded only when enabled), the serialport native binding beside them (native
+// code cannot be bundled), the OPC UA standard nodeset and the built-in firmware profiles.
 import { build } from "esbuild";
 import { chmodSync, cpSync, mkdirSync, rmSync, writeFileSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -29,6 +30,20 @@ const serialportNative = {
   },
 };
 
+// src/opcua/handle.ts loads the OPC UA server on demand; in the bundle that is dist/opcua.cjs,
+// so an MQTT-only gateway never loads node-opcua's 8 MB.
+const opcuaApart = {
+  name: "opcua-apart",
+  setup(context) {
+    context.onResolve({ filter: /^\.\/server\.js$/ }, (args) =>
+      /[\\/]src[\\/]opcua$/.test(args.resolveDir)
+        ? { path: "./opcua.cjs", external: true }
+        : undefined,
+    );
+  },
+};
+
+const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
@@ -44,7 +59,7 @@ const result = await build({
   keepNames: true,
   metafile: true,
   logLevel: "warning",
-  plugins: [serialportNative],
+  plugins: [serialportNative, opcuaApart],
   // Runs before any module loads: on an older Node the first failure would otherwise be a bare
   // "No such built-in module: node:sqlite" from deep inside the bundle.
   banner: {
@@ -56,6 +71,28 @@ const result = await build({
     ].join("\n"),
   },
 });
+
+const opcua = await build({
+  entryPoints: [join(root, "src", "opcua", "server.ts")],
+  outfile: join(dist, "opcua.cjs"),
+  bundle: true,
+  platform: "node",
+  target: "node22",
+  format: "cjs",
+  sourcemap: "external",
+  keepNames: true,
+  metafile: true,
+  logLevel: "warning",
+  // An optional peer of @ster5/global-mutex that node-opcua never reaches here.
+  external: ["proper-lockfile"],
+});
+
+// node-opcua reads the standard nodeset at start; server.ts looks for it beside the bundle.
+const nodesets = join(root, "node_modules", "node-opcua-nodesets", "nodesets");
+mkdirSync(join(dist, "nodesets"), { recursive: true });
+for (const file of ["Opc.Ua.NodeSet2.xml", "Opc.Ua.NodeSet2.ndjson.gz"]) {
+  cpSync(join(nodesets, file), join(dist, "nodesets", file));
+}
 
 // Linux prebuilds only: the gateway runs Linux on arm (Pi 2/3 32-bit), arm64 and x64.
 const nativeDir = join(dist, "native", "serialport");
@@ -69,10 +106,17 @@ for (const platform of ["linux-arm", "linux-arm64", "linux-x64"]) {
 cpSync(join(root, "firmware-profiles"), join(dist, "firmware-profiles"), { recursive: true });
 chmodSync(join(dist, "iomt-gateway.cjs"), 0o755);
 
-const bytes = Object.values(result.metafile.outputs).reduce((sum, output) => sum + output.bytes, 0);
-const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
+// node-opcua looks for a package.json at or above its own folder when it loads.
+writeFileSync(
+  join(dist, "package.json"),
+  JSON.stringify({ name: "iomt-gateway", version, private: true, type: "commonjs" }, null, 2),
+);
+
+const bytes = [result, opcua]
+  .flatMap((built) => Object.values(built.metafile.outputs))
+  .reduce((sum, output) => sum + output.bytes, 0);
 writeFileSync(
   join(dist, "BUILD.json"),
   JSON.stringify({ version, builtAt: new Date().toISOString() }, null, 2),
 );
-console.log(`dist/iomt-gateway.cjs built (${(bytes / 1024).toFixed(0)} KiB with source map)`);
+console.log(`dist/ built (${(bytes / 1024).toFixed(0)} KiB of bundles with source maps)`);

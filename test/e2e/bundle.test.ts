@@ -4,7 +4,9 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { installBundle, runCli } from "../helpers/agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
-import { buildWorld, expectMainJob, startAgentIn } from "./scenario.js";
+import { connectOpcua } from "../helpers/opcua-client.js";
+import { readValue, setUpOpcua, spo2, waitUntil } from "./opcua-scenario.js";
+import { buildWorld, expectMainJob, keepWriting, masimoLine, startAgentIn } from "./scenario.js";
 
 test("bundle runs the main job from a folder with no node_modules", async (t) => {
   const world = await buildWorld(t);
@@ -43,4 +45,25 @@ test("bundle names the Node it needs on an older Node", (t) => {
     result.stderr,
     new RegExp(`needs Node 22\\.13 .*this is ${version.replace(/\./g, "\\.")}`),
   );
+});
+
+test("bundle serves OPC UA from a folder with no node_modules", async (t) => {
+  const dir = tempDir(t);
+  const bundle = installBundle(join(dir, "opt"));
+  t.true(existsSync(join(dir, "opt", "opcua.cjs")));
+  const setup = await setUpOpcua(t, [bundle]);
+  t.teardown(keepWriting(setup.world.masimoDevice, () => masimoLine("096", "070")));
+  const connected = await connectOpcua({
+    endpointUrl: setup.endpointUrl,
+    dir: setup.dir,
+    application: setup.trusted,
+    user: setup.user,
+  });
+  t.teardown(() => connected.close());
+  await waitUntil(
+    async () => (await readValue(connected.session, spo2)).value.value === 96,
+    20_000,
+    "SpO2 96 from the bundle",
+  );
+  t.pass();
 });

@@ -5,7 +5,6 @@
 import test, { type ExecutionContext } from "ava";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { setTimeout as delay } from "node:timers/promises";
 import {
   AttributeIds,
   DataType,
@@ -18,107 +17,21 @@ import {
   type DataValue,
   type Variant,
 } from "node-opcua";
-import { createOpcuaCertificate } from "../../src/pki/dev-ca.js";
-import { cliCommand, runCli } from "../helpers/agent-process.js";
-import { freeLoopbackPort } from "../helpers/mosquitto.js";
+import { cliCommand } from "../helpers/agent-process.js";
 import { connectOpcua, type ClientOptions } from "../helpers/opcua-client.js";
-import { tempDir } from "../helpers/tmp.js";
 import {
-  buildWorld,
-  keepWriting,
-  masimoLine,
-  prefix,
-  startAgentIn,
-  type World,
-} from "./scenario.js";
-
-const serverUri = "urn:iomt-gateway:test";
-const spo2 = "ns=1;s=bed12-spo2.MDC_PULS_OXIM_SAT_O2";
-/** makeEUInformation's unitId for the UNECE code P1 (percent): the code's bytes as an integer. */
-const percentUnitId = ("P".charCodeAt(0) << 8) | "1".charCodeAt(0);
-
-interface Setup {
-  world: World;
-  endpointUrl: string;
-  dir: string;
-  trusted: ClientOptions["application"];
-  untrusted: ClientOptions["application"];
-  user: { cert: string; key: string };
-  unknownUser: { cert: string; key: string };
-}
-
-async function setUp(t: ExecutionContext): Promise<Setup> {
-  const dir = tempDir(t);
-  const certs = join(dir, "opcua-certs");
-  const server = await createOpcuaCertificate(certs, "gateway-opcua", {
-    applicationUri: serverUri,
-  });
-  const application = (name: string) =>
-    createOpcuaCertificate(certs, name, { applicationUri: `urn:test:${name}` }).then((paths) => ({
-      ...paths,
-      uri: `urn:test:${name}`,
-    }));
-  const trusted = await application("scada");
-  const untrusted = await application("visitor");
-  const user = await createOpcuaCertificate(certs, "nurse-station");
-  const unknownUser = await createOpcuaCertificate(certs, "stranger");
-  const port = await freeLoopbackPort();
-  const world = await buildWorld(t, {
-    settings: [
-      "opcua:",
-      "  enabled: true",
-      "  host: 127.0.0.1",
-      "  hostname: localhost",
-      `  port: ${port}`,
-      `  applicationUri: ${serverUri}`,
-      `  certFile: ${server.cert}`,
-      `  keyFile: ${server.key}`,
-    ].join("\n"),
-  });
-  // The technician trusts the client application and the user before the first start.
-  await opcuaCli(t, world, ["trust", trusted.cert]);
-  await opcuaCli(t, world, ["trust", user.cert, "--user"]);
-  const agent = startAgentIn(t, world, cliCommand("source"));
-  await waitUntil(
-    () => agent.output().includes("opcua server listening"),
-    30_000,
-    "OPC UA listening",
-  );
-  return {
-    world,
-    endpointUrl: `opc.tcp://localhost:${port}`,
-    dir,
-    trusted,
-    untrusted,
-    user,
-    unknownUser,
-  };
-}
-
-async function opcuaCli(t: ExecutionContext, world: World, args: string[]): Promise<string> {
-  const { code, output } = await runCli(
-    cliCommand("source"),
-    ["opcua", ...args, "--config", world.configFile],
-    world.dir,
-  );
-  t.is(code, 0, output);
-  return output;
-}
-
-async function waitUntil(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(100);
-  }
-}
-
-async function readValue(session: ClientSession, nodeId: string): Promise<DataValue> {
-  return session.read({ nodeId, attributeId: AttributeIds.Value }, 0);
-}
+  opcuaCli,
+  percentUnitId,
+  readValue,
+  setUpOpcua,
+  spo2,
+  waitUntil,
+  type Setup,
+} from "./opcua-scenario.js";
+import { keepWriting, masimoLine, prefix } from "./scenario.js";
 
 test("OPC UA: trusted clients read live values; others are refused until trusted; a lost link turns values bad", async (t) => {
-  const setup = await setUp(t);
+  const setup = await setUpOpcua(t, cliCommand("source"));
   const { world, endpointUrl, dir } = setup;
   let line = masimoLine("097", "072");
   t.teardown(keepWriting(world.masimoDevice, () => line));
@@ -263,20 +176,23 @@ async function expectRejectedThenTrusted(
     5_000,
     "rejected file",
   );
-  const listed = await opcuaCli(t, setup.world, ["list"]);
+  const listed = await opcuaCli(t, setup.command, setup.world, ["list"]);
   const entry = listed
     .split("\n")
     .find((row) => row.startsWith("rejected") && row.includes("visitor"));
   const thumbprint = entry?.split(/\s+/)[2] ?? "";
   t.regex(thumbprint, /^[0-9a-f]{40}$/, listed);
-  await opcuaCli(t, setup.world, ["trust", thumbprint]);
+  await opcuaCli(t, setup.command, setup.world, ["trust", thumbprint]);
   let connected: Awaited<ReturnType<typeof connectOpcua>> | undefined;
   await waitUntil(
     async () => {
-      connected = await connectOpcua(options).catch(() => undefined);
+      connected = await connectOpcua(options).catch((error: unknown) => {
+        t.log(`not yet: ${String(error)}`);
+        return undefined;
+      });
       return connected !== undefined;
     },
-    10_000,
+    20_000,
     "the newly trusted client to connect",
   );
   t.is(
