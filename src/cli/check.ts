@@ -9,8 +9,9 @@ const help = `Usage: iomt-gateway check --config FILE
 
 Validates the configuration against its schema, loads the firmware profiles it names, checks
 the CA bundle, the client certificate and its key (readable, matching, not expired, key owned
-by the user running the check and not readable by other users), and writes a test file in the
-data folder. Run it as the agent's user. Prints every problem with its place in the file, and
+by the user running the check and not readable by other users), the OPC UA server certificate
+when opcua.enabled (RSA, its subjectAltName URI is the applicationUri), and writes a test file
+in the data folder. Run it as the agent's user. Prints every problem with its place in the file, and
 each profile in profilesDir that replaces a built-in one.
 Exit status: 0 when everything is valid, 1 otherwise.
 
@@ -32,7 +33,7 @@ export function checkCommand(args: string[]): Promise<number> {
     for (const problem of checked.problems) process.stderr.write(`  ${formatProblem(problem)}\n`);
     return Promise.resolve(1);
   }
-  const { config, profiles, profileOverrides, tls } = checked.prepared;
+  const { config, profiles, profileOverrides, tls, opcua } = checked.prepared;
   process.stdout.write(`${configFile}: valid\n`);
   process.stdout.write(
     `  site ${config.site}, gateway ${config.gateway}, broker ${redactUrl(config.broker.url)}\n`,
@@ -41,6 +42,13 @@ export function checkCommand(args: string[]): Promise<number> {
   process.stdout.write(
     `  client certificate valid until ${tls.clientCertNotAfter} (${days} ${days === 1 ? "day" : "days"})\n`,
   );
+  if (opcua !== undefined) {
+    const left = daysUntil(opcua.notAfter);
+    process.stdout.write(
+      `  OPC UA server on ${config.opcua.host}:${config.opcua.port} as ${opcua.applicationUri}, ` +
+        `certificate valid until ${opcua.notAfter} (${left} ${left === 1 ? "day" : "days"})\n`,
+    );
+  }
   for (const device of config.devices) {
     const profile = profiles.get(device.profile)?.profile;
     const link =

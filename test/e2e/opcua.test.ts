@@ -200,4 +200,15 @@ async function expectRejectedThenTrusted(
     StatusCodes.Good,
   );
   await connected?.close();
+  // Withdrawn trust also takes effect without a restart.
+  await opcuaCli(t, setup.command, setup.world, ["reject", thumbprint]);
+  await waitUntil(
+    async () => {
+      const again = await connectOpcua(options).catch(() => undefined);
+      await again?.close();
+      return again === undefined;
+    },
+    20_000,
+    "the withdrawn client to be refused",
+  );
 }

@@ -1,0 +1,74 @@
+import test from "ava";
+import { copyFileSync, existsSync, readdirSync } from "node:fs";
+import { join } from "node:path";
+import { hasCode } from "../../src/errors.js";
+import {
+  ensureStores,
+  listCertificates,
+  rejectCertificate,
+  storeDir,
+  trustCertificate,
+} from "../../src/opcua/trust-store.js";
+import { ucumUnits } from "../../src/opcua/units.js";
+import { createOpcuaCertificate } from "../../src/pki/dev-ca.js";
+import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
+import { tempDir } from "../helpers/tmp.js";
+
+test("a rejected client is trusted by thumbprint prefix, and trust can be withdrawn", async (t) => {
+  const dataDir = tempDir(t);
+  const cert = await createOpcuaCertificate(tempDir(t), "scada", { applicationUri: "urn:scada" });
+  ensureStores(dataDir);
+  // As the server does on an unknown client: a copy in rejected/.
+  const rejected = join(storeDir(dataDir, "applications"), "rejected");
+  copyFileSync(cert.cert, join(rejected, "scada.pem"));
+  const [entry] = listCertificates(dataDir);
+  t.is(entry?.status, "rejected");
+  t.deepEqual(entry?.uris, ["urn:scada"]);
+  const thumbprint = entry?.thumbprint ?? "";
+  t.regex(thumbprint, /^[0-9a-f]{40}$/);
+
+  const trusted = trustCertificate(dataDir, thumbprint.slice(0, 10), "applications");
+  t.is(trusted.status, "trusted");
+  t.deepEqual(readdirSync(rejected), []);
+  t.true(existsSync(trusted.file));
+  t.regex(trusted.file, /trusted[\\/]certs[\\/]scada\[[0-9a-f]{40}\]\.pem$/);
+
+  const withdrawn = rejectCertificate(dataDir, thumbprint);
+  t.is(withdrawn.status, "rejected");
+  t.deepEqual(
+    listCertificates(dataDir).map((listed) => listed.status),
+    ["rejected"],
+  );
+});
+
+test("a user certificate file is trusted into the users' list", async (t) => {
+  const dataDir = tempDir(t);
+  const user = await createOpcuaCertificate(tempDir(t), "nurse");
+  const error = t.throws(() => trustCertificate(dataDir, user.cert, "applications"));
+  t.true(hasCode(error, "CLI_USAGE"));
+  t.regex(error?.message ?? "", /no subjectAltName URI.*add --user/);
+  const entry = trustCertificate(dataDir, user.cert, "users");
+  t.is(entry.store, "users");
+  t.regex(entry.subject, /CN=nurse/);
+});
+
+test("a thumbprint that matches nothing names the list command", (t) => {
+  const dataDir = tempDir(t);
+  const error = t.throws(() => trustCertificate(dataDir, "0123456789abcdef", "applications"));
+  t.regex(
+    error?.message ?? "",
+    /no rejected certificate has thumbprint 0123456789abcdef; run iomt-gateway opcua list/,
+  );
+  const text = t.throws(() => trustCertificate(dataDir, "scada", "applications"));
+  t.regex(text?.message ?? "", /neither a certificate file nor a thumbprint/);
+});
+
+test("every unit of the built-in profiles has a UNECE code", (t) => {
+  const units = new Set(
+    [...loadProfiles(builtInProfileDirs()).profiles.values()].flatMap((loaded) =>
+      Object.values(loaded.profile.measurements).map((mapping) => mapping.unit),
+    ),
+  );
+  t.true(units.size > 0);
+  for (const unit of units) t.truthy(ucumUnits[unit], `no UNECE code for UCUM ${unit}`);
+});
