@@ -5,24 +5,28 @@
  * state and to the first observation a subscriber receives, and the agent's resident memory
  * (VmRSS, VmHWM) after `settleMs`. The simulator sends one line a second and the agent skips
  * the first, partial line after opening the port, so the first observation waits for the
- * device's second line. Usage: npm run bench -- [--runs N] [--settle-ms MS]
+ * device's second line. With --opcua (npm run bench:opcua) the agent also runs its OPC UA
+ * server, and the time from spawn to the server's listening log line is measured too.
+ * Usage: npm run bench -- [--runs N] [--settle-ms MS] [--opcua]
  */
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { createLogger } from "../../src/log.js";
-import { createDevPki } from "../../src/pki/dev-ca.js";
+import { createDevPki, createOpcuaCertificate } from "../../src/pki/dev-ca.js";
 import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
 import { createPtyPair } from "../../src/simulate/pty-pair.js";
 import { runSerialSimulator } from "../../src/simulate/runner.js";
 import { installBundle, startCli } from "../../test/helpers/agent-process.js";
-import { startMosquitto } from "../../test/helpers/mosquitto.js";
+import { freeLoopbackPort, startMosquitto } from "../../test/helpers/mosquitto.js";
 import { connectSubscriber } from "../../test/helpers/subscriber.js";
 
 interface RunResult {
   onlineMs: number;
+  /** Spawn to "opcua server listening", with --opcua. */
+  opcuaListeningMs?: number;
   firstObservationMs: number;
   rssMb: number;
   peakRssMb: number;
@@ -35,7 +39,28 @@ function memoryOf(pid: number): { rssMb: number; peakRssMb: number } {
   return { rssMb: kb("VmRSS") / 1024, peakRssMb: kb("VmHWM") / 1024 };
 }
 
-async function runOnce(settleMs: number): Promise<RunResult> {
+/** The opcua section of the configuration, with a fresh server certificate. */
+async function opcuaSettings(dir: string): Promise<string> {
+  const uri = "urn:iomt-gateway:bench:gw";
+  const cert = await createOpcuaCertificate(join(dir, "opcua"), "opcua-server", {
+    applicationUri: uri,
+  });
+  const port = await freeLoopbackPort();
+  return (
+    `opcua: { enabled: true, host: 127.0.0.1, hostname: localhost, port: ${port}, ` +
+    `applicationUri: "${uri}", certFile: "${cert.cert}", keyFile: "${cert.key}" }\n`
+  );
+}
+
+async function waitForOutput(output: () => string, text: string, timeoutMs: number) {
+  const deadline = performance.now() + timeoutMs;
+  while (!output().includes(text)) {
+    if (performance.now() > deadline) throw new Error(`no "${text}" within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function runOnce(settleMs: number, opcua: boolean): Promise<RunResult> {
   const dir = mkdtempSync(join(tmpdir(), "iomt-bench-"));
   const brokerDir = mkdtempSync(join(tmpdir(), "iomt-bench-broker-"));
   const cleanups: (() => Promise<void> | void)[] = [
@@ -70,6 +95,7 @@ async function runOnce(settleMs: number): Promise<RunResult> {
       configFile,
       `site: bench\ngateway: gw\ndataDir: ${join(dir, "data")}\n` +
         `broker: { url: "${broker.url}", caFile: "${pki.ca.cert}", certFile: "${client?.cert}", keyFile: "${client?.key}" }\n` +
+        (opcua ? await opcuaSettings(dir) : "") +
         `devices:\n  - { id: d1, profile: masimo-radical7-ascii1, link: { kind: serial, path: "${pty.hostPath}" } }\n`,
     );
     const startedAt = performance.now();
@@ -77,12 +103,22 @@ async function runOnce(settleMs: number): Promise<RunResult> {
     cleanups.push(async () => {
       await agent.stop();
     });
+    let opcuaListeningMs: number | undefined;
+    if (opcua) {
+      await waitForOutput(agent.output, "opcua server listening", 30_000);
+      opcuaListeningMs = performance.now() - startedAt;
+    }
     await subscriber.waitFor((m) => m.topic === "iomt/v1/bench/gw/state", 20_000);
     const onlineMs = performance.now() - startedAt;
     await subscriber.waitFor((m) => m.topic.endsWith("/obs"), 20_000);
     const firstObservationMs = performance.now() - startedAt;
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    return { onlineMs, firstObservationMs, ...memoryOf(agent.child.pid ?? 0) };
+    return {
+      onlineMs,
+      ...(opcuaListeningMs === undefined ? {} : { opcuaListeningMs }),
+      firstObservationMs,
+      ...memoryOf(agent.child.pid ?? 0),
+    };
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
   }
@@ -95,19 +131,29 @@ const median = (values: number[]) => {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { runs: { type: "string" }, "settle-ms": { type: "string" } },
+    options: {
+      runs: { type: "string" },
+      "settle-ms": { type: "string" },
+      opcua: { type: "boolean" },
+    },
   });
   const runs = Number(values.runs ?? 5);
   const settleMs = Number(values["settle-ms"] ?? 5000);
   const results: RunResult[] = [];
-  for (let run = 0; run < runs; run++) results.push(await runOnce(settleMs));
+  const opcua = values.opcua === true;
+  for (let run = 0; run < runs; run++) results.push(await runOnce(settleMs, opcua));
   const bundleBytes = statSync(join(__dirname, "..", "..", "dist", "iomt-gateway.cjs")).size;
   const summary = {
-    scenario: "startup",
+    scenario: opcua ? "startup with OPC UA" : "startup",
     runs,
     settleMs,
     bundleKiB: Math.round(bundleBytes / 1024),
     onlineMsMedian: Math.round(median(results.map((r) => r.onlineMs))),
+    ...(opcua
+      ? {
+          opcuaListeningMsMedian: Math.round(median(results.map((r) => r.opcuaListeningMs ?? NaN))),
+        }
+      : {}),
     firstObservationMs: results.map((r) => Math.round(r.firstObservationMs)),
     firstObservationMsMedian: Math.round(median(results.map((r) => r.firstObservationMs))),
     rssMbMedian: Number(median(results.map((r) => r.rssMb)).toFixed(1)),
