@@ -14,12 +14,12 @@ export interface OpcuaCertificate {
   notAfter: string;
 }
 
-/** The application URI used when the configuration names none. */
+/** Returns the application URI used when the configuration names none. */
 export function defaultApplicationUri(site: string, gateway: string): string {
   return `urn:iomt-gateway:${site}:${gateway}`;
 }
 
-/** The URIs in a certificate's subjectAltName, as node:crypto prints them ("URI:urn:..."). */
+/** Returns the URIs of a subjectAltName as node:crypto prints it ("URI:urn:..., DNS:..."). */
 export function subjectAltUris(subjectAltName: string | undefined): string[] {
   return (subjectAltName ?? "")
     .split(/,\s*/)

@@ -23,7 +23,7 @@ import type { MeasurementMapping } from "../profiles/common.js";
 import type { Profile } from "../profiles/schema.js";
 import { unitOfUcum } from "./units.js";
 
-/** Status of a measurement by what the agent knows of it (docs/opcua.md, "Status codes"). */
+/** Status codes of a measurement by its value and its device's state (docs/opcua.md, "Status codes"). */
 export const measurementStatus = {
   noValueYet: StatusCodes.BadWaitingForInitialData,
   /** The device sent its "no value" marker, such as --- from a pulse oximeter with no signal. */

@@ -107,7 +107,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
   };
 }
 
-/** The standard nodeset beside the bundle (dist/nodesets), else the one in node_modules. */
+/** Returns the standard nodeset beside the bundle (dist/nodesets), else the one in node_modules. */
 function standardNodeset(): string {
   const bundled = join(__dirname, "nodesets", "Opc.Ua.NodeSet2.xml");
   return existsSync(bundled) ? bundled : nodesets.standard;

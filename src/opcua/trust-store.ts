@@ -18,7 +18,10 @@ import { join } from "node:path";
 import { GatewayError } from "../errors.js";
 import { subjectAltUris } from "./certificate.js";
 
-/** Client application certificates, checked when a secure channel opens; X.509 user certificates, when a session activates. */
+/**
+ * The two trust lists: client application certificates, checked when a secure channel opens, and
+ * X.509 user certificates, checked when a session activates.
+ */
 export type StoreKind = "applications" | "users";
 export const storeKinds: readonly StoreKind[] = ["applications", "users"];
 

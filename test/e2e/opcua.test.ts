@@ -100,13 +100,19 @@ test("OPC UA: trusted clients read live values; others are refused until trusted
     TimestampsToReturn.Both,
   );
   item.on("changed", (dataValue: DataValue) => changes.push(dataValue));
-  const events: Variant[][] = [];
-  const eventItem = await subscription.monitor(
-    { nodeId: "ns=1;s=bed12-spo2", attributeId: AttributeIds.EventNotifier },
-    { queueSize: 100, filter: constructEventFilter(["SourceName", "Message", "Severity"]) },
-    TimestampsToReturn.Both,
-  );
-  eventItem.on("changed", (fields: Variant[]) => events.push(fields));
+  // Events on the device object, and on the Server object, which the device notifies.
+  const eventsOn = async (nodeId: string) => {
+    const received: Variant[][] = [];
+    const eventItem = await subscription.monitor(
+      { nodeId, attributeId: AttributeIds.EventNotifier },
+      { queueSize: 100, filter: constructEventFilter(["SourceName", "Message", "Severity"]) },
+      TimestampsToReturn.Both,
+    );
+    eventItem.on("changed", (fields: Variant[]) => received.push(fields));
+    return received;
+  };
+  const events = await eventsOn("ns=1;s=bed12-spo2");
+  const serverEvents = await eventsOn("i=2253");
   line = masimoLine("098", "072");
   await waitUntil(
     () => changes.some((change) => change.value.value === 98),
@@ -126,12 +132,18 @@ test("OPC UA: trusted clients read live values; others are refused until trusted
   await t.throwsAsync(connectOpcua({ ...trustedOptions, securityMode: MessageSecurityMode.None }), {
     message: /rejected by server|None/,
   });
+  // No endpoint offers an anonymous token policy, so the client cannot even ask for one.
   await t.throwsAsync(connectOpcua({ ...trustedOptions, user: "anonymous" }), {
     message: /anonymous/i,
   });
   await t.throwsAsync(connectOpcua({ ...trustedOptions, user: setup.unknownUser }), {
-    message: /BadIdentityTokenRejected|BadUserAccessDenied/,
+    message: /BadIdentityTokenRejected/,
   });
+  const rejectedUsers = join(world.dir, "data", "opcua", "users", "rejected");
+  t.true(
+    readdirSync(rejectedUsers).some((name) => name.startsWith("stranger")),
+    "the unknown user's certificate is kept for review",
+  );
   await expectRejectedThenTrusted(t, setup, { ...trustedOptions, application: setup.untrusted });
 
   const [health] = await world.subscriber.waitFor(
@@ -160,6 +172,12 @@ test("OPC UA: trusted clients read live values; others are refused until trusted
     String(fields[1]?.value?.text).startsWith("link-lost active"),
   );
   t.is(lost?.[0]?.value, "bed12-spo2");
+  t.is(lost?.[2]?.value, 700, "technical alarm severity");
+  await waitUntil(
+    () => serverEvents.some((fields) => String(fields[1]?.value?.text).startsWith("link-lost")),
+    10_000,
+    "the link-lost event on the Server object",
+  );
   await subscription.terminate();
 });
 
