@@ -6,12 +6,14 @@
  */
 import { X509Certificate } from "node:crypto";
 import {
+  chownSync,
   existsSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from "node:fs";
 import { join } from "node:path";
@@ -81,6 +83,7 @@ export function trustCertificate(
   const found = findOne(dataDir, target, "rejected");
   const destination = join(trustedDir(dataDir, found.store), fileNameOf(found));
   renameSync(found.file, destination);
+  giveToDataDirOwner(dataDir);
   return { ...found, status: "trusted", file: destination };
 }
 
@@ -90,6 +93,7 @@ export function rejectCertificate(dataDir: string, target: string): StoredCertif
   const found = findOne(dataDir, target, "trusted");
   const destination = join(rejectedDir(dataDir, found.store), fileNameOf(found));
   renameSync(found.file, destination);
+  giveToDataDirOwner(dataDir);
   return { ...found, status: "rejected", file: destination };
 }
 
@@ -112,7 +116,22 @@ function trustFile(dataDir: string, file: string, store: StoreKind): StoredCerti
   for (const stale of readFolder(rejectedDir(dataDir, store), store, "rejected")) {
     if (stale.thumbprint === certificate.thumbprint) rmSync(stale.file);
   }
+  giveToDataDirOwner(dataDir);
   return { ...certificate, file: destination };
+}
+
+/**
+ * Gives the trust lists to dataDir's owner when the command runs as root, so the agent's user
+ * can still read them and write rejected certificates.
+ */
+function giveToDataDirOwner(dataDir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const { uid, gid } = statSync(dataDir);
+  const walk = (path: string) => {
+    chownSync(path, uid, gid);
+    if (statSync(path).isDirectory()) for (const name of readdirSync(path)) walk(join(path, name));
+  };
+  walk(join(dataDir, "opcua"));
 }
 
 function findOne(

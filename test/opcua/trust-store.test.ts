@@ -1,5 +1,5 @@
 import test from "ava";
-import { copyFileSync, existsSync, readdirSync } from "node:fs";
+import { chownSync, copyFileSync, existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { hasCode } from "../../src/errors.js";
 import {
@@ -71,4 +71,14 @@ test("every unit of the built-in profiles has a UNECE code", (t) => {
   );
   t.true(units.size > 0);
   for (const unit of units) t.truthy(ucumUnits[unit], `no UNECE code for UCUM ${unit}`);
+});
+
+test("trust run as root gives the lists to dataDir's owner", async (t) => {
+  if (process.getuid?.() !== 0) return t.pass("needs root to change owners");
+  const dataDir = tempDir(t);
+  chownSync(dataDir, 4321, 4321);
+  const cert = await createOpcuaCertificate(tempDir(t), "scada", { applicationUri: "urn:scada" });
+  const entry = trustCertificate(dataDir, cert.cert, "applications");
+  t.is(statSync(entry.file).uid, 4321);
+  t.is(statSync(join(storeDir(dataDir, "users"), "rejected")).uid, 4321);
 });
