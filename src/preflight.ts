@@ -10,6 +10,7 @@ import { loadConfig, resolveSetting } from "./config/load.js";
 import { isRecord, parsePath, type Locate, type Problem } from "./config/problems.js";
 import type { GatewayConfig } from "./config/schema.js";
 import { readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
+import { usersFileProblems } from "./opcua/passwords.js";
 import {
   defaultApplicationUri,
   readOpcuaCertificate,
@@ -104,9 +105,28 @@ function opcuaProblems(
       : keyOwnerProblem(config.opcua.keyFile, process.getuid?.());
   if (owner !== undefined)
     problems.push({ file: configFile, path: "opcua.keyFile", message: owner });
+  const { usersFile } = config.opcua;
+  if (usersFile !== undefined) {
+    for (const message of [...usersFileProblems(usersFile), ...otherUsersCanRead(usersFile)]) {
+      problems.push({ file: configFile, path: "opcua.usersFile", message });
+    }
+  }
   return read.ok && owner === undefined
     ? { problems, certificate: read.certificate }
     : { problems };
+}
+
+/** Password hashes can be attacked offline, so the file must be private like a key. */
+function otherUsersCanRead(file: string): string[] {
+  try {
+    const mode = statSync(file).mode & 0o777;
+    if ((mode & 0o077) === 0) return [];
+    const octal = mode.toString(8).padStart(4, "0");
+    return [`${file} can be read by other users (mode ${octal}); run chmod 600 ${file}`];
+  } catch {
+    // usersFileProblems already reported a file that cannot be read.
+    return [];
+  }
 }
 
 /**

@@ -60,6 +60,7 @@ function resolvePaths(config: GatewayConfig, configFile: string): GatewayConfig 
       ...config.opcua,
       certFile: config.opcua.certFile === undefined ? undefined : at(config.opcua.certFile),
       keyFile: config.opcua.keyFile === undefined ? undefined : at(config.opcua.keyFile),
+      usersFile: config.opcua.usersFile === undefined ? undefined : at(config.opcua.usersFile),
     },
   };
 }

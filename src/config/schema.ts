@@ -139,6 +139,11 @@ const opcuaSchema = z
       .min(1)
       .default(["Basic256Sha256", "Aes256_Sha256_RsaPss"]),
     maxSessions: z.number().int().min(1).max(100).default(10),
+    /**
+     * Optional file of user names with scrypt password hashes (`iomt-gateway opcua passwd`).
+     * Without it, users log in with X.509 certificates only.
+     */
+    usersFile: z.string().min(1).optional(),
   })
   .strict()
   .refine(

@@ -18,7 +18,9 @@ import {
 import type { OpcuaConfig } from "../config/schema.js";
 import { GatewayError, messageOf } from "../errors.js";
 import { agentVersion } from "../version.js";
+import type { Logger } from "../log.js";
 import { DeviceNode } from "./device-node.js";
+import { verifyPassword } from "./passwords.js";
 import type { OpcuaServerHandle, OpcuaServerOptions } from "./handle.js";
 import { ensureStores, storeDir } from "./trust-store.js";
 
@@ -56,8 +58,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
     securityModes: config.securityModes.map((mode) => modes[mode]),
     securityPolicies: config.securityPolicies.map((policy) => policies[policy]),
     allowAnonymous: false,
-    // node-opcua advertises the user name token even when no user has a password; refuse them all.
-    userManager: { isValidUser: () => false },
+    userManager: userManagerOf(config.usersFile, log),
     maxConnectionsPerEndpoint: config.maxSessions,
     maxAllowedSessionNumber: config.maxSessions,
     nodeset_filename: [standardNodeset()],
@@ -104,6 +105,35 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
       return node;
     },
     stop: () => server.shutdown(0),
+  };
+}
+
+/**
+ * Checks user names against opcua.usersFile. node-opcua advertises the user name token even
+ * without that file, so every user name is rejected then.
+ */
+function userManagerOf(usersFile: string | undefined, log: Logger) {
+  return {
+    isValidUserAsync: (
+      name: string,
+      password: string,
+      done: (error: Error | null, valid?: boolean) => void,
+    ) => {
+      const checked =
+        usersFile === undefined
+          ? Promise.resolve(false)
+          : verifyPassword(usersFile, name, password);
+      checked.then(
+        (valid) => {
+          if (!valid) log.warn("opcua user name login rejected", { user: name });
+          done(null, valid);
+        },
+        (error: unknown) => {
+          log.warn("opcua password check failed", { user: name, error: messageOf(error) });
+          done(null, false);
+        },
+      );
+    },
   };
 }
 

@@ -7,6 +7,7 @@ import type { ExecutionContext } from "ava";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { AttributeIds, type ClientSession, type DataValue } from "node-opcua";
+import { setPassword } from "../../src/opcua/passwords.js";
 import { createOpcuaCertificate } from "../../src/pki/dev-ca.js";
 import { runCli } from "../helpers/agent-process.js";
 import { freeLoopbackPort } from "../helpers/mosquitto.js";
@@ -15,6 +16,8 @@ import { tempDir } from "../helpers/tmp.js";
 import { buildWorld, startAgentIn, type World } from "./scenario.js";
 
 export const serverUri = "urn:iomt-gateway:test";
+/** A user of opcua.usersFile, as `iomt-gateway opcua passwd` writes it. */
+export const passwordUser = { userName: "charge-nurse", password: "a long test password" };
 export const spo2 = "ns=1;s=bed12-spo2.MDC_PULS_OXIM_SAT_O2";
 /** makeEUInformation's unitId for the UNECE code P1 (percent): the code's bytes as an integer. */
 export const percentUnitId = ("P".charCodeAt(0) << 8) | "1".charCodeAt(0);
@@ -47,6 +50,8 @@ export async function setUpOpcua(t: ExecutionContext, command: string[]): Promis
   const user = await createOpcuaCertificate(certs, "nurse-station");
   const unknownUser = await createOpcuaCertificate(certs, "stranger");
   const port = await freeLoopbackPort();
+  const usersFile = join(dir, "opcua-users");
+  setPassword(usersFile, passwordUser.userName, passwordUser.password);
   const world = await buildWorld(t, {
     settings: [
       "opcua:",
@@ -57,6 +62,7 @@ export async function setUpOpcua(t: ExecutionContext, command: string[]): Promis
       `  applicationUri: ${serverUri}`,
       `  certFile: ${server.cert}`,
       `  keyFile: ${server.key}`,
+      `  usersFile: ${usersFile}`,
     ].join("\n"),
   });
   // The technician trusts the client application and the user before the first start.

@@ -21,6 +21,7 @@ import { cliCommand } from "../helpers/agent-process.js";
 import { connectOpcua, type ClientOptions } from "../helpers/opcua-client.js";
 import {
   opcuaCli,
+  passwordUser,
   percentUnitId,
   readValue,
   setUpOpcua,
@@ -30,7 +31,7 @@ import {
 } from "./opcua-scenario.js";
 import { keepWriting, masimoLine, prefix } from "./scenario.js";
 
-test("OPC UA: trusted clients read live values; others are refused until trusted; a lost link turns values bad", async (t) => {
+test("OPC UA reads, refusals, trust and lost link", async (t) => {
   const setup = await setUpOpcua(t, cliCommand("source"));
   const { world, endpointUrl, dir } = setup;
   let line = masimoLine("097", "072");
@@ -139,6 +140,13 @@ test("OPC UA: trusted clients read live values; others are refused until trusted
   await t.throwsAsync(connectOpcua({ ...trustedOptions, user: setup.unknownUser }), {
     message: /BadIdentityTokenRejected/,
   });
+  const withPassword = await connectOpcua({ ...trustedOptions, user: passwordUser });
+  t.is((await readValue(withPassword.session, spo2)).statusCode, StatusCodes.Good);
+  await withPassword.close();
+  await t.throwsAsync(
+    connectOpcua({ ...trustedOptions, user: { ...passwordUser, password: "a wrong password" } }),
+    { message: /BadUserAccessDenied/ },
+  );
   const rejectedUsers = join(world.dir, "data", "opcua", "users", "rejected");
   t.true(
     readdirSync(rejectedUsers).some((name) => name.startsWith("stranger")),

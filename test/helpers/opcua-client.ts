@@ -21,7 +21,7 @@ export interface ClientOptions {
   /** Folder for the client's own trust lists (it accepts the server's certificate). */
   dir: string;
   application: CertificatePaths & { uri: string };
-  user?: CertificatePaths | "anonymous";
+  user?: CertificatePaths | { userName: string; password: string } | "anonymous";
   securityMode?: MessageSecurityMode;
   securityPolicy?: SecurityPolicy;
 }
@@ -68,6 +68,7 @@ export async function connectOpcua(options: ClientOptions): Promise<Connected> {
 
 function identityOf(user: ClientOptions["user"]): UserIdentityInfo {
   if (user === undefined || user === "anonymous") return { type: UserTokenType.Anonymous };
+  if ("userName" in user) return { type: UserTokenType.UserName, ...user };
   return {
     type: UserTokenType.Certificate,
     certificateData: convertPEMtoDER(readFileSync(user.cert, "utf8")),
