@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import mqtt from "mqtt";
 import { startAgent } from "../src/agent.js";
+import { startOpcuaWhenEnabled } from "../src/opcua/handle.js";
 import { formatProblem } from "../src/config/problems.js";
 import { createLogger } from "../src/log.js";
 import { createDevPki, type DevPki } from "../src/pki/dev-ca.js";
@@ -26,6 +27,7 @@ import {
   type RunningSimulator,
 } from "../src/simulate/runner.js";
 import { startDemoBroker } from "./demo/broker.js";
+import { prepareDemoOpcua, readOverOpcua, type DemoOpcua } from "./demo/opcua.js";
 import { LiveView } from "./demo/view.js";
 
 const demoDevices = [
@@ -39,16 +41,24 @@ interface Cleanup {
 }
 
 const usage =
-  "Usage: npm start [-- --duration SECONDS] [--tcp] [--plain] [--keep]\n\n" +
+  "Usage: npm start [-- --duration SECONDS] [--tcp] [--plain] [--keep] [--opcua]\n\n" +
   "  --duration S  stop after S seconds (default: run until Ctrl-C)\n" +
   "  --tcp         simulate devices over loopback TCP even when socat is installed\n" +
   "  --plain       print one line per message instead of redrawing the screen\n" +
-  "  --keep        keep the demo's folder (configuration, certificates, agent log)\n\n" +
+  "  --keep        keep the demo's folder (configuration, certificates, agent log)\n" +
+  "  --opcua       also run the OPC UA server and read a value from it every 3 s\n\n" +
   "The simulated devices send a corrupt frame and some noise now and then, so the link\n" +
   "counters show how the agent counts and skips bad input.\n";
 
 async function main(): Promise<number> {
-  let values: { duration?: string; tcp?: boolean; plain?: boolean; keep?: boolean; help?: boolean };
+  let values: {
+    duration?: string;
+    tcp?: boolean;
+    plain?: boolean;
+    keep?: boolean;
+    opcua?: boolean;
+    help?: boolean;
+  };
   try {
     values = parseArgs({
       options: {
@@ -56,6 +66,7 @@ async function main(): Promise<number> {
         tcp: { type: "boolean" },
         plain: { type: "boolean" },
         keep: { type: "boolean" },
+        opcua: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
     }).values;
@@ -85,7 +96,7 @@ async function main(): Promise<number> {
 
 async function runDemo(
   dir: string,
-  values: { duration?: string; tcp?: boolean; plain?: boolean },
+  values: { duration?: string; tcp?: boolean; plain?: boolean; opcua?: boolean },
   cleanups: Cleanup[],
 ) {
   const pki = await createDevPki(join(dir, "pki"), {
@@ -105,7 +116,8 @@ async function runDemo(
   }
 
   const configFile = join(dir, "config.yaml");
-  writeFileSync(configFile, demoConfig(pki, broker.port, links));
+  const opcua = values.opcua === true ? await prepareDemoOpcua(dir, join(dir, "data")) : undefined;
+  writeFileSync(configFile, demoConfig(pki, broker.port, links) + (opcua?.settings ?? ""));
   const checked = preflight(configFile);
   if (!checked.ok) {
     for (const problem of checked.problems) process.stderr.write(`${formatProblem(problem)}\n`);
@@ -118,7 +130,12 @@ async function runDemo(
     format: "text",
     sink: { write: (line) => logStream.write(line) },
   });
-  const agent = startAgent(checked.prepared, log);
+  const opcuaServer = await startOpcuaWhenEnabled(checked.prepared, log.child("opcua"));
+  const agent = startAgent(
+    checked.prepared,
+    log,
+    opcuaServer === undefined ? {} : { opcua: opcuaServer },
+  );
   cleanups.push(() => agent.stop());
 
   const view = new LiveView(`${prefix}/demo/gw-demo`);
@@ -134,7 +151,11 @@ async function runDemo(
     `demo: broker mqtts://localhost:${broker.port}, devices on ${useSocat ? "socat virtual serial ports" : "loopback TCP"}\n` +
       `demo: configuration ${configFile}\ndemo: agent log ${logFile}\n`,
   );
-  await waitForStop(values.duration, view, values.plain === true || !process.stdout.isTTY);
+  const plain = values.plain === true || !process.stdout.isTTY;
+  const viewer = opcua === undefined ? undefined : readEvery(opcua, view, plain);
+  if (opcuaServer !== undefined) process.stdout.write(`demo: OPC UA ${opcuaServer.endpointUrl}\n`);
+  await waitForStop(values.duration, view, plain);
+  clearInterval(viewer);
   process.stdout.write(`\ndemo: received ${view.observationMessages} observation messages\n`);
   return view.observationMessages > 0 ? 0 : 1;
 }
@@ -195,6 +216,19 @@ reconnect: { initialDelayMs: 200, maxDelayMs: 2000 }
 devices:
 ${devices}
 `;
+}
+
+/** Reads over OPC UA every 3 s; the line goes under the live view, or is printed in plain mode. */
+function readEvery(opcua: DemoOpcua, view: LiveView, plain: boolean): NodeJS.Timeout {
+  return setInterval(() => {
+    readOverOpcua(opcua, demoDevices[0]?.id ?? "").then(
+      (line) => {
+        view.footer = line;
+        if (plain) process.stdout.write(`${line}\n`);
+      },
+      (error: unknown) => process.stdout.write(`opcua: read failed: ${String(error)}\n`),
+    );
+  }, 3000);
 }
 
 function subscribe(pki: DevPki, port: number, view: LiveView, plain: boolean) {

@@ -20,7 +20,8 @@ import { defaultSimulatorOptions } from "../../src/protocols/family.js";
 import { createPtyPair } from "../../src/simulate/pty-pair.js";
 import { runSerialSimulator } from "../../src/simulate/runner.js";
 import { installBundle, startCli } from "../../test/helpers/agent-process.js";
-import { freeLoopbackPort, startMosquitto } from "../../test/helpers/mosquitto.js";
+import { startMosquitto } from "../../test/helpers/mosquitto.js";
+import { freeLoopbackPort } from "../../test/helpers/ports.js";
 import { connectSubscriber } from "../../test/helpers/subscriber.js";
 
 interface RunResult {
@@ -105,7 +106,7 @@ async function runOnce(settleMs: number, opcua: boolean): Promise<RunResult> {
     });
     let opcuaListeningMs: number | undefined;
     if (opcua) {
-      await waitForOutput(agent.output, "opcua server listening", 30_000);
+      await waitForOutput(() => agent.output(), "opcua server listening", 30_000);
       opcuaListeningMs = performance.now() - startedAt;
     }
     await subscriber.waitFor((m) => m.topic === "iomt/v1/bench/gw/state", 20_000);

@@ -64,6 +64,9 @@ export class LiveView {
     }
   }
 
+  /** A last line under the devices, such as the latest value read over OPC UA. */
+  footer: string | undefined;
+
   render(nowMs: number): string {
     const lines = [`iomt-gateway demo — gateway ${this.gateway?.state ?? "?"} — Ctrl-C stops`, ""];
     for (const [deviceId, device] of this.devices) {
@@ -101,6 +104,7 @@ export class LiveView {
         `health: rss ${h.process.rssMb} MB, load ${h.system.load1.toFixed(2)}, queue ${h.uplink.queuedRecords}, published ${h.uplink.published}`,
       );
     }
+    if (this.footer !== undefined) lines.push(this.footer);
     return lines.join("\n");
   }
 

@@ -1,10 +1,8 @@
 import { startAgent } from "../agent.js";
 import { formatProblem } from "../config/problems.js";
 import { createLogger } from "../log.js";
-import { preflight, type Prepared } from "../preflight.js";
-import { startOpcua, type OpcuaServerHandle } from "../opcua/handle.js";
-import type { Logger } from "../log.js";
-import type { LoadedProfile } from "../profiles/load.js";
+import { preflight } from "../preflight.js";
+import { startOpcuaWhenEnabled } from "../opcua/handle.js";
 import { parseCommandArgs, requireOption } from "./args.js";
 
 const help = `Usage: iomt-gateway run --config FILE
@@ -47,23 +45,4 @@ export async function runCommand(args: string[]): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
   });
   return 0;
-}
-
-/** Starts the OPC UA server before the devices, so it sees their first records. */
-function startOpcuaWhenEnabled(
-  prepared: Prepared,
-  log: Logger,
-): Promise<OpcuaServerHandle | undefined> {
-  const { config } = prepared;
-  if (!config.opcua.enabled || prepared.opcua === undefined) return Promise.resolve(undefined);
-  return startOpcua({
-    config: config.opcua,
-    certificate: prepared.opcua,
-    dataDir: config.dataDir,
-    devices: config.devices.map((device) => ({
-      device,
-      profile: (prepared.profiles.get(device.profile) as LoadedProfile).profile,
-    })),
-    log: log.child("opcua"),
-  });
 }

@@ -6,6 +6,8 @@
 import type { OpcuaConfig, DeviceConfig } from "../config/schema.js";
 import type { DeviceSink } from "../device/supervisor.js";
 import type { Logger } from "../log.js";
+import type { Prepared } from "../preflight.js";
+import type { LoadedProfile } from "../profiles/load.js";
 import type { Profile } from "../profiles/schema.js";
 import type { OpcuaCertificate } from "./certificate.js";
 
@@ -28,4 +30,23 @@ export interface OpcuaServerHandle {
 export async function startOpcua(options: OpcuaServerOptions): Promise<OpcuaServerHandle> {
   const { startOpcuaServer } = await import("./server.js");
   return startOpcuaServer(options);
+}
+
+/** Starts the OPC UA server before the devices, so it sees their first records. */
+export function startOpcuaWhenEnabled(
+  prepared: Prepared,
+  log: Logger,
+): Promise<OpcuaServerHandle | undefined> {
+  const { config } = prepared;
+  if (!config.opcua.enabled || prepared.opcua === undefined) return Promise.resolve(undefined);
+  return startOpcua({
+    config: config.opcua,
+    certificate: prepared.opcua,
+    dataDir: config.dataDir,
+    devices: config.devices.map((device) => ({
+      device,
+      profile: (prepared.profiles.get(device.profile) as LoadedProfile).profile,
+    })),
+    log: log.child("opcua"),
+  });
 }

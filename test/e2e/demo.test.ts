@@ -21,3 +21,11 @@ for (const mode of ["socat", "tcp"] as const) {
     t.true(received >= 4, `received ${received}`);
   });
 }
+
+test("npm start demo serves OPC UA with --opcua", async (t) => {
+  const args = ["--duration", "9", "--plain", "--tcp", "--opcua"];
+  const { code, output } = await runCli(demo, args, tempDir(t));
+  t.is(code, 0, output);
+  t.regex(output, /demo: OPC UA opc\.tcp:\/\/localhost:\d+/);
+  t.regex(output, /opcua: bed1-spo2 MDC_PULS_OXIM_SAT_O2 = \d+ \(Good\), read over SignAndEncrypt/);
+});

@@ -10,7 +10,7 @@ import { AttributeIds, type ClientSession, type DataValue } from "node-opcua";
 import { setPassword } from "../../src/opcua/passwords.js";
 import { createOpcuaCertificate } from "../../src/pki/dev-ca.js";
 import { runCli } from "../helpers/agent-process.js";
-import { freeLoopbackPort } from "../helpers/mosquitto.js";
+import { freeLoopbackPort } from "../helpers/ports.js";
 import type { ClientOptions } from "../helpers/opcua-client.js";
 import { tempDir } from "../helpers/tmp.js";
 import { buildWorld, startAgentIn, type World } from "./scenario.js";

@@ -133,6 +133,8 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
   await t.throwsAsync(connectOpcua({ ...trustedOptions, securityMode: MessageSecurityMode.None }), {
     message: /rejected by server|None/,
   });
+  // Sign without encryption is offered only when opcua.securityModes lists it.
+  await t.throwsAsync(connectOpcua({ ...trustedOptions, securityMode: MessageSecurityMode.Sign }));
   // No endpoint offers an anonymous token policy, so the client cannot even ask for one.
   await t.throwsAsync(connectOpcua({ ...trustedOptions, user: "anonymous" }), {
     message: /anonymous/i,

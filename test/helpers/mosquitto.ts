@@ -14,6 +14,7 @@ import net from "node:net";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { watchChild, type WatchedChild } from "../../src/simulate/child-process.js";
+import { freeLoopbackPort } from "./ports.js";
 
 /** The PKI files the broker needs; a `DevPki` from src/pki/dev-ca.ts fits. */
 export interface BrokerPki {
@@ -235,20 +236,6 @@ function isNotFound(error: unknown): boolean {
 }
 
 /** Returns a port that was free on 127.0.0.1 a moment ago: the kernel picks it for a bind to 0. */
-export async function freeLoopbackPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", resolve);
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === "string") {
-    throw new Error(`could not read the port of a loopback listener (got ${String(address)})`);
-  }
-  return address.port;
-}
-
 async function acceptsTcp(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: "127.0.0.1", port });
