@@ -1,5 +1,5 @@
 /**
- * What the agent sees of the OPC UA server, and the one place that loads it. node-opcua is loaded
+ * The OPC UA server as the agent uses it, and the one place that loads it. node-opcua is loaded
  * only here, on demand: an MQTT-only gateway never pays its start time and memory. In the bundle
  * the import below resolves to dist/opcua.cjs, a separate file (build/esbuild.mjs).
  */
@@ -32,7 +32,7 @@ export async function startOpcua(options: OpcuaServerOptions): Promise<OpcuaServ
   return startOpcuaServer(options);
 }
 
-/** Starts the OPC UA server before the devices, so it sees their first records. */
+/** Starts the OPC UA server before the devices, so it receives their first records. */
 export function startOpcuaWhenEnabled(
   prepared: Prepared,
   log: Logger,
