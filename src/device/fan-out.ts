@@ -7,6 +7,9 @@ export function fanOut(sinks: readonly DeviceSink[]): DeviceSink {
     observations: (batch, receivedAtMs) => {
       for (const sink of sinks) sink.observations(batch, receivedAtMs);
     },
+    waveSegment: (segment, emittedAtMs) => {
+      for (const sink of sinks) sink.waveSegment(segment, emittedAtMs);
+    },
     alarm: (change, source, atMs) => {
       for (const sink of sinks) sink.alarm(change, source, atMs);
     },
