@@ -120,8 +120,12 @@ export class DeviceNode implements DeviceSink {
     const last = node.last;
     if (last === undefined) return;
     let status = last.status;
-    if (status === StatusCodes.Good && this.linkState === "stale") status = measurementStatus.stale;
-    if (this.linkState === "lost") status = measurementStatus.lost;
+    if (this.linkState === "stale") {
+      if (status === StatusCodes.Good) status = measurementStatus.stale;
+    } else if (this.linkState !== "connected") {
+      // Lost, or reopened (connecting, negotiating) with no frame yet: the value is still old.
+      status = measurementStatus.lost;
+    }
     const value =
       last.value === null
         ? new Variant({ dataType: DataType.Null })

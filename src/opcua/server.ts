@@ -12,14 +12,12 @@ import {
   OPCUAServer,
   SecurityPolicy,
   nodesets,
-  type Namespace,
-  type UAEventType,
 } from "node-opcua";
 import type { OpcuaConfig } from "../config/schema.js";
 import { GatewayError, messageOf } from "../errors.js";
 import { agentVersion } from "../version.js";
 import type { Logger } from "../log.js";
-import { DeviceNode } from "./device-node.js";
+import { buildAddressSpace } from "./address-space.js";
 import { verifyPassword } from "./passwords.js";
 import type { OpcuaServerHandle, OpcuaServerOptions } from "./handle.js";
 import { ensureStores, storeDir } from "./trust-store.js";
@@ -84,7 +82,10 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
       },
     );
   }
-  const nodes = buildAddressSpace(server, options);
+  const addressSpace = server.engine.addressSpace;
+  if (addressSpace === null)
+    throw new Error("opcua: the address space is missing after initialize");
+  const nodes = buildAddressSpace(addressSpace, options.devices);
   try {
     await server.start();
   } catch (error) {
@@ -141,54 +142,4 @@ function userManagerOf(usersFile: string | undefined, log: Logger) {
 function standardNodeset(): string {
   const bundled = join(__dirname, "nodesets", "Opc.Ua.NodeSet2.xml");
   return existsSync(bundled) ? bundled : nodesets.standard;
-}
-
-function buildAddressSpace(
-  server: OPCUAServer,
-  options: OpcuaServerOptions,
-): Map<string, DeviceNode> {
-  const addressSpace = server.engine.addressSpace;
-  if (addressSpace === null)
-    throw new Error("opcua: the address space is missing after initialize");
-  const namespace = addressSpace.getOwnNamespace();
-  const alarmEventType = addDeviceAlarmEventType(namespace);
-  const folder = namespace.addFolder(addressSpace.rootFolder.objects, {
-    browseName: "Devices",
-    nodeId: "s=Devices",
-  });
-  const nodes = new Map<string, DeviceNode>();
-  for (const { device, profile } of options.devices) {
-    const object = namespace.addObject({
-      organizedBy: folder,
-      browseName: device.id,
-      nodeId: `s=${device.id}`,
-      description: `${profile.manufacturer} ${profile.model} (${profile.id}@${profile.version})`,
-      eventNotifier: 1,
-      notifierOf: addressSpace.rootFolder.objects.server,
-    });
-    nodes.set(device.id, new DeviceNode(namespace, object, device, profile, alarmEventType));
-  }
-  return nodes;
-}
-
-/** Device and technical alarms as events, with the fields of the MQTT alarm payload. */
-function addDeviceAlarmEventType(namespace: Namespace): UAEventType {
-  const eventType = namespace.addEventType({
-    browseName: "DeviceAlarmEventType",
-    subtypeOf: "BaseEventType",
-  });
-  for (const [name, dataType] of [
-    ["AlarmCode", "String"],
-    ["AlarmState", "String"],
-    ["AlarmSource", "String"],
-    ["DevicePriority", "Int32"],
-  ] as const) {
-    namespace.addVariable({
-      propertyOf: eventType,
-      browseName: name,
-      dataType,
-      modellingRule: name === "DevicePriority" ? "Optional" : "Mandatory",
-    });
-  }
-  return eventType;
 }
