@@ -58,7 +58,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
     allowAnonymous: false,
     userManager: userManagerOf(config.usersFile, log),
     maxConnectionsPerEndpoint: config.maxSessions,
-    maxAllowedSessionNumber: config.maxSessions,
+    serverCapabilities: { maxSessions: config.maxSessions },
     nodeset_filename: [standardNodeset()],
     serverInfo: {
       applicationUri: certificate.applicationUri,

@@ -332,6 +332,9 @@ export async function createOpcuaCertificate(
         false,
       ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+      // node-opcua treats a certificate without an authority key id equal to its subject key id
+      // as CA-signed, and warns that its chain is incomplete.
+      await x509.AuthorityKeyIdentifierExtension.create(keys.publicKey),
       ...(altNames.length === 0 ? [] : [new x509.SubjectAlternativeNameExtension(altNames)]),
     ],
   });
