@@ -13,11 +13,16 @@ export interface UnitOfMeasure {
 }
 
 /**
- * Every UCUM unit the built-in profiles use. % and mbar are in node-opcua's own standardUnits
- * list (P1, MBR); the others are not, so their codes come from Recommendation 20 directly.
+ * Every UCUM unit the built-in profiles use. %, mbar, kPa and Cel are in node-opcua's own
+ * standardUnits list (P1, MBR, KPA, CEL); the others are not, so their codes come from
+ * Recommendation 20 directly.
  */
 export const ucumUnits: Readonly<Record<string, UnitOfMeasure>> = {
   "%": { commonCode: "P1", symbol: "%", description: "percent" },
+  "1": { commonCode: "C62", symbol: "1", description: "one (a ratio or count without unit)" },
+  Cel: { commonCode: "CEL", symbol: "°C", description: "degree Celsius" },
+  kPa: { commonCode: "KPA", symbol: "kPa", description: "kilopascal" },
+  mV: { commonCode: "2Z", symbol: "mV", description: "millivolt" },
   "/min": { commonCode: "C94", symbol: "/min", description: "reciprocal minute (per minute)" },
   "mm[Hg]": { commonCode: "HN", symbol: "mmHg", description: "millimetre of mercury" },
   mbar: { commonCode: "MBR", symbol: "mbar", description: "millibar" },
