@@ -225,9 +225,9 @@ function severityOf(source: "device" | "technical", active: boolean): number {
 
 function euInformationOf(ucum: string) {
   const unit = unitOfUcum(ucum);
-  if (unit === undefined) {
-    // Part 8: unitId -1 when no UNECE code is known; the UCUM code still names the unit.
-    const eu = makeEUInformation("", ucum, `UCUM ${ucum}`);
+  if (unit?.commonCode === null || unit === undefined) {
+    // Part 8: unitId -1 when no UNECE code is known; the symbol or UCUM code still names the unit.
+    const eu = makeEUInformation("", unit?.symbol ?? ucum, unit?.description ?? `UCUM ${ucum}`);
     eu.unitId = -1;
     return eu;
   }

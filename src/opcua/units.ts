@@ -4,8 +4,11 @@
  * node-opcua.
  */
 export interface UnitOfMeasure {
-  /** UNECE common code, turned into EUInformation.unitId by node-opcua's makeEUInformation. */
-  commonCode: string;
+  /**
+   * UNECE common code, turned into EUInformation.unitId by node-opcua's makeEUInformation, or
+   * null for a unit given no code here (unitId -1, as OPC UA Part 8 allows).
+   */
+  commonCode: string | null;
   /** EUInformation.displayName. */
   symbol: string;
   /** EUInformation.description. */
@@ -14,8 +17,9 @@ export interface UnitOfMeasure {
 
 /**
  * Every UCUM unit the built-in profiles use. %, mbar, kPa and Cel are in node-opcua's own
- * standardUnits list (P1, MBR, KPA, CEL); the others are not, so their codes come from
- * Recommendation 20 directly.
+ * standardUnits list (P1, MBR, KPA, CEL).
+ * NOTE: the other codes (C94, HN, MLT, 2Z, C62) are not yet checked against the published
+ * Recommendation 20 list.
  */
 export const ucumUnits: Readonly<Record<string, UnitOfMeasure>> = {
   "%": { commonCode: "P1", symbol: "%", description: "percent" },
@@ -23,6 +27,8 @@ export const ucumUnits: Readonly<Record<string, UnitOfMeasure>> = {
   Cel: { commonCode: "CEL", symbol: "°C", description: "degree Celsius" },
   kPa: { commonCode: "KPA", symbol: "kPa", description: "kilopascal" },
   mV: { commonCode: "2Z", symbol: "mV", description: "millivolt" },
+  // NOTE: pH is a number without a unit; no Recommendation 20 code for it was confirmed here.
+  "[pH]": { commonCode: null, symbol: "pH", description: "pH (potential of hydrogen)" },
   "/min": { commonCode: "C94", symbol: "/min", description: "reciprocal minute (per minute)" },
   "mm[Hg]": { commonCode: "HN", symbol: "mmHg", description: "millimetre of mercury" },
   mbar: { commonCode: "MBR", symbol: "mbar", description: "millibar" },
