@@ -2,9 +2,14 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { auditConnectError, auditStart } from "./audit/events.js";
+import { AuditFile } from "./audit/file.js";
+import { AuditTrail } from "./audit/trail.js";
 import { DevicePipeline } from "./device/pipeline.js";
 import { fanOut } from "./device/fan-out.js";
 import { DeviceSupervisor, systemClock, type DeviceSink } from "./device/supervisor.js";
+import { EgressController } from "./egress/controller.js";
+import type { EgressGuard } from "./egress/guard.js";
 import { HealthReporter } from "./health/reporter.js";
 import { createSerialConnector } from "./link/serial.js";
 import { createTcpConnector } from "./link/tcp.js";
@@ -30,6 +35,9 @@ export interface RunningAgent {
   sessionId: string;
   uplink: MqttUplink;
   supervisors: DeviceSupervisor[];
+  egress: EgressController;
+  /** Resolves once the allowlist is resolved and the uplink and devices are started. */
+  started: Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -63,6 +71,22 @@ export function startAgent(
     { file: join(config.dataDir, outboxFileName), ...config.outbox },
     log.child("outbox"),
   );
+  let uplinkConnected = () => false;
+  const audit = new AuditTrail({
+    file: new AuditFile({ dir: config.dataDir, ...config.audit }),
+    outbox,
+    topic: topics.audit,
+    sessionId,
+    connected: () => uplinkConnected(),
+    log: log.child("audit"),
+  });
+  auditStart(audit, prepared);
+  const egress = new EgressController({
+    config,
+    configFile: prepared.configFile,
+    audit,
+    log: log.child("egress"),
+  });
   const uplink = new MqttUplink({
     broker: config.broker,
     tls: prepared.tls,
@@ -70,8 +94,11 @@ export function startAgent(
     will: { topic: topics.state, payload: JSON.stringify(gatewayState("offline")) },
     outbox,
     inFlightWindow,
+    guard: egress.guard,
+    onConnectError: (error) => auditConnectError(audit, error, config.broker.url),
     log: log.child("mqtt"),
   });
+  uplinkConnected = () => uplink.connected;
   uplink.setRetained(topics.state, gatewayState("online"));
 
   const host: HostIdentity = { name: "IOMTGW", revision: agentVersion };
@@ -81,7 +108,8 @@ export function startAgent(
     const publisher = new DevicePublisher(device.id, loaded.profile, outbox, topics, uplink);
     const sinks: DeviceSink[] = [publisher];
     if (extras.opcua !== undefined) sinks.push(extras.opcua.sinkFor(device.id));
-    return createSupervisor(device, loaded, prepared, fanOut(sinks), host, deviceLog);
+    const sink = fanOut(sinks);
+    return createSupervisor(device, loaded, prepared, sink, host, egress.guard, deviceLog);
   });
 
   watchDrops(outbox, supervisors);
@@ -96,6 +124,7 @@ export function startAgent(
     clientCertNotAfter: prepared.tls.clientCertNotAfter,
     ...(prepared.opcua === undefined ? {} : { opcuaCertNotAfter: prepared.opcua.notAfter }),
     outbox,
+    egress: () => egress.health(),
     log: log.child("health"),
   });
 
@@ -106,15 +135,25 @@ export function startAgent(
     devices: config.devices.length,
     configSha256: prepared.configSha256,
   });
-  uplink.start();
-  for (const supervisor of supervisors) supervisor.start();
-  health.start();
+  let stopped = false;
+  // Connections wait for the allowlist's names to resolve, so the first attempts are not denied.
+  const started = egress.start().then(() => {
+    if (stopped) return;
+    uplink.start();
+    for (const supervisor of supervisors) supervisor.start();
+    health.start();
+  });
 
   return {
     sessionId,
     uplink,
     supervisors,
+    egress,
+    started,
     stop: async () => {
+      stopped = true;
+      await started;
+      egress.stop();
       health.stop();
       for (const supervisor of supervisors) supervisor.stop();
       // Retained device states would otherwise keep saying "connected" after the agent is gone.
@@ -127,6 +166,7 @@ export function startAgent(
           sinceMs: Date.now(),
         }),
       }));
+      audit.record("agent-stopped", "info", "agent stopping", {});
       // Commit what the devices sent last, so it can still go out before the disconnect.
       outbox.flush();
       await uplink.stop([
@@ -136,6 +176,7 @@ export function startAgent(
       // Records not yet acknowledged stay in the outbox for the next run.
       outbox.close();
       await extras.opcua?.stop();
+      audit.close();
       log.info("agent stopped", { sessionId });
     },
   };
@@ -171,6 +212,7 @@ function createSupervisor(
   prepared: Prepared,
   sink: DeviceSink,
   host: HostIdentity,
+  guard: EgressGuard,
   log: Logger,
 ): DeviceSupervisor {
   const { config } = prepared;
@@ -182,7 +224,7 @@ function createSupervisor(
           ...loaded.profile.serial,
           baudRate: device.link.baudRate ?? loaded.profile.serial.baudRate,
         })
-      : createTcpConnector(device.link.host, device.link.port);
+      : createTcpConnector(device.link.host, device.link.port, guard);
   const reconnect = {
     initialDelayMs: config.reconnect.initialDelayMs,
     maxDelayMs: config.reconnect.maxDelayMs,

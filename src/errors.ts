@@ -16,6 +16,10 @@ export type ErrorCode =
   | "LINK_OPEN_FAILED"
   // Command line.
   | "CLI_USAGE"
+  // Egress: a destination outside the allowlist, and the host firewall.
+  | "EGRESS_DENIED"
+  | "EGRESS_FIREWALL_FAILED"
+  | "EGRESS_FIREWALL_UNSAFE"
   // Files in the data folder.
   | "STATE_DAMAGED"
   | "STATE_LOCKED";

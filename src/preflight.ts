@@ -9,6 +9,7 @@ import { outboxFileName, outboxFileProblem } from "./outbox/store.js";
 import { loadConfig, resolveSetting } from "./config/load.js";
 import { isRecord, parsePath, type Locate, type Problem } from "./config/problems.js";
 import type { GatewayConfig } from "./config/schema.js";
+import { uncoveredDestinationProblems } from "./egress/destinations.js";
 import { readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
 import { usersFileProblems } from "./opcua/passwords.js";
 import {
@@ -59,6 +60,7 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
   const problems = [
     ...profileSet.problems,
     ...missingProfiles(configFile, config.devices, profileSet.profiles, new Set()),
+    ...uncoveredDestinationProblems(config, configFile),
   ];
   const tls = readTlsMaterial(config.broker, configFile);
   if (!tls.ok) problems.push(...tls.problems);

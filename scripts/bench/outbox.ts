@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { silentLogger } from "../../src/log.js";
 import { readTlsMaterial } from "../../src/mqtt/tls.js";
+import { brokerOnlyGuard } from "../../src/egress/destinations.js";
 import { MqttUplink } from "../../src/mqtt/uplink.js";
 import { Outbox } from "../../src/outbox/outbox.js";
 import { createDevPki } from "../../src/pki/dev-ca.js";
@@ -108,6 +109,7 @@ async function drain(file: string) {
       will: { topic: "iomt/v1/bench/gw/state", payload: "{}" },
       inFlightWindow: 64,
       outbox,
+      guard: await brokerOnlyGuard(brokerConfig),
       log: silentLogger,
     });
     const rssAtStart = rssMb();

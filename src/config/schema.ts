@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { baudRates } from "../profiles/common.js";
+import { auditSchema, egressSchema } from "./egress-schema.js";
 
 const idPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$/;
 const id = (what: string) =>
@@ -229,6 +230,9 @@ export const configSchema = z
     }),
     /** Ids and links must be unique; src/config/duplicates.ts checks that beside the schema. */
     devices: z.array(deviceSchema).min(1, "must list at least one device"),
+    /** The egress allowlist and the host firewall; see docs/egress.md. */
+    egress: egressSchema.optional(),
+    audit: auditSchema,
   })
   .strict();
 

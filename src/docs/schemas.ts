@@ -3,6 +3,7 @@ import { z } from "zod";
 import { configSchema } from "../config/schema.js";
 import {
   alarmPayload,
+  auditPayload,
   deviceInfoPayload,
   deviceStatePayload,
   gatewayStatePayload,
@@ -23,6 +24,7 @@ const schemas: [string, z.ZodType, "input" | "output"][] = [
   ["observations.schema.json", observationsPayload, "output"],
   ["alarm.schema.json", alarmPayload, "output"],
   ["wave-segment.schema.json", waveSegmentPayload, "output"],
+  ["audit.schema.json", auditPayload, "output"],
 ];
 
 export function renderSchemas(): [string, string][] {

@@ -3,7 +3,7 @@ import type { DeviceSupervisor } from "../device/supervisor.js";
 import { messageOf } from "../errors.js";
 import type { Logger } from "../log.js";
 import { deviceStatePayloadOf } from "../mqtt/device-publisher.js";
-import type { HealthPayload } from "../mqtt/payloads.js";
+import type { EgressHealth, HealthPayload } from "../mqtt/payloads.js";
 import type { Topics } from "../mqtt/topics.js";
 import { daysUntil } from "../mqtt/tls.js";
 import type { Outbox } from "../outbox/outbox.js";
@@ -22,6 +22,8 @@ export interface HealthReporterOptions {
   /** The OPC UA server certificate's expiry, when the server runs. */
   opcuaCertNotAfter?: string;
   outbox: Outbox;
+  /** The allowlist's version, the firewall's state and the denial counters. */
+  egress: () => EgressHealth;
   log: Logger;
 }
 
@@ -67,6 +69,7 @@ export class HealthReporter {
         rejectedRecords: uplink.rejected,
       },
       outbox: this.outboxFigures(),
+      egress: this.options.egress(),
       certificates: {
         clientCertNotAfter: this.options.clientCertNotAfter,
         clientCertDaysLeft: daysUntil(this.options.clientCertNotAfter),

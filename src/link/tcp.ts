@@ -1,5 +1,6 @@
 /** A raw TCP connector to a serial device server port (Moxa- or Lantronix-style "TCP server" mode). */
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
+import type { EgressGuard } from "../egress/guard.js";
 import { GatewayError } from "../errors.js";
 import { maxPendingWriteBytes, type Connector, type LinkConnection } from "./types.js";
 
@@ -7,22 +8,20 @@ import { maxPendingWriteBytes, type Connector, type LinkConnection } from "./typ
 const keepAliveDelayMs = 10_000;
 const connectTimeoutMs = 10_000;
 
-export function createTcpConnector(host: string, port: number): Connector {
+/** Connects through `guard`, so a device server outside the allowlist is never contacted. */
+export function createTcpConnector(host: string, port: number, guard: EgressGuard): Connector {
   return {
     description: `tcp ${host}:${port}`,
-    connect: () => openTcp(host, port),
+    connect: () => openTcp(host, port, guard),
   };
 }
 
-function openTcp(host: string, port: number): Promise<LinkConnection> {
+function openTcp(host: string, port: number, guard: EgressGuard): Promise<LinkConnection> {
   return new Promise((resolve, reject) => {
-    const socket = connect({
-      host,
-      port,
-      noDelay: true,
-      keepAlive: true,
-      keepAliveInitialDelay: keepAliveDelayMs,
-    });
+    const socket = guard.connectTcp(
+      { host, port, protocol: "tcp", purpose: "device-server" },
+      { noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveDelayMs },
+    );
     socket.setTimeout(connectTimeoutMs, () =>
       socket.destroy(new Error(`no connection after ${connectTimeoutMs} ms`)),
     );

@@ -132,6 +132,50 @@ export const alarmPayload = z
   })
   .describe("QoS 1. One alarm becoming active or cleared.");
 
+export const auditEvents = [
+  "agent-started",
+  "agent-stopped",
+  "config-loaded",
+  "profile-loaded",
+  "certificate-loaded",
+  "certificate-rejected",
+  "tls-handshake-failed",
+  "egress-denied",
+  "allowlist-loaded",
+  "allowlist-changed",
+  "allowlist-resolve-failed",
+  "firewall-applied",
+  "firewall-failed",
+] as const;
+
+export const auditPayload = z
+  .object({
+    messageId: recordIdentity.messageId,
+    seq: z
+      .number()
+      .int()
+      .describe("Sequence number of the gateway's audit records; grows across restarts"),
+    replayed: recordIdentity.replayed,
+    time: isoTime,
+    sessionId: z.string(),
+    event: z.enum(auditEvents),
+    severity: z.enum(["info", "warning"]),
+    text: z.string().describe("What happened, in one sentence for a log view"),
+    details: z
+      .record(
+        z.string(),
+        z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(z.string())]),
+      )
+      .describe(
+        "Facts of the event, such as file and sha256, destination and reason, or addresses. " +
+          "Never patient data or key material; suppressed counts events of the same kind " +
+          "left out in the minute before",
+      ),
+  })
+  .describe(
+    "QoS 1. One security event. Also kept on the gateway in <dataDir>/audit.jsonl, rotated by size.",
+  );
+
 export const healthPayload = z
   .object({
     time: isoTime,
@@ -165,6 +209,26 @@ export const healthPayload = z
         .number()
         .describe("Acknowledged records per second since the last report"),
     }),
+    egress: z.object({
+      allowlistSource: z
+        .enum(["configured", "derived"])
+        .describe("derived: no egress.allowlist, only the broker and device servers are allowed"),
+      allowlistSha256: z.string().describe("Changes with every rule and every resolved address"),
+      unresolvedNames: z.array(z.string()).describe("Allowlist names with no address yet"),
+      deniedByAgent: z.number().int().describe("Connections the agent refused since it started"),
+      firewall: z.object({
+        managed: z.boolean().describe("egress.firewall.manage"),
+        applied: z.boolean(),
+        reason: z.string().describe("Why the ruleset is or is not applied"),
+        appliedAt: isoTime.nullable(),
+        droppedOutPackets: z
+          .number()
+          .int()
+          .nullable()
+          .describe("Outbound packets the firewall dropped since it was applied; null unknown"),
+        droppedInPackets: z.number().int().nullable(),
+      }),
+    }),
     certificates: z.object({
       clientCertNotAfter: isoTime,
       clientCertDaysLeft: z.number().int().describe("Negative once expired; renew well before 0"),
@@ -189,4 +253,7 @@ export type ObservationsPayload = z.infer<typeof observationsPayload>;
 export type AlarmPayload = z.infer<typeof alarmPayload>;
 export type WaveSegmentPayload = z.infer<typeof waveSegmentPayload>;
 export type HealthPayload = z.infer<typeof healthPayload>;
+export type AuditPayload = z.infer<typeof auditPayload>;
+export type AuditEvent = (typeof auditEvents)[number];
+export type EgressHealth = HealthPayload["egress"];
 export type DeviceState = (typeof deviceStates)[number];

@@ -11,6 +11,7 @@ export function topics(root: TopicRoot) {
   return {
     state: `${base}/state`,
     health: `${base}/health`,
+    audit: `${base}/audit`,
     deviceState: (deviceId: string) => `${device(deviceId)}/state`,
     deviceInfo: (deviceId: string) => `${device(deviceId)}/info`,
     observations: (deviceId: string) => `${device(deviceId)}/obs`,

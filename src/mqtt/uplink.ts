@@ -5,10 +5,13 @@
  * handed to mqtt.js at once, which resends them after a reconnect until the broker acknowledges.
  * Retained topics (states, health) keep only their latest payload and are re-sent on connect.
  */
-import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import { MqttClient, type IClientOptions } from "mqtt";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import type { BrokerConfig } from "../config/schema.js";
+import { brokerDestination } from "../egress/destinations.js";
+import { openGuardedStream } from "../egress/mqtt-stream.js";
+import type { EgressGuard } from "../egress/guard.js";
 import { messageOf } from "../errors.js";
 import { RateLimitedWarning, type Logger } from "../log.js";
 import type { Outbox } from "../outbox/outbox.js";
@@ -23,6 +26,10 @@ export interface UplinkOptions {
   will: { topic: string; payload: string };
   outbox: Outbox;
   inFlightWindow: number;
+  /** Every connection to the broker is opened through it, at the allowlist's pinned addresses. */
+  guard: EgressGuard;
+  /** Called with each failed connection attempt, such as a TLS handshake failure or a denial. */
+  onConnectError?: (error: Error) => void;
   log: Logger;
 }
 
@@ -72,7 +79,12 @@ export class MqttUplink {
   }
 
   start(): void {
-    const client = mqtt.connect(this.clientOptions());
+    const options = this.clientOptions();
+    const destination = brokerDestination(this.options);
+    const client = new MqttClient(
+      () => openGuardedStream(this.options.guard, destination, options),
+      options,
+    );
     this.client = client;
     const log = this.options.log;
     const url = redactUrl(this.options.broker.url);
@@ -106,6 +118,7 @@ export class MqttUplink {
       const rawCode = (error as { code?: unknown }).code;
       const code =
         typeof rawCode === "string" || typeof rawCode === "number" ? String(rawCode) : "";
+      this.options.onConnectError?.(error);
       this.warnings.warn(`connect:${code}:${messageOf(error)}`, "broker connection failed", {
         url,
         error: messageOf(error),

@@ -9,6 +9,7 @@
 import { messageOf } from "../errors.js";
 import { RateLimitedWarning, type Logger } from "../log.js";
 import {
+  isKeptTopic,
   OutboxStore,
   recordBytes,
   type Deleted,
@@ -221,8 +222,9 @@ export class Outbox {
     const kept: NewRecord[] = [];
     for (const record of records) {
       const bytes = recordBytes(record);
-      // Alarms are admitted past the bound: they are small, and one of them reports the drop.
-      if (bytes <= room || record.topic.endsWith("/alarm")) {
+      // Alarms and audit records are admitted past the bound: they are small, and an alarm
+      // reports the drop.
+      if (bytes <= room || isKeptTopic(record.topic)) {
         kept.push(record);
         room -= bytes;
         continue;

@@ -28,6 +28,15 @@ export interface Deleted {
   bytes: number;
 }
 
+/**
+ * Topics whose records a full outbox keeps before observations: alarms and the audit trail.
+ * keptSql is the same test in SQL.
+ */
+export function isKeptTopic(topic: string): boolean {
+  return topic.endsWith("/alarm") || topic.endsWith("/audit");
+}
+const keptSql = "(topic LIKE '%/alarm' OR topic LIKE '%/audit')";
+
 /** Bytes a record counts for in the outbox's size bound. */
 export function recordBytes(record: { topic: string; body: string }): number {
   return Buffer.byteLength(record.body) + Buffer.byteLength(record.topic);
@@ -163,15 +172,18 @@ export class OutboxStore {
    * first.
    */
   deleteOldestOfLargest(bytes: number, keep: ReadonlySet<number>): Deleted {
+    // The largest by observation bytes, so the audit stream, which holds none, goes last.
     const largest = this.db
-      .prepare("SELECT device FROM records GROUP BY device ORDER BY SUM(bytes) DESC LIMIT 1")
+      .prepare(
+        `SELECT device FROM records GROUP BY device ORDER BY SUM(CASE WHEN ${keptSql} THEN 0 ELSE bytes END) DESC, SUM(bytes) DESC LIMIT 1`,
+      )
       .get();
     if (largest === undefined) return { perDevice: new Map(), records: 0, bytes: 0 };
     const rows = this.db
-      // Observations go before alarms: an alarm, such as the one saying records were dropped,
-      // is small and must outlive the values around it.
+      // Observations go before alarms and audit records: an alarm, such as the one saying
+      // records were dropped, is small and must outlive the values around it.
       .prepare(
-        "SELECT id, device, bytes FROM records WHERE device = ? ORDER BY (topic LIKE '%/alarm'), id LIMIT 1000",
+        `SELECT id, device, bytes FROM records WHERE device = ? ORDER BY ${keptSql}, id LIMIT 1000`,
       )
       .all(String(largest.device));
     const chosen: Record<string, unknown>[] = [];

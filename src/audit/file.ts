@@ -1,0 +1,74 @@
+/**
+ * The audit trail's file on the gateway: JSON lines in <dataDir>/audit.jsonl, each written and
+ * fsynced before the call returns. Past maxFileBytes the file is renamed to audit.jsonl.1 (the
+ * older ones move up by one) and only keepFiles rotated files are kept, so the trail is bounded
+ * at about (keepFiles + 1) * maxFileBytes.
+ */
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { join } from "node:path";
+
+export const auditFileName = "audit.jsonl";
+
+export interface AuditFileOptions {
+  dir: string;
+  maxFileBytes: number;
+  keepFiles: number;
+}
+
+export class AuditFile {
+  readonly path: string;
+  private fd: number | undefined;
+  private bytes = 0;
+
+  constructor(private readonly options: AuditFileOptions) {
+    this.path = join(options.dir, auditFileName);
+  }
+
+  /** Appends one line and fsyncs it; throws when the file cannot be written. */
+  append(line: string): void {
+    const data = Buffer.from(`${line}\n`);
+    const fd = this.open();
+    if (this.bytes > 0 && this.bytes + data.length > this.options.maxFileBytes) {
+      this.rotate();
+      return this.append(line);
+    }
+    writeSync(fd, data);
+    fsyncSync(fd);
+    this.bytes += data.length;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+
+  private open(): number {
+    if (this.fd === undefined) {
+      this.fd = openSync(this.path, "a", 0o640);
+      this.bytes = fstatSync(this.fd).size;
+    }
+    return this.fd;
+  }
+
+  private rotate(): void {
+    this.close();
+    const rotated = (index: number) => `${this.path}.${index}`;
+    rmSync(rotated(this.options.keepFiles), { force: true });
+    for (let index = this.options.keepFiles - 1; index >= 1; index--) {
+      try {
+        renameSync(rotated(index), rotated(index + 1));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+      }
+    }
+    renameSync(this.path, rotated(1));
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The agent's egress control while `run` runs: the allowlist with its pinned names, the guard
+ * every connection goes through, and, when egress.firewall.manage is set, the host firewall,
+ * applied at start and again after each address change, with its drop counters polled. Every
+ * decision that changes or enforces the allowlist goes to the audit trail.
+ */
+import type { AuditTrail } from "../audit/trail.js";
+import type { GatewayConfig } from "../config/schema.js";
+import { messageOf } from "../errors.js";
+import type { Logger } from "../log.js";
+import type { EgressHealth } from "../mqtt/payloads.js";
+import { formatDestination, type Allowlist } from "./allowlist.js";
+import { allowlistOf, brokerDestination } from "./destinations.js";
+import {
+  applyFirewall,
+  readDropCounters,
+  runNft,
+  type DropCounters,
+  type RunNft,
+} from "./firewall.js";
+import { EgressGuard } from "./guard.js";
+import { AllowlistPinning, systemLookup, type LookupAll, type PinChange } from "./pinning.js";
+
+export interface EgressControllerOptions {
+  config: GatewayConfig;
+  configFile: string;
+  audit: AuditTrail;
+  log: Logger;
+  lookup?: LookupAll;
+  nft?: RunNft;
+}
+
+interface FirewallState {
+  applied: boolean;
+  reason: string;
+  appliedAt: string | null;
+  /** Packets counted since the agent started, across re-applies (which reset nft counters). */
+  dropped: DropCounters | null;
+  /** The counters' values at the last read, since the last apply. */
+  lastRead: DropCounters;
+}
+
+export class EgressController {
+  readonly allowlist: Allowlist;
+  readonly guard: EgressGuard;
+  private readonly pinning: AllowlistPinning;
+  private readonly manage: boolean;
+  private readonly nft: RunNft;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private applying: Promise<void> = Promise.resolve();
+  private readonly firewall: FirewallState;
+
+  constructor(private readonly options: EgressControllerOptions) {
+    const { config, audit } = options;
+    this.allowlist = allowlistOf(config);
+    this.guard = new EgressGuard(this.allowlist);
+    this.pinning = new AllowlistPinning(this.allowlist, {
+      lookup: options.lookup ?? systemLookup,
+      refreshIntervalMs: config.egress?.refreshIntervalMs ?? 300_000,
+      log: options.log.child("pinning"),
+    });
+    this.manage = config.egress?.firewall.manage === true;
+    this.nft = options.nft ?? runNft;
+    this.firewall = {
+      applied: false,
+      reason: this.manage
+        ? "not applied yet"
+        : "not managed by the agent (egress.firewall.manage is false)",
+      appliedAt: null,
+      dropped: null,
+      lastRead: { out: 0, in: 0 },
+    };
+    this.guard.onDenied(({ destination, reason }) =>
+      audit.recordRepeated(
+        `denied:${formatDestination(destination)}`,
+        "egress-denied",
+        "warning",
+        `the agent denied a connection to ${formatDestination(destination)}`,
+        { by: "agent", destination: formatDestination(destination), purpose: destination.purpose, reason },
+      ),
+    );
+    this.pinning.onChange((changes) => this.changed(changes));
+    this.pinning.onFailure(({ name, error, kept }) =>
+      audit.recordRepeated(
+        `resolve:${name}`,
+        "allowlist-resolve-failed",
+        "warning",
+        `allowlist name ${name} did not resolve`,
+        { name, error, kept },
+      ),
+    );
+  }
+
+  /** Resolves the names, then applies the firewall when managed. Never rejects. */
+  async start(): Promise<void> {
+    const { audit, config } = this.options;
+    await this.pinning.start();
+    audit.record("allowlist-loaded", "info", `allowlist ${this.allowlist.source} loaded`, {
+      source: this.allowlist.source,
+      sha256: this.allowlist.version(),
+      entries: this.allowlist.rules.length,
+      unresolvedNames: this.unresolvedNames(),
+    });
+    if (!this.manage) return;
+    await this.apply();
+    this.pollTimer = setInterval(
+      () => void this.pollCounters(),
+      config.egress?.firewall.counterPollMs ?? 10_000,
+    );
+    this.pollTimer.unref();
+  }
+
+  stop(): void {
+    this.pinning.stop();
+    clearInterval(this.pollTimer);
+  }
+
+  health(): EgressHealth {
+    const firewall = this.firewall;
+    return {
+      allowlistSource: this.allowlist.source,
+      allowlistSha256: this.allowlist.version(),
+      unresolvedNames: this.unresolvedNames(),
+      deniedByAgent: this.guard.denied,
+      firewall: {
+        managed: this.manage,
+        applied: firewall.applied,
+        reason: firewall.reason,
+        appliedAt: firewall.appliedAt,
+        droppedOutPackets: firewall.dropped?.out ?? null,
+        droppedInPackets: firewall.dropped?.in ?? null,
+      },
+    };
+  }
+
+  /** Reads the drop counters and audits packets dropped since the last read. */
+  async pollCounters(): Promise<void> {
+    if (!this.firewall.applied) return;
+    let now: DropCounters;
+    try {
+      now = await readDropCounters(this.table(), this.nft);
+    } catch (error) {
+      this.options.log.warn("cannot read the firewall counters", { error: messageOf(error) });
+      return;
+    }
+    const last = this.firewall.lastRead;
+    const delta = { out: now.out - last.out, in: now.in - last.in };
+    this.firewall.lastRead = now;
+    const dropped = this.firewall.dropped ?? { out: 0, in: 0 };
+    this.firewall.dropped = { out: dropped.out + delta.out, in: dropped.in + delta.in };
+    for (const direction of ["out", "in"] as const) {
+      if (delta[direction] <= 0) continue;
+      this.options.audit.record(
+        "egress-denied",
+        "warning",
+        `the firewall dropped ${delta[direction]} ${direction === "out" ? "outbound" : "inbound"} packets`,
+        {
+          by: "firewall",
+          direction,
+          packets: delta[direction],
+          totalPackets: this.firewall.dropped[direction],
+          table: this.table(),
+        },
+      );
+    }
+  }
+
+  private table(): string {
+    return this.options.config.egress?.firewall.table ?? "iomt_gateway";
+  }
+
+  private unresolvedNames(): string[] {
+    return this.allowlist.names().filter((name) => this.allowlist.pinnedAddresses(name).length === 0);
+  }
+
+  private changed(changes: PinChange[]): void {
+    for (const { name, before, after } of changes) {
+      this.options.audit.record(
+        "allowlist-changed",
+        before.length === 0 ? "info" : "warning",
+        `allowlist name ${name} now resolves to other addresses`,
+        { name, before, after, sha256: this.allowlist.version() },
+      );
+    }
+    if (this.manage) void this.apply();
+  }
+
+  /** Applies the firewall; applies run one after another, the last with the newest pins. */
+  private apply(): Promise<void> {
+    this.applying = this.applying.then(() => this.applyNow());
+    return this.applying;
+  }
+
+  private async applyNow(): Promise<void> {
+    const { config, configFile, audit } = this.options;
+    // Re-applying recreates the table and so zeroes its counters: count what they hold first.
+    await this.pollCounters();
+    try {
+      await applyFirewall({
+        table: this.table(),
+        allowlist: this.allowlist,
+        broker: brokerDestination(config),
+        header: [`applied by iomt-gateway run from ${configFile}`],
+        nft: this.nft,
+      });
+    } catch (error) {
+      this.firewall.reason = messageOf(error);
+      audit.record("firewall-failed", "warning", "the firewall was not applied", {
+        table: this.table(),
+        error: messageOf(error),
+        previouslyApplied: this.firewall.applied,
+      });
+      return;
+    }
+    this.firewall.applied = true;
+    this.firewall.reason = "applied by the agent";
+    this.firewall.appliedAt = new Date().toISOString();
+    this.firewall.lastRead = { out: 0, in: 0 };
+    this.firewall.dropped ??= { out: 0, in: 0 };
+    audit.record("firewall-applied", "info", `firewall table inet ${this.table()} applied`, {
+      table: this.table(),
+      sha256: this.allowlist.version(),
+    });
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Loads the rendered ruleset into the host's nftables with `nft -f` (one transaction that
+ * replaces only the agent's table) and reads its drop counters. Needs CAP_NET_ADMIN.
+ */
+import { spawn } from "node:child_process";
+import { GatewayError } from "../errors.js";
+import type { Allowlist, Destination } from "./allowlist.js";
+import { counterNames, renderRuleset } from "./nftables.js";
+
+export interface NftResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs nft with `args`, writing `input` to its standard input. */
+export type RunNft = (args: readonly string[], input?: string) => Promise<NftResult>;
+
+const nftTimeoutMs = 10_000;
+
+export const runNft: RunNft = (args, input) =>
+  new Promise((resolve, reject) => {
+    const child = spawn("nft", args, { stdio: ["pipe", "pipe", "pipe"], timeout: nftTimeoutMs });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    child.once("error", (error) =>
+      reject(
+        new GatewayError(
+          "EGRESS_FIREWALL_FAILED",
+          `cannot run nft (${error.message}); install the Debian package nftables`,
+          { cause: error },
+        ),
+      ),
+    );
+    child.once("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input ?? "");
+  });
+
+export interface FirewallOptions {
+  table: string;
+  allowlist: Allowlist;
+  /** The broker the agent needs; a ruleset that would not allow it is never applied. */
+  broker: Destination;
+  header?: readonly string[];
+  nft?: RunNft;
+}
+
+export interface DropCounters {
+  out: number;
+  in: number;
+}
+
+/**
+ * Throws EGRESS_FIREWALL_UNSAFE when the ruleset would cut the agent off from its broker: no
+ * entry allows it, or its name has no pinned address yet.
+ */
+export function assertReachesBroker(allowlist: Allowlist, broker: Destination): void {
+  const decision = allowlist.authorize(broker);
+  if (decision.ok) return;
+  throw new GatewayError(
+    "EGRESS_FIREWALL_UNSAFE",
+    `not applying the firewall because it would cut the agent off from its broker: ${decision.reason}`,
+  );
+}
+
+/** Renders, checks and applies the ruleset; resolves with the ruleset text applied. */
+export async function applyFirewall(options: FirewallOptions): Promise<string> {
+  assertReachesBroker(options.allowlist, options.broker);
+  const ruleset = renderRuleset(options);
+  const nft = options.nft ?? runNft;
+  const result = await nft(["-f", "-"], ruleset);
+  if (result.code !== 0) {
+    throw new GatewayError(
+      "EGRESS_FIREWALL_FAILED",
+      `nft -f rejected the ruleset (exit ${String(result.code)}): ${result.stderr.trim()}; ` +
+        "the host keeps its previous rules. Run as root or with CAP_NET_ADMIN, " +
+        "and check the output of iomt-gateway firewall render",
+    );
+  }
+  return ruleset;
+}
+
+/** Reads the packets counted by the table's drop counters. */
+export async function readDropCounters(table: string, nft: RunNft = runNft): Promise<DropCounters> {
+  const result = await nft(["-j", "list", "counters", "table", "inet", table]);
+  if (result.code !== 0) {
+    throw new GatewayError(
+      "EGRESS_FIREWALL_FAILED",
+      `cannot read the counters of table inet ${table}: ${result.stderr.trim()}`,
+    );
+  }
+  return parseCounters(result.stdout);
+}
+
+/** Parses `nft -j list counters` output (libnftables JSON, nftables 0.9 and later). */
+export function parseCounters(json: string): DropCounters {
+  const parsed = JSON.parse(json) as { nftables?: { counter?: { name: string; packets: number } }[] };
+  const packets = (name: string) =>
+    parsed.nftables?.find((item) => item.counter?.name === name)?.counter?.packets ?? 0;
+  return { out: packets(counterNames.out), in: packets(counterNames.in) };
+}
