@@ -78,7 +78,11 @@ export function auditConnectError(audit: AuditTrail, error: Error, broker: strin
     );
     return;
   }
-  if (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_") || /handshake/i.test(error.message)) {
+  if (
+    code.startsWith("ERR_SSL_") ||
+    code.startsWith("ERR_TLS_") ||
+    /handshake/i.test(error.message)
+  ) {
     audit.recordRepeated(
       `tls:${code}`,
       "tls-handshake-failed",

@@ -4,15 +4,7 @@
  * older ones move up by one) and only keepFiles rotated files are kept, so the trail is bounded
  * at about (keepFiles + 1) * maxFileBytes.
  */
-import {
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  openSync,
-  renameSync,
-  rmSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, fstatSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export const auditFileName = "audit.jsonl";

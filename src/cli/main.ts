@@ -3,6 +3,7 @@
 import { hasCode, messageOf } from "../errors.js";
 import { checkCommand } from "./check.js";
 import { opcuaCommand } from "./opcua.js";
+import { firewallCommand } from "./firewall.js";
 import { profilesCommand } from "./profiles.js";
 import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
@@ -19,6 +20,7 @@ Commands:
   simulate --profile ID    Stand in for a device on a serial port or a TCP port.
   profiles                 List the firmware profiles and run their test vectors.
   opcua list|trust|reject  Review the OPC UA server's trusted and rejected certificates.
+  firewall render|apply    Print or load the host firewall made from egress.allowlist.
 
 Run "iomt-gateway <command> --help" for a command's options.
 `;
@@ -29,6 +31,7 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   simulate: simulateCommand,
   profiles: profilesCommand,
   opcua: opcuaCommand,
+  firewall: firewallCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

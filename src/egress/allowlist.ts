@@ -6,11 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import { BlockList, isIP } from "node:net";
-import {
-  directionOf,
-  type AllowlistEntry,
-  type EgressPurpose,
-} from "../config/egress-schema.js";
+import { directionOf, type AllowlistEntry, type EgressPurpose } from "../config/egress-schema.js";
 
 export interface Destination {
   /** A host name or an IP address, as configured (broker.url, a device's link). */
@@ -36,8 +32,7 @@ export interface Rule {
 export type AllowlistSource = "configured" | "derived";
 
 export type Authorization =
-  | { ok: true; rule: Rule; addresses: string[] }
-  | { ok: false; reason: string };
+  { ok: true; rule: Rule; addresses: string[] } | { ok: false; reason: string };
 
 /** Parses an allowlist host, which the configuration schema has already validated. */
 export function parseHost(host: string): HostKind {
@@ -170,7 +165,8 @@ export class Allowlist {
       return list;
     }
     const addresses = host.kind === "address" ? [host.address] : this.pinnedAddresses(host.name);
-    for (const address of addresses) list.addAddress(address, isIP(address) === 4 ? "ipv4" : "ipv6");
+    for (const address of addresses)
+      list.addAddress(address, isIP(address) === 4 ? "ipv4" : "ipv6");
     return list;
   }
 }

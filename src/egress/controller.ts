@@ -76,7 +76,12 @@ export class EgressController {
         "egress-denied",
         "warning",
         `the agent denied a connection to ${formatDestination(destination)}`,
-        { by: "agent", destination: formatDestination(destination), purpose: destination.purpose, reason },
+        {
+          by: "agent",
+          destination: formatDestination(destination),
+          purpose: destination.purpose,
+          reason,
+        },
       ),
     );
     this.pinning.onChange((changes) => this.changed(changes));
@@ -170,7 +175,9 @@ export class EgressController {
   }
 
   private unresolvedNames(): string[] {
-    return this.allowlist.names().filter((name) => this.allowlist.pinnedAddresses(name).length === 0);
+    return this.allowlist
+      .names()
+      .filter((name) => this.allowlist.pinnedAddresses(name).length === 0);
   }
 
   private changed(changes: PinChange[]): void {

@@ -96,7 +96,9 @@ export async function readDropCounters(table: string, nft: RunNft = runNft): Pro
 
 /** Parses `nft -j list counters` output (libnftables JSON, nftables 0.9 and later). */
 export function parseCounters(json: string): DropCounters {
-  const parsed = JSON.parse(json) as { nftables?: { counter?: { name: string; packets: number } }[] };
+  const parsed = JSON.parse(json) as {
+    nftables?: { counter?: { name: string; packets: number } }[];
+  };
   const packets = (name: string) =>
     parsed.nftables?.find((item) => item.counter?.name === name)?.counter?.packets ?? 0;
   return { out: packets(counterNames.out), in: packets(counterNames.in) };

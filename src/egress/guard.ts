@@ -89,7 +89,11 @@ function raiseDenied(destination: Destination, reason: string): never {
  * DNS. Node calls it with `all: true` when it tries several addresses (autoSelectFamily).
  */
 export function pinnedLookup(addresses: readonly string[]) {
-  return (_hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback) => {
+  return (
+    _hostname: string,
+    options: { all?: boolean; family?: number | string },
+    callback: LookupCallback,
+  ) => {
     const wanted = Number(options.family ?? 0) || 0;
     const entries = addresses
       .map((address) => ({ address, family: isIP(address) }))

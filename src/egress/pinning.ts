@@ -97,8 +97,8 @@ export class AllowlistPinning {
     if (changes.length > 0) {
       for (const change of changes) {
         // A changed answer changes where the gateway may connect: a trust change, so warn.
-        const log = change.before.length === 0 ? this.options.log.info : this.options.log.warn;
-        log("allowlist name pinned to new addresses", { ...change });
+        const level = change.before.length === 0 ? "info" : "warn";
+        this.options.log[level]("allowlist name pinned to new addresses", { ...change });
       }
       for (const listener of this.changeListeners) listener(changes);
     }
@@ -106,13 +106,17 @@ export class AllowlistPinning {
   }
 
   private failed(failure: PinFailure): void {
-    this.warnings.warn(`lookup:${failure.name}:${failure.error}`, "allowlist name did not resolve", {
-      ...failure,
-      hint:
-        failure.kept.length > 0
-          ? "the addresses of the last successful lookup stay allowed"
-          : "nothing is allowed for this name until it resolves",
-    });
+    this.warnings.warn(
+      `lookup:${failure.name}:${failure.error}`,
+      "allowlist name did not resolve",
+      {
+        ...failure,
+        hint:
+          failure.kept.length > 0
+            ? "the addresses of the last successful lookup stay allowed"
+            : "nothing is allowed for this name until it resolves",
+      },
+    );
     for (const listener of this.failureListeners) listener(failure);
   }
 }
