@@ -3,6 +3,8 @@
  * replaces only the agent's table) and reads its drop counters. Needs CAP_NET_ADMIN.
  */
 import { spawn } from "node:child_process";
+import { accessSync, constants as fsConstants } from "node:fs";
+import { join } from "node:path";
 import { GatewayError } from "../errors.js";
 import type { Allowlist, Destination } from "./allowlist.js";
 import { counterNames, renderRuleset } from "./nftables.js";
@@ -18,9 +20,36 @@ export type RunNft = (args: readonly string[], input?: string) => Promise<NftRes
 
 const nftTimeoutMs = 10_000;
 
+/**
+ * Folders where Debian and most distributions install nft. The agent runs it by absolute
+ * path rather than from PATH, where another program may be called nft (the npm package
+ * @vercel/nft installs one in node_modules/.bin).
+ */
+const nftFolders = ["/usr/sbin", "/sbin", "/usr/local/sbin", "/usr/bin"];
+
+/** Returns the path of the nft program, or throws EGRESS_FIREWALL_FAILED. */
+export function nftPath(): string {
+  for (const folder of nftFolders) {
+    const candidate = join(folder, "nft");
+    try {
+      accessSync(candidate, fsConstants.X_OK);
+      return candidate;
+    } catch {
+      // Not in this folder; try the next one.
+    }
+  }
+  throw new GatewayError(
+    "EGRESS_FIREWALL_FAILED",
+    `nft not found in ${nftFolders.join(", ")}; install the Debian package nftables`,
+  );
+}
+
 export const runNft: RunNft = (args, input) =>
   new Promise((resolve, reject) => {
-    const child = spawn("nft", args, { stdio: ["pipe", "pipe", "pipe"], timeout: nftTimeoutMs });
+    const child = spawn(nftPath(), args, {
+      stdio: ["pipe", "pipe", "pipe"],
+      timeout: nftTimeoutMs,
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString("utf8")));

@@ -1,7 +1,12 @@
 import test from "ava";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { createServer as createNetServer, type AddressInfo, type Server } from "node:net";
+import {
+  createServer as createNetServer,
+  type AddressInfo,
+  type Server,
+  type Socket,
+} from "node:net";
 import { join } from "node:path";
 import { createServer as createTlsServer } from "node:tls";
 import { Allowlist } from "../../src/egress/allowlist.js";
@@ -18,7 +23,7 @@ async function countingServer(server: Server): Promise<{ port: number; accepted:
     accepted++;
     socket.on("error", () => undefined);
   });
-  server.on("secureConnection", (socket) => socket.end("hello"));
+  server.on("secureConnection", (socket: Socket) => socket.end("hello"));
   server.listen(0, "127.0.0.1");
   await once(server, "listening");
   return { port: (server.address() as AddressInfo).port, accepted: () => accepted };

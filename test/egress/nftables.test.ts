@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Allowlist } from "../../src/egress/allowlist.js";
-import { applyFirewall, parseCounters, type RunNft } from "../../src/egress/firewall.js";
+import { applyFirewall, nftPath, parseCounters, type RunNft } from "../../src/egress/firewall.js";
 import { renderRuleset } from "../../src/egress/nftables.js";
 import { hasCode } from "../../src/errors.js";
 import { announceSkip, networkPrivilegeProblem } from "../helpers/privileges.js";
@@ -69,8 +69,9 @@ if (privilegeProblem === undefined) {
       renderRuleset({ table: "iomt_gateway_check", allowlist: sampleAllowlist() }),
     );
     // -c checks the whole transaction with the kernel and commits nothing.
-    const result = spawnSync("nft", ["-c", "-f", file], { encoding: "utf8" });
+    const result = spawnSync(nftPath(), ["-c", "-f", file], { encoding: "utf8" });
     t.is(result.status, 0, result.stderr);
+    t.is(result.stderr, "");
   });
 } else {
   announceSkip("nft -c check of the rendered ruleset", privilegeProblem);

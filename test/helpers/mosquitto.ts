@@ -36,6 +36,12 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** Maximum wait in ms for the port to accept TCP after each start. Default: 10000. */
   startTimeoutMs?: number;
+  /**
+   * Runs the broker inside this network namespace (`ip netns exec`, needs root), listening on
+   * `address`:`port` there. The broker is then ready once its log says it runs, since the test
+   * process cannot probe a port in another namespace.
+   */
+  netns?: { name: string; address: string; port: number };
 }
 
 export interface Mosquitto {
@@ -69,10 +75,10 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
   let port = 0;
   let running: WatchedChild | undefined;
   for (let attempt = 1; running === undefined; attempt++) {
-    port = await freeLoopbackPort();
+    port = options.netns?.port ?? (await freeLoopbackPort());
     await prepareDir(dir, port, options, user);
     try {
-      running = await launch(dir, port, user, timeoutMs);
+      running = await launch(dir, port, user, timeoutMs, options.netns?.name);
     } catch (error) {
       // Another process can take the port between our probe and mosquitto's bind.
       const clash = error instanceof Error && error.message.includes("Address already in use");
@@ -89,9 +95,10 @@ export async function startMosquitto(options: MosquittoOptions): Promise<Mosquit
   const restart = async () => {
     await stop();
     await prepareDir(dir, port, options, user);
-    current = await launch(dir, port, user, timeoutMs);
+    current = await launch(dir, port, user, timeoutMs, options.netns?.name);
   };
-  return { port, url: `mqtts://localhost:${port}`, logFile, stop, restart };
+  const host = options.netns?.address ?? "localhost";
+  return { port, url: `mqtts://${host}:${port}`, logFile, stop, restart };
 }
 
 function configText(dir: string, port: number, options: MosquittoOptions): string {
@@ -106,7 +113,7 @@ function configText(dir: string, port: number, options: MosquittoOptions): strin
     "log_type notice",
     "log_type information",
     "connection_messages true",
-    `listener ${port} 127.0.0.1`,
+    `listener ${port} ${options.netns?.address ?? "127.0.0.1"}`,
     "protocol mqtt",
     `cafile ${path.join(dir, "ca.crt")}`,
     `certfile ${path.join(dir, "server.crt")}`,
@@ -156,14 +163,20 @@ async function launch(
   port: number,
   user: BrokerUser | undefined,
   timeoutMs: number,
+  netns?: string,
 ): Promise<WatchedChild> {
   const logFile = path.join(dir, "mosquitto.log");
   // The log survives restarts, so an error quotes only the lines this start wrote.
   const logOffset = await fileSize(logFile);
-  const child = spawn(mosquittoPath(), ["-c", path.join(dir, "mosquitto.conf")], {
-    stdio: ["ignore", "pipe", "pipe"],
-    ...(user === undefined ? {} : { uid: user.uid, gid: user.gid }),
-  });
+  const command = [mosquittoPath(), "-c", path.join(dir, "mosquitto.conf")];
+  // In a namespace, `ip` runs as root and mosquitto drops to its user `mosquitto` itself.
+  const child =
+    netns === undefined
+      ? spawn(command[0] ?? "", command.slice(1), {
+          stdio: ["ignore", "pipe", "pipe"],
+          ...(user === undefined ? {} : { uid: user.uid, gid: user.gid }),
+        })
+      : spawn("ip", ["netns", "exec", netns, ...command], { stdio: ["ignore", "pipe", "pipe"] });
   const running = watchChild(child);
 
   const deadline = Date.now() + timeoutMs;
@@ -180,7 +193,8 @@ async function launch(
     }
     // Another broker of a parallel test may have taken the port after it was chosen, so the
     // port accepting TCP is not enough: this broker's log must report that it is running.
-    if ((await acceptsTcp(port)) && (await logSaysRunning(logFile, logOffset))) return running;
+    const accepts = netns !== undefined || (await acceptsTcp(port));
+    if (accepts && (await logSaysRunning(logFile, logOffset))) return running;
     if (Date.now() >= deadline) {
       await running.stop();
       const reason = `timed out: no TCP accept on port ${port} within ${timeoutMs} ms`;
