@@ -24,6 +24,11 @@ export type EgressPurpose = (typeof egressPurposes)[number];
 const hostNamePattern =
   /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 
+/** Returns true for an IP address or a CIDR block, false for a host name. */
+function parseableAsAddress(host: string): boolean {
+  return isIP(host.split("/")[0] ?? "") !== 0;
+}
+
 /** Returns what is wrong with an allowlist host (name, address or CIDR), or undefined. */
 export function allowlistHostProblem(host: string): string | undefined {
   const slash = host.indexOf("/");
@@ -73,7 +78,7 @@ const allowlistEntrySchema = z
     message: "direction is only for purpose tunnel; other purposes have a fixed direction",
     path: ["direction"],
   })
-  .refine((entry) => entry.purpose !== "dns" || !hostNamePattern.test(entry.host), {
+  .refine((entry) => entry.purpose !== "dns" || parseableAsAddress(entry.host), {
     message: "a dns entry must be an address or CIDR block: a resolver cannot be found by name",
     path: ["host"],
   });

@@ -21,6 +21,8 @@ const brokerName = "broker.iomt.test";
 const brokerAddress = "10.77.1.2";
 const elsewhereAddress = "10.77.2.2";
 const elsewherePort = 4001;
+/** A device server name the gateway cannot resolve, so the agent itself denies it. */
+const unresolvedName = "moxa.iomt.test";
 
 function ip(...args: string[]): void {
   const result = spawnSync("ip", args, { encoding: "utf8" });
@@ -90,6 +92,11 @@ function makeNamespaces(t: ExecutionContext): Namespaces {
     join("/etc/netns", names.gateway, "hosts"),
     `127.0.0.1 localhost\n${brokerAddress} ${brokerName}\n`,
   );
+  // Nothing listens on port 53 in the namespace, so any other name fails at once, locally.
+  writeFileSync(
+    join("/etc/netns", names.gateway, "resolv.conf"),
+    "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+  );
   return names;
 }
 
@@ -146,11 +153,16 @@ health: { intervalMs: 2000 }
 egress:
   allowlist:
     - { host: ${brokerName}, port: 8883, purpose: broker }
+    - { host: ${unresolvedName}, port: ${elsewherePort}, purpose: device-server }
   firewall: { manage: true, counterPollMs: 1000 }
+reconnect: { initialDelayMs: 200, maxDelayMs: 1000 }
 devices:
   - id: bed1
     profile: masimo-radical7-ascii1
     link: { kind: serial, path: ${join(dir, "no-such-port")} }
+  - id: bed2
+    profile: masimo-radical7-ascii1
+    link: { kind: tcp, host: ${unresolvedName}, port: ${elsewherePort} }
 `;
 }
 
@@ -174,6 +186,13 @@ function messagesOf(output: string): Message[] {
       return [];
     }
   });
+}
+
+/** Matches an egress-denied audit record made by the agent or counted by the firewall. */
+function deniedBy(by: "agent" | "firewall") {
+  return (message: Message) =>
+    message.payload.event === "egress-denied" &&
+    (message.payload.details as { by?: unknown }).by === by;
 }
 
 const problem = namespaceProblem();
@@ -295,12 +314,22 @@ if (problem === undefined) {
 
     await waitFor(
       "the firewall's denial in the audit trail",
-      () => received().some((m) => m.payload.event === "egress-denied"),
+      () => received().some(deniedBy("firewall")),
       10_000,
       details,
     );
-    const denial = received().find((m) => m.payload.event === "egress-denied");
-    t.is((denial?.payload.details as { by?: string } | undefined)?.by, "firewall");
+    await waitFor(
+      "the agent's own denial in the audit trail",
+      () => received().some(deniedBy("agent")),
+      10_000,
+      details,
+    );
+    const agentDenial = received().find(deniedBy("agent"));
+    t.is(
+      (agentDenial?.payload.details as { destination?: string }).destination,
+      `${unresolvedName}:${elsewherePort}/tcp`,
+    );
+    t.true(received().some((m) => m.payload.event === "allowlist-resolve-failed"));
     const auditFile = readFileSync(join(dir, "data", "audit.jsonl"), "utf8");
     t.regex(auditFile, /"event":"egress-denied"/, "also in the audit file on the gateway");
     await waitFor(

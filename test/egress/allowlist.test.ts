@@ -168,4 +168,6 @@ test("schema rejects bad hosts and a dns entry by name", (t) => {
   t.false(withEntry({ host: "dns.example.org", port: 53, purpose: "dns" }).success);
   t.false(withEntry({ host: "10.0.0.1", port: 1, purpose: "time", direction: "in" }).success);
   t.true(withEntry({ host: "10.0.0.0/8", port: 123, protocol: "udp", purpose: "time" }).success);
+  t.true(withEntry({ host: "10.0.0.53", port: 53, protocol: "udp", purpose: "dns" }).success);
+  t.true(withEntry({ host: "fd00::53", port: 53, protocol: "udp", purpose: "dns" }).success);
 });

@@ -13,6 +13,10 @@ import { Allowlist } from "../../src/egress/allowlist.js";
 import { EgressGuard, type Denial } from "../../src/egress/guard.js";
 import { hasCode } from "../../src/errors.js";
 import { createTcpConnector } from "../../src/link/tcp.js";
+import { configSchema } from "../../src/config/schema.js";
+import { silentLogger } from "../../src/log.js";
+import { MqttUplink } from "../../src/mqtt/uplink.js";
+import { Outbox } from "../../src/outbox/outbox.js";
 import { createDevPki } from "../../src/pki/dev-ca.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -107,4 +111,58 @@ test("TLS at a pinned address verifies the configured name", async (t) => {
   t.teardown(() => wrong.destroy());
   const [error] = (await once(wrong, "error")) as [NodeJS.ErrnoException];
   t.is(error.code, "ERR_TLS_CERT_ALTNAME_INVALID", "the certificate does not name other.iomt.test");
+});
+
+test("uplink reports a denied broker and sends nothing", async (t) => {
+  const dir = tempDir(t);
+  const server = createNetServer();
+  t.teardown(() => server.close());
+  const { port, accepted } = await countingServer(server);
+  const outbox = new Outbox(
+    {
+      file: join(dir, "o.sqlite"),
+      maxBytes: 1 << 20,
+      maxAgeMs: 3_600_000,
+      whenFull: "drop-oldest",
+      flushIntervalMs: 1000,
+    },
+    silentLogger,
+  );
+  t.teardown(() => outbox.close());
+  const errors: Error[] = [];
+  const uplink = new MqttUplink({
+    broker: configSchema.shape.broker.parse({
+      url: `mqtts://127.0.0.1:${port}`,
+      caFile: "ca",
+      certFile: "cert",
+      keyFile: "key",
+      reconnectPeriodMs: 100,
+    }),
+    tls: {
+      ca: Buffer.from(""),
+      cert: Buffer.from(""),
+      key: Buffer.from(""),
+      clientCertNotAfter: "",
+    },
+    clientId: "denied",
+    will: { topic: "t/state", payload: "{}" },
+    outbox,
+    inFlightWindow: 8,
+    // The allowlist names the broker's address at another port only.
+    guard: new EgressGuard(
+      new Allowlist(
+        [{ host: "127.0.0.1", port: port + 1, protocol: "tcp", purpose: "broker" }],
+        "configured",
+      ),
+    ),
+    onConnectError: (error) => errors.push(error),
+    log: silentLogger,
+  });
+  uplink.start();
+  t.teardown(() => uplink.stop([], 500));
+  while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
+  t.true(hasCode(errors[0], "EGRESS_DENIED"), errors[0]?.message);
+  t.true(hasCode(errors[1], "EGRESS_DENIED"), "every reconnect is checked again");
+  t.false(uplink.connected);
+  t.is(accepted(), 0, "no connection reached the port");
 });
