@@ -57,8 +57,8 @@ const allowlistEntrySchema = z
     port: z.number().int().min(1).max(65535),
     protocol: z.enum(["tcp", "udp"]).default("tcp"),
     /**
-     * What the entry is for. opcua-client, admin and tunnel (unless direction is out) admit
-     * connections from `host` in to `port` on the gateway; the others allow connections out.
+     * The entry's use. Entries for opcua-client, admin and tunnel (unless direction is out)
+     * admit connections from `host` to `port` on the gateway. The others allow connections out.
      */
     purpose: z.enum(egressPurposes),
     /**
@@ -94,7 +94,8 @@ export function directionOf(entry: Pick<AllowlistEntry, "purpose" | "direction">
 export const egressSchema = z
   .object({
     /**
-     * Where the gateway may connect, and who may connect to it. Everything else is denied.
+     * The destinations the gateway may connect to, and the sources that may connect to it.
+     * Everything else is denied.
      * Without this setting, the agent allows only its own broker and device servers (derived
      * from broker.url and the devices' tcp links) and the firewall commands refuse to run.
      */

@@ -1,7 +1,7 @@
 /**
  * Resolves the allowlist's host names at start and every refreshIntervalMs, and pins each to the
  * addresses it resolved to. A failed lookup keeps the earlier addresses, so a DNS outage does
- * not cut the gateway off; a changed answer changes what is allowed and is reported.
+ * not cut the gateway off. A changed answer changes what is allowed, and is reported.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import { messageOf } from "../errors.js";

@@ -172,7 +172,7 @@ export class OutboxStore {
    * first.
    */
   deleteOldestOfLargest(bytes: number, keep: ReadonlySet<number>): Deleted {
-    // The largest by observation bytes, so the audit stream, which holds none, goes last.
+    // The largest by observation bytes, so the audit stream, which contains no observations, goes last.
     const largest = this.db
       .prepare(
         `SELECT device FROM records GROUP BY device ORDER BY SUM(CASE WHEN ${keptSql} THEN 0 ELSE bytes END) DESC, SUM(bytes) DESC LIMIT 1`,

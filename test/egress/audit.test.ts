@@ -86,7 +86,7 @@ test("full outbox drops observations before audit records", (t) => {
   const outbox = openOutbox(join(dir, "o.sqlite"), 65_536);
   t.teardown(() => outbox.close());
   const audit = trail(dir, outbox);
-  // The audit stream holds the most bytes, and is still not the one that loses records.
+  // The audit stream contains the most bytes, and is still not the one that loses records.
   for (let index = 0; index < 80; index++) {
     audit.record("egress-denied", "warning", "denied", { pad: "y".repeat(500) });
   }

@@ -129,6 +129,7 @@ test("uplink reports a denied broker and sends nothing", async (t) => {
     silentLogger,
   );
   t.teardown(() => outbox.close());
+
   const errors: Error[] = [];
   const uplink = new MqttUplink({
     broker: configSchema.shape.broker.parse({
@@ -158,6 +159,7 @@ test("uplink reports a denied broker and sends nothing", async (t) => {
     onConnectError: (error) => errors.push(error),
     log: silentLogger,
   });
+
   uplink.start();
   t.teardown(() => uplink.stop([], 500));
   while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 20));

@@ -38,7 +38,7 @@ export interface MosquittoOptions {
   startTimeoutMs?: number;
   /**
    * Runs the broker inside this network namespace (`ip netns exec`, needs root), listening on
-   * `address`:`port` there. The broker is then ready once its log says it runs, since the test
+   * `address`:`port` there. The broker is then ready once its log reports that it runs, because the test
    * process cannot probe a port in another namespace.
    */
   netns?: { name: string; address: string; port: number };

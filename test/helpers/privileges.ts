@@ -28,7 +28,7 @@ export function networkPrivilegeProblem(): string | undefined {
   return undefined;
 }
 
-/** Prints a skip reason where a developer running the suite sees it. */
+/** Prints a skip reason to stderr, which ava shows beside its own output. */
 export function announceSkip(what: string, reason: string): void {
   process.stderr.write(`\n*** SKIPPED ${what}: ${reason} ***\n\n`);
 }
