@@ -11,6 +11,7 @@ import type { z } from "zod";
 import { createLogger } from "../../src/log.js";
 import {
   alarmPayload,
+  auditPayload,
   deviceInfoPayload,
   deviceStatePayload,
   gatewayStatePayload,
@@ -256,6 +257,7 @@ const payloadSchemas: [RegExp, z.ZodObject][] = [
   [/\/devices\/[^/]+\/info$/, deviceInfoPayload],
   [/\/devices\/[^/]+\/obs$/, observationsPayload],
   [/\/devices\/[^/]+\/alarm$/, alarmPayload],
+  [/\/audit$/, auditPayload],
 ];
 
 /** Checks that every payload matches its documented schema, with no extra fields. */
