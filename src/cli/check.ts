@@ -1,4 +1,5 @@
 import { formatProblem } from "../config/problems.js";
+import { allowlistOf } from "../egress/destinations.js";
 import { daysUntil } from "../mqtt/tls.js";
 import { redactUrl } from "../mqtt/uplink.js";
 import { preflight } from "../preflight.js";
@@ -49,6 +50,12 @@ export function checkCommand(args: string[]): Promise<number> {
         `certificate valid until ${opcua.notAfter} (${left} ${left === 1 ? "day" : "days"})\n`,
     );
   }
+  const allowlist = allowlistOf(config);
+  process.stdout.write(
+    allowlist.source === "configured"
+      ? `  egress allowlist: ${allowlist.rules.length} entries\n`
+      : "  egress allowlist: none written; only the broker and tcp device servers are allowed\n",
+  );
   for (const device of config.devices) {
     const profile = profiles.get(device.profile)?.profile;
     const link =
