@@ -49,6 +49,8 @@ export class EgressController {
   private pollTimer: NodeJS.Timeout | undefined;
   private applying: Promise<void> = Promise.resolve();
   private readonly firewall: FirewallState;
+  /** False during the first resolution, whose addresses allowlist-loaded reports. */
+  private loaded = false;
 
   constructor(private readonly options: EgressControllerOptions) {
     const { config, audit } = options;
@@ -100,10 +102,14 @@ export class EgressController {
   async start(): Promise<void> {
     const { audit, config } = this.options;
     await this.pinning.start();
+    this.loaded = true;
     audit.record("allowlist-loaded", "info", `allowlist ${this.allowlist.source} loaded`, {
       source: this.allowlist.source,
       sha256: this.allowlist.version(),
       entries: this.allowlist.rules.length,
+      pinned: this.allowlist
+        .names()
+        .map((name) => `${name}=${this.allowlist.pinnedAddresses(name).join(",")}`),
       unresolvedNames: this.unresolvedNames(),
     });
     if (!this.manage) return;
@@ -113,6 +119,12 @@ export class EgressController {
       config.egress?.firewall.counterPollMs ?? 10_000,
     );
     this.pollTimer.unref();
+  }
+
+  /** Resolves the names now, as the refresh timer does, and waits for any re-apply. */
+  async refreshNow(): Promise<void> {
+    await this.pinning.refresh();
+    await this.applying;
   }
 
   stop(): void {
@@ -181,6 +193,7 @@ export class EgressController {
   }
 
   private changed(changes: PinChange[]): void {
+    if (!this.loaded) return;
     for (const { name, before, after } of changes) {
       this.options.audit.record(
         "allowlist-changed",
