@@ -1,7 +1,7 @@
 /**
- * The agent's egress control while `run` runs: the allowlist with its pinned names, the guard
- * every connection goes through, and, when egress.firewall.manage is set, the host firewall,
- * applied at start and again after each address change, with its drop counters polled. Every
+ * The agent's egress control while `run` runs: the allowlist with its pinned names, and the
+ * guard every connection goes through. When egress.firewall.manage is set, it also applies the
+ * host firewall at start and after each address change, and polls its drop counters. Every
  * decision that changes or enforces the allowlist goes to the audit trail.
  */
 import type { AuditTrail } from "../audit/trail.js";
@@ -205,7 +205,7 @@ export class EgressController {
     if (this.manage) void this.apply();
   }
 
-  /** Applies the firewall; applies run one after another, the last with the newest pins. */
+  /** Applies the firewall. Applies run one after another, so the last uses the newest pins. */
   private apply(): Promise<void> {
     this.applying = this.applying.then(() => this.applyNow());
     return this.applying;
@@ -213,7 +213,7 @@ export class EgressController {
 
   private async applyNow(): Promise<void> {
     const { config, configFile, audit } = this.options;
-    // Re-applying recreates the table and so zeroes its counters: count what they hold first.
+    // Re-applying recreates the table and so zeroes its counters, so count their packets first.
     await this.pollCounters();
     try {
       await applyFirewall({

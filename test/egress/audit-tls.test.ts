@@ -1,6 +1,6 @@
 /**
  * The audit trail of a running agent against a real mosquitto whose certificates come from
- * another CA than the agent's: each side rejects the other, and the audit file says which.
+ * another CA than the agent's: each side rejects the other, and the audit file records which.
  */
 import test from "ava";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -64,7 +64,7 @@ let brokerPki: DevPki;
 let otherPki: DevPki;
 const sharedDirs: string[] = [];
 
-// One broker for the file; the broker's folder must be its own fresh folder (see the helper).
+// One broker serves the file. Its folder must be a fresh one of its own, as the helper requires.
 test.before(async () => {
   const makeDir = (prefix: string) => {
     const dir = mkdtempSync(join(tmpdir(), prefix));

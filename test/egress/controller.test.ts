@@ -11,7 +11,7 @@ import type { AuditPayload } from "../../src/mqtt/payloads.js";
 import { Outbox } from "../../src/outbox/outbox.js";
 import { tempDir } from "../helpers/tmp.js";
 
-/** A controller on a managed firewall, with a fake resolver and a fake nft. */
+/** Creates a controller of a managed firewall, with a fake resolver and a fake nft. */
 function setup(t: Parameters<typeof tempDir>[0]) {
   const dir = tempDir(t);
   const outbox = new Outbox(
@@ -98,7 +98,7 @@ test("firewall drops are audited across a re-apply", async (t) => {
   await controller.pollCounters();
   counters.out = 7;
   answers.current = ["10.1.1.8"];
-  // The re-apply zeroes the nft counter; the two packets before it still count.
+  // The re-apply zeroes the nft counter, and the two packets counted before it still count.
   await controller.refreshNow();
   counters.out = 1;
   await controller.pollCounters();
