@@ -80,7 +80,7 @@ export function startAgent(
     connected: () => uplinkConnected(),
     log: log.child("audit"),
   });
-  auditStart(audit, prepared);
+  audit.batch(() => auditStart(audit, prepared));
   const egress = new EgressController({
     config,
     configFile: prepared.configFile,
@@ -137,7 +137,7 @@ export function startAgent(
   });
   let stopped = false;
   // Connections wait for the allowlist's names to resolve, so the first attempts are not denied.
-  const started = egress.start().then(() => {
+  const started = egress.start(() => {
     if (stopped) return;
     uplink.start();
     for (const supervisor of supervisors) supervisor.start();

@@ -24,17 +24,24 @@ export class AuditFile {
     this.path = join(options.dir, auditFileName);
   }
 
-  /** Appends one line and fsyncs it; throws when the file cannot be written. */
-  append(line: string): void {
+  /**
+   * Appends one line and, unless `sync` is false, fsyncs it. Throws when the file cannot be
+   * written. Lines appended with `sync` false are durable after the next sync().
+   */
+  append(line: string, sync = true): void {
     const data = Buffer.from(`${line}\n`);
-    const fd = this.open();
+    let fd = this.open();
     if (this.bytes > 0 && this.bytes + data.length > this.options.maxFileBytes) {
       this.rotate();
-      return this.append(line);
+      fd = this.open();
     }
     writeSync(fd, data);
-    fsyncSync(fd);
+    if (sync) fsyncSync(fd);
     this.bytes += data.length;
+  }
+
+  sync(): void {
+    if (this.fd !== undefined) fsyncSync(this.fd);
   }
 
   close(): void {
@@ -51,6 +58,7 @@ export class AuditFile {
   }
 
   private rotate(): void {
+    this.sync();
     this.close();
     const rotated = (index: number) => `${this.path}.${index}`;
     rmSync(rotated(this.options.keepFiles), { force: true });

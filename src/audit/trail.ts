@@ -36,6 +36,7 @@ export class AuditTrail {
   private readonly lastAt = new Map<string, number>();
   private readonly suppressed = new Map<string, number>();
   private readonly warnings: RateLimitedWarning;
+  private batching = false;
 
   constructor(private readonly options: AuditTrailOptions) {
     this.warnings = new RateLimitedWarning(options.log, 60_000);
@@ -63,7 +64,7 @@ export class AuditTrail {
     if (severity === "warning") log.warn(text, { audit: event, ...details });
     else log.info(text, { audit: event, ...details });
     try {
-      this.options.file.append(body);
+      this.options.file.append(body, !this.batching);
     } catch (error) {
       this.warnings.warn("file", "audit file write failed; the record goes to the broker only", {
         file: this.options.file.path,
@@ -80,8 +81,33 @@ export class AuditTrail {
     });
   }
 
+  /**
+   * Records the events `recordEvents` makes with one fsync for all of them, as at start, where
+   * one per event would delay the first connection.
+   */
+  batch(recordEvents: () => void): void {
+    this.batching = true;
+    try {
+      recordEvents();
+    } finally {
+      this.batching = false;
+      this.syncFile();
+    }
+  }
+
   close(): void {
     this.options.file.close();
+  }
+
+  private syncFile(): void {
+    try {
+      this.options.file.sync();
+    } catch (error) {
+      this.warnings.warn("file", "audit file sync failed; the records go to the broker only", {
+        file: this.options.file.path,
+        error: messageOf(error),
+      });
+    }
   }
 
   /**

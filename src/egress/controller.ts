@@ -98,11 +98,16 @@ export class EgressController {
     );
   }
 
-  /** Resolves the names, then applies the firewall when managed. Never rejects. */
-  async start(): Promise<void> {
+  /**
+   * Resolves the names, calls `onResolved` (where the agent opens its connections, which
+   * need the pinned addresses), then audits the allowlist and applies the firewall when
+   * managed. Never rejects.
+   */
+  async start(onResolved: () => void = () => undefined): Promise<void> {
     const { audit, config } = this.options;
     await this.pinning.start();
     this.loaded = true;
+    onResolved();
     audit.record("allowlist-loaded", "info", `allowlist ${this.allowlist.source} loaded`, {
       source: this.allowlist.source,
       sha256: this.allowlist.version(),

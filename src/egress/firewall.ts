@@ -64,6 +64,9 @@ export const runNft: RunNft = (args, input) =>
       ),
     );
     child.once("close", (code) => resolve({ code, stdout, stderr }));
+    // nft may exit without reading its input (a command that takes none, or a syntax error),
+    // so a write can fail with EPIPE. Its exit status and stderr then tell what went wrong.
+    child.stdin.on("error", () => undefined);
     child.stdin.end(input ?? "");
   });
 

@@ -3,7 +3,13 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Allowlist } from "../../src/egress/allowlist.js";
-import { applyFirewall, nftPath, parseCounters, type RunNft } from "../../src/egress/firewall.js";
+import {
+  applyFirewall,
+  nftPath,
+  parseCounters,
+  runNft,
+  type RunNft,
+} from "../../src/egress/firewall.js";
 import { renderRuleset } from "../../src/egress/nftables.js";
 import { hasCode } from "../../src/errors.js";
 import { announceSkip, networkPrivilegeProblem } from "../helpers/privileges.js";
@@ -76,6 +82,27 @@ if (privilegeProblem === undefined) {
 } else {
   announceSkip("nft -c check of the rendered ruleset", privilegeProblem);
   test.skip(`nft -c accepts the rendered ruleset (skipped: ${privilegeProblem})`, (t) => t.pass());
+}
+
+const nftProblem = (() => {
+  try {
+    nftPath();
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+})();
+if (nftProblem === undefined) {
+  test("nft exiting without reading its input is no crash", async (t) => {
+    // 1 MiB is far more than a pipe buffers, so writing it fails with EPIPE once nft exited.
+    const result = await runNft(["--version"], "x".repeat(1 << 20));
+    t.is(result.code, 0);
+    t.regex(result.stdout, /nftables v/);
+  });
+} else {
+  announceSkip("nft input test", nftProblem);
+  test.skip(`nft exiting without reading its input is no crash (skipped: ${nftProblem})`, (t) =>
+    t.pass());
 }
 
 test("apply refuses a ruleset without the broker", async (t) => {
