@@ -68,16 +68,31 @@ export function allowlistOf(config: Pick<GatewayConfig, "broker" | "devices" | "
  * covered when an entry has its name, since its addresses are known only once it resolves.
  */
 export function uncoveredDestinationProblems(
-  config: Pick<GatewayConfig, "broker" | "devices" | "egress">,
+  config: Pick<GatewayConfig, "broker" | "devices" | "egress" | "opcua">,
   configFile: string,
 ): Problem[] {
   if (config.egress === undefined) return [];
   const allowlist = allowlistOf(config);
-  return configuredDestinations(config).flatMap(({ destination, setting }) => {
+  const problems = configuredDestinations(config).flatMap(({ destination, setting }) => {
     const decision = allowlist.authorize(destination, true);
     if (decision.ok) return [];
     return [{ file: configFile, path: setting, message: decision.reason }];
   });
+  const { opcua } = config;
+  const admitsOpcua = allowlist.rules.some(
+    (rule) => rule.entry.purpose === "opcua-client" && rule.entry.port === opcua.port,
+  );
+  if (opcua.enabled && !admitsOpcua) {
+    problems.push({
+      file: configFile,
+      path: "opcua.port",
+      message:
+        `no egress.allowlist entry admits OPC UA clients to port ${opcua.port}, so the ` +
+        `firewall would drop them; add { host: CLIENT-NETWORK, port: ${opcua.port}, ` +
+        "purpose: opcua-client }",
+    });
+  }
+  return problems;
 }
 
 /**

@@ -171,3 +171,30 @@ test("schema rejects bad hosts and a dns entry by name", (t) => {
   t.true(withEntry({ host: "10.0.0.53", port: 53, protocol: "udp", purpose: "dns" }).success);
   t.true(withEntry({ host: "fd00::53", port: 53, protocol: "udp", purpose: "dns" }).success);
 });
+
+test("enabled OPC UA server needs an opcua-client entry", (t) => {
+  const egress = { allowlist: [{ host: "broker.example.org", port: 8883, purpose: "broker" }] };
+  const config = configSchema.parse({
+    ...baseConfig,
+    devices: [baseConfig.devices[1]],
+    egress,
+    opcua: { enabled: true, port: 4840, certFile: "s.crt", keyFile: "s.key" },
+  });
+  const problems = uncoveredDestinationProblems(config, "c.yaml");
+  t.deepEqual(
+    problems.map((problem) => problem.path),
+    ["opcua.port"],
+  );
+  const admitted = configSchema.parse({
+    ...baseConfig,
+    devices: [baseConfig.devices[1]],
+    egress: {
+      allowlist: [
+        ...egress.allowlist,
+        { host: "10.5.0.0/24", port: 4840, purpose: "opcua-client" },
+      ],
+    },
+    opcua: { enabled: true, port: 4840, certFile: "s.crt", keyFile: "s.key" },
+  });
+  t.deepEqual(uncoveredDestinationProblems(admitted, "c.yaml"), []);
+});
