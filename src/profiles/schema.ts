@@ -4,6 +4,7 @@ import { asciiLineProfileSchema } from "../protocols/ascii-line/schema.js";
 import { intellivueProfileSchema } from "../protocols/intellivue/schema.js";
 import { astmProfileSchema } from "../protocols/astm/schema.js";
 import { hl7MllpProfileSchema } from "../protocols/hl7-mllp/schema.js";
+import { datexProfileSchema } from "../protocols/datex/schema.js";
 import { medibusProfileSchema } from "../protocols/medibus/schema.js";
 
 export const profileSchema = z.discriminatedUnion("family", [
@@ -12,6 +13,7 @@ export const profileSchema = z.discriminatedUnion("family", [
   intellivueProfileSchema,
   astmProfileSchema,
   hl7MllpProfileSchema,
+  datexProfileSchema,
 ]);
 
 export type Profile = z.infer<typeof profileSchema>;

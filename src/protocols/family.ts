@@ -27,6 +27,11 @@ export interface SimulatorOptions {
    * rates the profile's wave mappings declare.
    */
   waveRate?: number;
+  /**
+   * Sends at a fixed benchmark load from the start, without waiting for a request, in the
+   * families that support it (GE/Datex-Ohmeda S/5: numerics every second and three waveforms).
+   */
+  stream?: boolean;
 }
 
 export const defaultSimulatorOptions: SimulatorOptions = {

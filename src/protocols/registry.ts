@@ -2,6 +2,7 @@
 import type { Profile } from "../profiles/schema.js";
 import { asciiLineFamily } from "./ascii-line/index.js";
 import { astmFamily } from "./astm/index.js";
+import { datexFamily } from "./datex/index.js";
 import type { HostIdentity, SimulatorOptions, DeviceSimulator } from "./family.js";
 import { intellivueFamily } from "./intellivue/index.js";
 import { hl7MllpFamily } from "./hl7-mllp/index.js";
@@ -28,6 +29,8 @@ export function codecFor(profile: Profile): ProfileCodec {
       return bind(astmFamily, profile);
     case "hl7-mllp":
       return bind(hl7MllpFamily, profile);
+    case "datex-s5":
+      return bind(datexFamily, profile);
   }
 }
 
