@@ -29,7 +29,6 @@ import {
   classOf,
   DATA_INVALID_LIMIT,
   ETCO2_PRESSURE_CODE,
-  GROUP_HEADER_BYTES,
   GroupStatus,
   invalidMarkers,
   PHYSIOLOGICAL_SUBRECORD_BYTES,

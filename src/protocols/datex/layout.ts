@@ -32,7 +32,6 @@ export const BASIC_CLASS = 0;
 
 /** Group status bits. */
 export const GroupStatus = { exists: 0x1, active: 0x2 } as const;
-export const GROUP_HEADER_BYTES = 6;
 
 /** Values at or below this are the monitor's markers for a value it cannot give. */
 export const DATA_INVALID_LIMIT = -32001;
