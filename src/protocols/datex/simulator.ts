@@ -162,9 +162,7 @@ export class DatexSimulator implements DeviceSimulator {
       if (samplesPerSecond !== undefined) streams.push({ type, samplesPerSecond, sent: 0 });
     }
     this.waves =
-      streams.length === 0
-        ? undefined
-        : { streams, startedAtMs: nowMs, lastSentAtMs: nowMs - WAVE_RECORD_MS };
+      streams.length === 0 ? undefined : { streams, startedAtMs: nowMs, lastSentAtMs: nowMs };
   }
 
   private recordFields(nowMs: number) {

@@ -1,0 +1,166 @@
+import test from "ava";
+import { encodeFrame } from "../../../src/protocols/datex/codec.js";
+import { DatexFramer } from "../../../src/protocols/datex/framer.js";
+import { encodeDisplayedRequest } from "../../../src/protocols/datex/requests.js";
+import type { DiscardReason } from "../../../src/protocols/types.js";
+import { bytesOf, checkEverySplit, feedFramer, fuzzFramer, hex } from "../../helpers/framing.js";
+
+const request = (intervalS: number) =>
+  hex(encodeFrame(encodeDisplayedRequest({ driLevel: 9, intervalS, classBits: 0x0e })));
+/** The worked request of the research notes: level 9, 10 s, classes 0x0E, checksum 0x52. */
+const WORKED = request(10);
+/** Interval 126 puts 0x7E in the body, stuffed as 7D 5E. */
+const STUFFED_BODY = request(126);
+/** Interval 54 makes the checksum 0x7E, stuffed as 7D 5E before the closing flag. */
+const STUFFED_CHECKSUM = request(54);
+const SHORT = "7E 01 02 03 7E";
+
+interface Case {
+  name: string;
+  input: string;
+  maxFrameBytes?: number;
+  reset?: boolean;
+  frames: string[];
+  discarded?: Partial<Record<DiscardReason, number>>;
+  oversizeEvents?: number;
+  buffered?: number;
+}
+
+const cases: Case[] = [
+  { name: "cuts the worked request", input: WORKED, frames: [WORKED] },
+  { name: "cuts two frames in one chunk", input: `${WORKED} ${SHORT}`, frames: [WORKED, SHORT] },
+  { name: "keeps a stuffed 0x7E inside", input: STUFFED_BODY, frames: [STUFFED_BODY] },
+  { name: "keeps a stuffed checksum", input: STUFFED_CHECKSUM, frames: [STUFFED_CHECKSUM] },
+  {
+    name: "discards garbage between frames",
+    input: `55 00 ${SHORT} AA 7D ${SHORT}`,
+    frames: [SHORT, SHORT],
+    discarded: { garbage: 4 },
+  },
+  {
+    name: "reopens at a second flag",
+    input: `01 02 7E 7E 01 02 03 7E`,
+    frames: [SHORT],
+    discarded: { garbage: 3 },
+  },
+  {
+    name: "drops runs of flags",
+    input: `7E 7E 7E ${SHORT}`,
+    frames: [SHORT],
+    discarded: { garbage: 3 },
+  },
+  { name: "keeps half a frame buffered", input: "7E 31 00 00", frames: [], buffered: 4 },
+  {
+    name: "drops half a frame on reset as truncated",
+    input: `${SHORT} 7E 31 00`,
+    reset: true,
+    frames: [SHORT],
+    discarded: { truncated: 3 },
+  },
+  {
+    name: "accepts a frame of exactly maxFrameBytes",
+    input: `7E ${"11 ".repeat(14)} 7E`,
+    maxFrameBytes: 16,
+    frames: [`7E ${"11 ".repeat(14).trim()} 7E`],
+  },
+  {
+    name: "discards an oversize frame and resyncs",
+    input: `7E ${"11 ".repeat(15)} 7E ${SHORT}`,
+    maxFrameBytes: 16,
+    frames: [SHORT],
+    // 16 bytes as oversize, then the closing flag reopens and the next flag replaces it.
+    discarded: { oversize: 16, garbage: 1 },
+    oversizeEvents: 1,
+  },
+  {
+    name: "skips the tail of an oversize frame",
+    input: `7E ${"11 ".repeat(30)} 7E ${SHORT}`,
+    maxFrameBytes: 16,
+    frames: [SHORT],
+    discarded: { oversize: 16, garbage: 16 },
+    oversizeEvents: 1,
+  },
+  {
+    name: "counts two oversize frames apart",
+    input: `7E ${"11 ".repeat(20)} 7E 7E ${"22 ".repeat(20)} 7E`,
+    maxFrameBytes: 16,
+    frames: [],
+    discarded: { oversize: 32, garbage: 11 },
+    oversizeEvents: 2,
+    buffered: 1,
+  },
+  {
+    name: "passes a frame with a bad checksum on",
+    input: "7E 01 02 04 7E",
+    frames: ["7E 01 02 04 7E"],
+  },
+];
+
+for (const testCase of cases) {
+  const input = bytesOf(testCase.input);
+  const max = testCase.maxFrameBytes ?? 3000;
+  const reset = testCase.reset ?? false;
+  const create = () => new DatexFramer({ maxFrameBytes: max });
+
+  test(`framer ${testCase.name}`, (t) => {
+    const outcome = feedFramer(create, [input], reset);
+    t.deepEqual(outcome.frames, testCase.frames);
+    t.deepEqual(outcome.discarded, testCase.discarded ?? {});
+    t.is(outcome.discardEvents.oversize ?? 0, testCase.oversizeEvents ?? 0);
+    t.is(outcome.buffered, testCase.buffered ?? 0);
+  });
+
+  test(`framer ${testCase.name}, split at every byte`, (t) => {
+    checkEverySplit(t, create, input, reset);
+  });
+}
+
+test("worked request matches the published bytes", (t) => {
+  t.is(
+    WORKED,
+    "7E 31 00 00 09 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 FF " +
+      "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 " +
+      "01 0A 00 0E 00 00 00 00 00 52 7E",
+  );
+});
+
+test("stuffed requests match the published tails", (t) => {
+  t.true(STUFFED_BODY.endsWith("01 7D 5E 00 0E 00 00 00 00 00 C6 7E"), STUFFED_BODY);
+  t.true(STUFFED_CHECKSUM.endsWith("01 36 00 0E 00 00 00 00 00 7D 5E 7E"), STUFFED_CHECKSUM);
+});
+
+/** Random input biased towards flags and escapes, with whole frames mixed in. */
+function randomInput(random: () => number, length: number): Buffer {
+  const special = [0x7e, 0x7d, 0x5e, 0x5d];
+  const whole = [bytesOf(WORKED), bytesOf(STUFFED_CHECKSUM), bytesOf(SHORT)];
+  const parts: Buffer[] = [];
+  let size = 0;
+  while (size < length) {
+    const choice = random();
+    let part: Buffer;
+    if (choice < 0.1) part = whole[Math.floor(random() * whole.length)] ?? Buffer.alloc(0);
+    else if (choice < 0.3) part = Buffer.of(special[Math.floor(random() * special.length)] ?? 0);
+    else part = Buffer.of(Math.floor(random() * 256));
+    parts.push(part);
+    size += part.length;
+  }
+  return Buffer.concat(parts);
+}
+
+test("framer fuzz keeps the byte count and the bound", (t) => {
+  fuzzFramer(t, {
+    seed: 20_261_204,
+    runs: 300,
+    createFramer: (random) => {
+      const maxFrameBytes = 16 + Math.floor(random() * 80);
+      return { framer: new DatexFramer({ maxFrameBytes }), maxFrameBytes };
+    },
+    input: randomInput,
+    checkFrame: (frame) => {
+      if (frame[0] !== 0x7e || frame.at(-1) !== 0x7e) return "frame without both flags";
+      if (frame.length < 3) return "frame without content";
+      if (frame.subarray(1, -1).includes(0x7e)) return "flag inside a frame";
+      return undefined;
+    },
+  });
+});
