@@ -4,7 +4,7 @@ import { openFrame } from "../../../src/protocols/datex/decoder.js";
 import { parseRequest, type HostRequest } from "../../../src/protocols/datex/requests.js";
 import { datexSessionSchema } from "../../../src/protocols/datex/schema.js";
 import { DatexSession, SESSION_TICK_MS } from "../../../src/protocols/datex/session.js";
-import type { Outgoing, SessionEvent } from "../../../src/protocols/types.js";
+import type { Outgoing, Session, SessionEvent } from "../../../src/protocols/types.js";
 
 const displayedRecord: SessionEvent = { type: "response", command: MainType.physiological };
 const waveRecord: SessionEvent = { type: "response", command: MainType.wave };
@@ -133,7 +133,7 @@ test("session starts over when the link reopens", (t) => {
 });
 
 test("session expects every record", (t) => {
-  const session = createSession();
+  const session: Session = createSession();
   t.true(session.expects(displayedRecord));
   t.deepEqual(session.onCorruptFrame(0, Buffer.alloc(0)), []);
 });
