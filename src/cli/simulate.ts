@@ -12,7 +12,8 @@ Stands in for a bedside device: speaks the profile's protocol byte for byte, inc
 session rules, on a serial port or as a TCP server like a serial device server.
 
 Options:
-  --profile ID          Profile id, such as masimo-radical7-ascii1 or draeger-medibus-evita4.
+  --profile ID          Profile id, such as masimo-radical7-ascii1, draeger-medibus-evita4 or
+                        ge-datex-s5-monitor.
   --port PATH           Serial port to talk on (one end of a socat pair, or a USB adapter).
   --tcp-port N          Listen on TCP port N (0 to 65535) instead; 0 picks a free port.
   --host ADDRESS        Address to listen on with --tcp-port (default 127.0.0.1).
@@ -24,6 +25,9 @@ Options:
   --wave-rate N         Samples per second of every simulated wave, 0 to 2000 (default: the
                         profile's rates). The agent takes samplePeriodMs from the profile, so
                         give it a profile whose waves declare 1000/N ms.
+  --stream              Send a fixed benchmark load from the start, without waiting for the
+                        host's requests (ge-datex-s5-monitor: numerics every second and the
+                        ECG1, INVP1 and PLETH waves at 300, 100 and 100 samples/s).
   -h, --help            Show this help.
 `;
 
@@ -42,6 +46,7 @@ const optionSpec = {
   "garbage-every": { type: "string" },
   "serial-number": { type: "string" },
   "wave-rate": { type: "string" },
+  stream: { type: "boolean" },
 } as const;
 
 type SimulateValues = ReturnType<typeof parseCommandArgs<typeof optionSpec>>["values"];
@@ -97,5 +102,6 @@ function simulatorOptions(values: SimulateValues): SimulatorOptions {
     ...(values["wave-rate"] === undefined
       ? {}
       : { waveRate: integerOption(values["wave-rate"], "wave-rate", 0, maxWaveRate) }),
+    stream: values.stream === true,
   };
 }

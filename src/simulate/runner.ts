@@ -46,6 +46,8 @@ export async function runSerialSimulator(
     dataBits: serial.dataBits,
     parity: serial.parity,
     stopBits: serial.stopBits,
+    // The device end of a cable uses the profile's hardware handshake too.
+    rtscts: serial.flowControl === "rtscts",
     autoOpen: false,
   });
   await new Promise<void>((resolve, reject) =>
