@@ -110,8 +110,8 @@ devices:
   const segments = waves.map((m) => waveSegmentPayload.parse(m.payload));
   const ecg = segments.find((segment) => segment.deviceCode === "ecg1");
   t.like(ecg, { mdcCode: 131072, unit: "mV", scale: 0.01 });
-  // A segment closes at the first record that brings it to 500 ms of signal; records carry
-  // about 250 ms each, and a little more when a timer of the simulator fired late.
+  // A segment closes at the first record that brings it to 500 ms of signal. Records carry
+  // about 250 ms each, or a little more when a timer of the simulator fired late.
   const ecgSamples = ecg?.samples.length ?? 0;
   t.true(ecgSamples >= 150 && ecgSamples < 225, `${ecgSamples} ECG samples`);
   t.true(Math.abs((ecg?.samplePeriodMs ?? 0) - 1000 / 300) < 1e-9);

@@ -1,7 +1,7 @@
 /**
  * Record layout, byte stuffing and checksum of the GE/Datex-Ohmeda S/5 Computer Interface
- * ("Datex Record Interface"). Sources: the Datex-Ohmeda "S/5 Computer Interface Specification"
- * as public host implementations follow it (xeonfusion VSCapture, KaiWU17TUM icu_devices).
+ * ("Datex Record Interface"), as open-source host implementations of the Datex-Ohmeda "S/5
+ * Computer Interface Specification" read it. The specification itself was not available.
  *
  * A frame is `0x7E`, the stuffed bytes of one record and its checksum, then `0x7E`. Stuffing
  * sends 0x7E and 0x7D as 0x7D followed by the byte XOR 0x20. The checksum is the 8-bit sum of

@@ -16,7 +16,7 @@ export const CLASS_WORD_OFFSET = 276;
 
 /**
  * Returns the class of a subrecord from its cl_drilvl_subt word (0 basic, 1 to 3 EXT1 to EXT3).
- * NOTE: bits 8 to 11 hold the class by one public implementation; the specification's bit
+ * NOTE: one public implementation reads the class from bits 8 to 11. The specification's bit
  * layout was not available to check.
  */
 export function classOf(word: number): number {

@@ -22,8 +22,8 @@ export const datexSessionSchema = z
   .object({
     /**
      * Interface levels (r_dri_level) each request is sent at, in order. Default [9, 8, 7], the
-     * 2005, 2003 and 2001 levels. NOTE: some monitors are reported to answer only the level
-     * of their own software, so the request goes out once per level.
+     * 2005, 2003 and 2001 levels. NOTE: some monitors are reported to respond only to the
+     * level of their own software, so the request goes out once per level.
      */
     driLevels: z
       .array(z.number().int().min(0).max(255))
@@ -98,7 +98,7 @@ export const datexProfileSchema = z
         path: ["measurements", code],
         message:
           `key "${code}" must be a basic-class field as group.field, such as nibp.sys or ` +
-          `spo2.spo2 (see docs/profiles.md), because the decoder names values that way`,
+          `spo2.spo2 (see docs/devices.md), because the decoder names values that way`,
       });
     }
     for (const [code, mapping] of Object.entries(profile.waves)) {

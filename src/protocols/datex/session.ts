@@ -1,6 +1,6 @@
 /**
  * Host session of the S/5 Computer Interface: a pure state machine driven by the supervisor's
- * clock. The monitor never answers a request as such: it starts transmitting displayed values
+ * clock. The monitor sends no reply to a request. It starts transmitting displayed values
  * every interval, and waveforms continuously, and it sends nothing unless asked. So the session
  * sends both requests when the link opens, and again whenever the records stop arriving, as
  * after the monitor restarted or its interface board was reset.
@@ -106,7 +106,7 @@ export class DatexSession implements Session {
     return [];
   }
 
-  /** The monitor has no negative acknowledgement; a lost record is simply the next one late. */
+  /** Returns nothing: the monitor has no negative acknowledgement, so a lost record is just lost. */
   onCorruptFrame(): Outgoing[] {
     return [];
   }

@@ -5,9 +5,9 @@
  * - a displayed-values request at its own interface level starts a displayed-values record
  *   every requested interval, the first one at once; interval 0 stops them. A request at another
  *   level is ignored, as some monitors are reported to do;
- * - a waveform start request starts a waveform record every 250 ms with the samples of each
- *   requested wave since the last one, at the wave's real rate (ECG 300/s, invasive pressure
- *   and pleth 100/s, respiration 25/s); a stop request ends them;
+ * - a waveform start request starts a waveform record every 250 ms. Each carries the samples
+ *   of every requested wave since the last record, at the wave's real rate (ECG 300/s,
+ *   invasive pressure and pleth 100/s, respiration 25/s). A stop request ends them;
  * - a frame with a bad checksum is counted and dropped, as the interface has no reply for it.
  *
  * With `stream` it sends from the start without a request: displayed values every second and
@@ -25,7 +25,7 @@ import { encodeDisplayedRecord, encodeWaveRecord, type GroupValues } from "./rec
 import { parseRequest, WaveCommand, type HostRequest } from "./requests.js";
 
 export interface DatexSimulatorOptions extends SimulatorOptions {
-  /** Interface level the monitor answers requests at (r_dri_level). Default 9. */
+  /** Interface level (r_dri_level) of the requests the monitor accepts. Default 9. */
   driLevel?: number;
 }
 
@@ -138,7 +138,7 @@ export class DatexSimulator implements DeviceSimulator {
       this.stats.ignoredRequests++;
       return;
     }
-    // The stream option keeps its fixed load, so a benchmark measures the same bytes always.
+    // The stream option keeps its fixed load, so a benchmark's load never depends on the host.
     if (this.options.stream === true) return;
     if (request.kind === "displayed") {
       if (request.intervalS <= 0) this.displayed = undefined;
@@ -217,7 +217,7 @@ export class DatexSimulator implements DeviceSimulator {
     return encodeWaveRecord(this.recordFields(nowMs), subrecords);
   }
 
-  /** A synthetic sample of a wave at `atMs` of signal time, in the wave's raw units. */
+  /** Returns a synthetic sample of a wave at `atMs` of signal time, in the wave's raw units. */
   private sample(type: number, atMs: number): number {
     const beatMs = 60_000 / this.heartRate.value;
     const phase = (atMs % beatMs) / beatMs;

@@ -7,7 +7,10 @@ import { bytesOf, checkEverySplit, feedFramer, fuzzFramer, hex } from "../../hel
 
 const request = (intervalS: number) =>
   hex(encodeFrame(encodeDisplayedRequest({ driLevel: 9, intervalS, classBits: 0x0e })));
-/** The worked request of the research notes: level 9, 10 s, classes 0x0E, checksum 0x52. */
+/**
+ * A request at level 9, interval 10 s and classes 0x0E. Its bytes, and those of the two stuffed
+ * requests below, were worked out by hand independently of this code.
+ */
 const WORKED = request(10);
 /** Interval 126 puts 0x7E in the body, stuffed as 7D 5E. */
 const STUFFED_BODY = request(126);
@@ -115,7 +118,7 @@ for (const testCase of cases) {
   });
 }
 
-test("worked request matches the published bytes", (t) => {
+test("worked request matches by-hand bytes", (t) => {
   t.is(
     WORKED,
     "7E 31 00 00 09 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 FF " +
@@ -124,7 +127,7 @@ test("worked request matches the published bytes", (t) => {
   );
 });
 
-test("stuffed requests match the published tails", (t) => {
+test("stuffed requests match by-hand tails", (t) => {
   t.true(STUFFED_BODY.endsWith("01 7D 5E 00 0E 00 00 00 00 00 C6 7E"), STUFFED_BODY);
   t.true(STUFFED_CHECKSUM.endsWith("01 36 00 0E 00 00 00 00 00 7D 5E 7E"), STUFFED_CHECKSUM);
 });

@@ -165,7 +165,7 @@ interface LoopLog {
 /**
  * Runs the gateway's pipeline (framer, decoder, session, mapping) against the simulator on a
  * fake clock: the simulator ticks every 10 ms and the session every 500 ms. `replaceAtMs`
- * swaps in a fresh simulator, as when the monitor restarts and forgets the requests.
+ * swaps in a fresh simulator, as when the monitor restarts and drops the requests.
  */
 function runLoop(
   options: Partial<DatexSimulatorOptions>,
