@@ -66,6 +66,31 @@ export function checkEverySplit(
   t.deepEqual(strip(feedFramer(createFramer, single, reset)), whole, "one byte per chunk");
 }
 
+/**
+ * Returns random bytes of about `length`: 10 % whole `frames`, 20 % `special` bytes (those the
+ * framer treats apart) and the rest uniform.
+ */
+export function randomFramerInput(
+  random: () => number,
+  length: number,
+  special: readonly number[],
+  frames: readonly Buffer[],
+): Buffer {
+  const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)];
+  const parts: Buffer[] = [];
+  let size = 0;
+  while (size < length) {
+    const choice = random();
+    let part: Buffer;
+    if (choice < 0.1) part = pick(frames) ?? Buffer.alloc(0);
+    else if (choice < 0.3) part = Buffer.of(pick(special) ?? 0);
+    else part = Buffer.of(Math.floor(random() * 256));
+    parts.push(part);
+    size += part.length;
+  }
+  return Buffer.concat(parts);
+}
+
 export interface FuzzOptions {
   seed: number;
   runs: number;

@@ -3,7 +3,14 @@ import { encodeFrame } from "../../../src/protocols/datex/codec.js";
 import { DatexFramer } from "../../../src/protocols/datex/framer.js";
 import { encodeDisplayedRequest } from "../../../src/protocols/datex/requests.js";
 import type { DiscardReason } from "../../../src/protocols/types.js";
-import { bytesOf, checkEverySplit, feedFramer, fuzzFramer, hex } from "../../helpers/framing.js";
+import {
+  bytesOf,
+  checkEverySplit,
+  feedFramer,
+  fuzzFramer,
+  hex,
+  randomFramerInput,
+} from "../../helpers/framing.js";
 
 const request = (intervalS: number) =>
   hex(encodeFrame(encodeDisplayedRequest({ driLevel: 9, intervalS, classBits: 0x0e })));
@@ -132,23 +139,7 @@ test("stuffed requests match by-hand tails", (t) => {
   t.true(STUFFED_CHECKSUM.endsWith("01 36 00 0E 00 00 00 00 00 7D 5E 7E"), STUFFED_CHECKSUM);
 });
 
-/** Random input biased towards flags and escapes, with whole frames mixed in. */
-function randomInput(random: () => number, length: number): Buffer {
-  const special = [0x7e, 0x7d, 0x5e, 0x5d];
-  const whole = [bytesOf(WORKED), bytesOf(STUFFED_CHECKSUM), bytesOf(SHORT)];
-  const parts: Buffer[] = [];
-  let size = 0;
-  while (size < length) {
-    const choice = random();
-    let part: Buffer;
-    if (choice < 0.1) part = whole[Math.floor(random() * whole.length)] ?? Buffer.alloc(0);
-    else if (choice < 0.3) part = Buffer.of(special[Math.floor(random() * special.length)] ?? 0);
-    else part = Buffer.of(Math.floor(random() * 256));
-    parts.push(part);
-    size += part.length;
-  }
-  return Buffer.concat(parts);
-}
+const fuzzFrames = [bytesOf(WORKED), bytesOf(STUFFED_CHECKSUM), bytesOf(SHORT)];
 
 test("framer fuzz keeps the byte count and the bound", (t) => {
   fuzzFramer(t, {
@@ -158,7 +149,8 @@ test("framer fuzz keeps the byte count and the bound", (t) => {
       const maxFrameBytes = 16 + Math.floor(random() * 80);
       return { framer: new DatexFramer({ maxFrameBytes }), maxFrameBytes };
     },
-    input: randomInput,
+    input: (random, length) =>
+      randomFramerInput(random, length, [0x7e, 0x7d, 0x5e, 0x5d], fuzzFrames),
     checkFrame: (frame) => {
       if (frame[0] !== 0x7e || frame.at(-1) !== 0x7e) return "frame without both flags";
       if (frame.length < 3) return "frame without content";
