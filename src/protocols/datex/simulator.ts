@@ -21,6 +21,7 @@ import { checksum, encodeFrame, stuffFrame } from "./codec.js";
 import { openFrame } from "./decoder.js";
 import { DatexFramer } from "./framer.js";
 import { GroupStatus, waveTypes } from "./layout.js";
+import { everyNth } from "../simulator-support.js";
 import { encodeDisplayedRecord, encodeWaveRecord, type GroupValues } from "./records.js";
 import { parseRequest, WaveCommand, type HostRequest } from "./requests.js";
 
@@ -154,12 +155,18 @@ export class DatexSimulator implements DeviceSimulator {
     this.displayed = { intervalMs: intervalS * 1000, nextAtMs: nowMs };
   }
 
-  /** Starts the waves it can generate; types without a known rate are left out. */
+  /**
+   * Starts the requested waves at the waveRate option, or else at their real rates. Without
+   * waveRate, types whose rate is not known are left out.
+   */
   private startWaves(types: readonly number[], nowMs: number): void {
     const streams: WaveStream[] = [];
     for (const type of types) {
-      const samplesPerSecond = waveTypes.find((wave) => wave.type === type)?.samplesPerSecond;
-      if (samplesPerSecond !== undefined) streams.push({ type, samplesPerSecond, sent: 0 });
+      const samplesPerSecond =
+        this.options.waveRate ?? waveTypes.find((wave) => wave.type === type)?.samplesPerSecond;
+      if (samplesPerSecond !== undefined && samplesPerSecond > 0) {
+        streams.push({ type, samplesPerSecond, sent: 0 });
+      }
     }
     this.waves =
       streams.length === 0 ? undefined : { streams, startedAtMs: nowMs, lastSentAtMs: nowMs };
@@ -263,10 +270,6 @@ export class DatexSimulator implements DeviceSimulator {
 /** Frames a record with its checksum plus one, stuffed like a correct one. */
 function corruptChecksum(record: Buffer): Buffer {
   return stuffFrame(Buffer.concat([record, Buffer.of((checksum(record) + 1) & 0xff)]));
-}
-
-function everyNth(period: number, count: number): boolean {
-  return period > 0 && count % period === 0;
 }
 
 export function createDatexSimulator(

@@ -15,7 +15,7 @@ import {
 } from "../../../src/protocols/datex/records.js";
 import type { DecodeResult, DeviceRecord, RawValue } from "../../../src/protocols/types.js";
 import { seededRandom } from "../../../src/random.js";
-import { bytesOf, hex } from "../../helpers/framing.js";
+import { bytesOf, hex } from "../../helpers/framer.js";
 
 const fields = { recordNumber: 1, driLevel: 9, time: 1_700_000_000 };
 const ACTIVE = 3;

@@ -20,7 +20,7 @@ import {
 import { defaultSimulatorOptions } from "../../../src/protocols/family.js";
 import { codecFor } from "../../../src/protocols/registry.js";
 import type { DeviceRecord } from "../../../src/protocols/types.js";
-import { hex } from "../../helpers/framing.js";
+import { hex } from "../../helpers/framer.js";
 
 const MAX_FRAME_BYTES = 3000;
 const host = { name: "iomt-gateway", revision: "0.1.0" };
@@ -113,6 +113,14 @@ test("simulator sends waves at their rates", (t) => {
   t.is(count("ecg1"), 600);
   t.is(count("invp1"), 200);
   t.is(count("pleth"), 200);
+});
+
+test("simulator takes the wave rate option", (t) => {
+  const simulator = createSimulator({ waveRate: 250 });
+  simulator.start(0);
+  simulator.receive(waveRequest([1, 9]), 0);
+  advance(simulator, 0, 2000);
+  t.is(simulator.stats.samplesSent, 1000, "two waves at 250/s for 2 s");
 });
 
 test("simulator stops waves on request", (t) => {
