@@ -29,6 +29,8 @@ export const ucumUnits: Readonly<Record<string, UnitOfMeasure>> = {
   mV: { commonCode: "2Z", symbol: "mV", description: "millivolt" },
   // NOTE: pH is a number without a unit; no Recommendation 20 code for it was confirmed here.
   "[pH]": { commonCode: null, symbol: "pH", description: "pH (potential of hydrogen)" },
+  // NOTE: no Recommendation 20 code for the centimetre of water was confirmed here.
+  "cm[H2O]": { commonCode: null, symbol: "cmH2O", description: "centimetre of water" },
   "/min": { commonCode: "C94", symbol: "/min", description: "reciprocal minute (per minute)" },
   "mm[Hg]": { commonCode: "HN", symbol: "mmHg", description: "millimetre of mercury" },
   mbar: { commonCode: "MBR", symbol: "mbar", description: "millibar" },
