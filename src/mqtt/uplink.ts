@@ -48,6 +48,10 @@ export class MqttUplink {
   /** The broker's MQTT 5 Maximum Packet Size from CONNACK, when it sends one. */
   private maxPacketBytes: number | undefined;
   private connectedValue = false;
+  /** Monotonic time of the last CONNACK, to tell a broker that drops us at once. */
+  private connectedAtMs = 0;
+  /** Connections in a row that the broker closed soon after accepting them. */
+  private shortConnections = 0;
   private stopping = false;
 
   private readonly warnings: RateLimitedWarning;
@@ -90,13 +94,14 @@ export class MqttUplink {
     const url = redactUrl(this.options.broker.url);
     client.on("connect", (connack) => {
       this.connectedValue = true;
+      this.connectedAtMs = performance.now();
       this.maxPacketBytes = connack.properties?.maximumPacketSize;
       log.info("connected to broker", { url, maxPacketBytes: this.maxPacketBytes });
       for (const [topic, body] of this.retained) this.sendRetained(topic, body);
       this.drain();
     });
     client.on("close", () => {
-      if (this.connectedValue && !this.stopping) log.warn("broker connection closed", { url });
+      if (this.connectedValue && !this.stopping) this.warnClosed(url);
       this.connectedValue = false;
     });
     client.on("disconnect", (packet) => {
@@ -121,11 +126,37 @@ export class MqttUplink {
       this.options.onConnectError?.(error);
       this.warnings.warn(`connect:${code}:${messageOf(error)}`, "broker connection failed", {
         url,
-        error: messageOf(error),
+        error: withoutSystemCaAdvice(messageOf(error)),
         code,
         hint: tlsHint(code, this.options.broker),
       });
     });
+  }
+
+  /**
+   * Warns about a closed connection, with a hint once the broker closed several in a row soon
+   * after accepting them. The usual causes are another client with the same id and, with MQTT
+   * 3.1.1, a publish the broker's ACL refuses.
+   */
+  private warnClosed(url: string): void {
+    const lastedMs = performance.now() - this.connectedAtMs;
+    this.shortConnections = lastedMs < shortConnectionMs ? this.shortConnections + 1 : 0;
+    if (this.shortConnections < 3) {
+      this.options.log.warn("broker connection closed", { url });
+      return;
+    }
+    this.warnings.warn(
+      "closed-soon",
+      "broker keeps closing the connection soon after accepting it",
+      {
+        url,
+        connectionsInARow: this.shortConnections,
+        clientId: this.options.clientId,
+        hint:
+          "another client may use the same client id (give each gateway its own broker.clientId " +
+          "or gateway id), or the broker's ACL may refuse this gateway's topics",
+      },
+    );
   }
 
   /** Sets a retained topic's payload; sent now when connected and again after each reconnect. */
@@ -310,19 +341,34 @@ export function redactUrl(url: string): string {
 }
 
 /** Returns what to check for the usual TLS and connection failures, or undefined. */
+/** A connection the broker closes within this long after CONNACK counts as dropped at once. */
+const shortConnectionMs = 10_000;
+
+/**
+ * Removes Node's advice to use the system CA store from a TLS error. The agent trusts only the
+ * site CA bundle on purpose, so that advice would lead a technician the wrong way.
+ */
+export function withoutSystemCaAdvice(message: string): string {
+  return message
+    .split(";")
+    .filter((part) => !part.includes("--use-system-ca"))
+    .join(";");
+}
+
 function tlsHint(code: string, broker: BrokerConfig): string | undefined {
   switch (code) {
     case "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA":
     case "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED":
       return `the broker does not accept ${broker.certFile}; check that the site CA issued it`;
     case "SELF_SIGNED_CERT_IN_CHAIN":
+    case "DEPTH_ZERO_SELF_SIGNED_CERT":
     case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
     case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
       return `the broker's certificate is not issued by a CA in ${broker.caFile}`;
     case "ERR_TLS_CERT_ALTNAME_INVALID":
       return "the broker's certificate does not name this host; fix broker.url or set broker.servername";
     case "CERT_HAS_EXPIRED":
-      return "a certificate has expired; check the gateway's clock, then renew it";
+      return "the broker's certificate or its CA has expired; check the gateway's clock, then renew the broker's certificate";
     case "ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED":
       return `the broker says ${broker.certFile} has expired; renew it`;
     case "ECONNREFUSED":
