@@ -19,5 +19,6 @@ export function fanOut(sinks: readonly DeviceSink[]): DeviceSink {
     state: (status) => {
       for (const sink of sinks) sink.state(status);
     },
+    persist: () => sinks.every((sink) => sink.persist()),
   };
 }

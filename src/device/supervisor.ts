@@ -21,6 +21,11 @@ export interface DeviceSink {
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void;
   identity(identity: Identity): void;
   state(status: DeviceStatus): void;
+  /**
+   * Makes the records handed over so far durable; returns false when they could not be
+   * stored. Called before bytes that confirm receipt to the device are written.
+   */
+  persist(): boolean;
 }
 
 export interface DeviceStatus {
@@ -154,7 +159,6 @@ export class DeviceSupervisor {
       this.log.debug("bytes in", { direction: "in", bytes: hexPreview(chunk) });
     }
     const result = this.pipeline.ingest(chunk, now);
-    this.write(result.outgoing);
     for (const error of result.errors)
       this.warnings.warn(error.code, "bad frame skipped", { error: error.message });
     this.warnUnmapped(result.unmapped);
@@ -162,10 +166,25 @@ export class DeviceSupervisor {
     for (const batch of result.batches) this.sink.observations(batch, receivedAtMs);
     this.publishSegments(result.segments, receivedAtMs);
     for (const change of result.alarms) this.sink.alarm(change, "device", receivedAtMs);
+    this.write(this.withheldUnlessStored(result.outgoing));
     const alive = result.validFrames > 0 && this.pipeline.established;
     if (alive && this.stateValue !== "connected") {
       this.becomeConnected();
     }
+  }
+
+  /**
+   * Returns the replies to write. Replies that confirm receipt wait for the records to be on
+   * disk, and are left out when the outbox cannot store them: the device then sends its data
+   * again, which the records still in memory make safe.
+   */
+  private withheldUnlessStored(outgoing: Outgoing[]): Outgoing[] {
+    if (!outgoing.some((item) => item.confirmsReceipt === true)) return outgoing;
+    if (this.sink.persist()) return outgoing;
+    this.warnings.warn("persist", "outbox could not store the records; acknowledgement withheld", {
+      withheld: outgoing.filter((item) => item.confirmsReceipt === true).length,
+    });
+    return outgoing.filter((item) => item.confirmsReceipt !== true);
   }
 
   /** Warns once per code: the counts stay in device state, so repeats would only add noise. */

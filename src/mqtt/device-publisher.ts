@@ -98,6 +98,10 @@ export class DevicePublisher implements DeviceSink {
     this.uplink.setRetained(this.topics.deviceInfo(this.deviceId), payload);
   }
 
+  persist(): boolean {
+    return this.outbox.flush();
+  }
+
   state(status: DeviceStatus): void {
     this.uplink.setRetained(this.topics.deviceState(this.deviceId), deviceStatePayloadOf(status));
   }

@@ -108,6 +108,11 @@ export class DeviceNode implements DeviceSink {
     if (identity.firmware !== undefined) this.setString("Firmware", identity.firmware);
   }
 
+  /** Returns true: the address space keeps only the latest values, so nothing is stored. */
+  persist(): boolean {
+    return true;
+  }
+
   state(status: DeviceStatus): void {
     this.linkState = status.state;
     this.setString("LinkState", status.state);

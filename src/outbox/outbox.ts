@@ -139,21 +139,24 @@ export class Outbox {
     this.offered.delete(record.id);
   }
 
-  /** Commits what is pending, then applies the size and age bounds. */
-  flush(): void {
+  /**
+   * Commits what is pending, then applies the size and age bounds. Returns false when the
+   * commit failed; the records then stay pending in memory for the next attempt.
+   */
+  flush(): boolean {
     clearTimeout(this.timer);
     this.timer = undefined;
     const records = this.refuseIfFull(this.pending);
     const deletions = this.deletions;
     if (records.length === 0 && deletions.length === 0 && this.changedSequences.size === 0) {
       this.pending = [];
-      return;
+      return true;
     }
     try {
       this.store.commit(records, this.changedSequences, deletions);
     } catch (error) {
       this.commitFailed(records, error);
-      return;
+      return false;
     }
     this.pending = [];
     this.pendingBytes = 0;
@@ -168,6 +171,7 @@ export class Outbox {
     this.enforceBounds();
     this.oldestCreatedMs = this.store.oldestCreatedMs();
     if (records.length > 0) for (const listener of this.listeners) listener();
+    return true;
   }
 
   /**

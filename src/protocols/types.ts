@@ -131,6 +131,12 @@ export type Decoder = (frame: Buffer) => DecodeResult;
 export interface Outgoing {
   bytes: Buffer;
   label: string;
+  /**
+   * True for bytes that tell the device its data arrived, such as an HL7 AA or an ASTM ACK.
+   * A device discards what was acknowledged, so these leave only once the records decoded
+   * before them are on disk, and not at all when the outbox cannot store them.
+   */
+  confirmsReceipt?: boolean;
 }
 
 export interface Session {

@@ -23,6 +23,7 @@ function masimo(): LoadedProfile {
 /** Returns a connector whose connections the test feeds by hand. */
 function memoryConnector() {
   const opened: { data?: (chunk: Buffer) => void; closed: boolean }[] = [];
+  const written: Buffer[] = [];
   const connector: Connector = {
     description: "memory",
     connect: () => {
@@ -30,7 +31,7 @@ function memoryConnector() {
       let onClose: ((reason: string) => void) | undefined;
       opened.push(state);
       const connection: LinkConnection = {
-        write: () => undefined,
+        write: (bytes) => written.push(bytes),
         close: (reason) => {
           if (state.closed) return;
           state.closed = true;
@@ -42,10 +43,10 @@ function memoryConnector() {
       return Promise.resolve(connection);
     },
   };
-  return { connector, opened };
+  return { connector, opened, written };
 }
 
-function recordingSink() {
+function recordingSink(stored = true) {
   const batches: NumericsBatch[] = [];
   const sink: DeviceSink = {
     observations: (batch) => batches.push(batch),
@@ -53,13 +54,14 @@ function recordingSink() {
     alarm: () => undefined,
     identity: () => undefined,
     state: () => undefined,
+    persist: () => stored,
   };
   return { sink, batches };
 }
 
-function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec) {
-  const { connector, opened } = memoryConnector();
-  const { sink, batches } = recordingSink();
+function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec, stored = true) {
+  const { connector, opened, written } = memoryConnector();
+  const { sink, batches } = recordingSink(stored);
   const pipeline = new DevicePipeline(codec, loaded.profile, host);
   const device = { id, profile: loaded.profile.id } as DeviceConfig;
   const reconnect = { initialDelayMs: 10, maxDelayMs: 10, watchMs: 1000 };
@@ -73,7 +75,7 @@ function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec) {
     silentLogger,
     systemClock,
   );
-  return { supervised, pipeline, opened, batches };
+  return { supervised, pipeline, opened, batches, written };
 }
 
 async function untilOpened(opened: readonly unknown[], count: number) {
@@ -131,3 +133,31 @@ test("throwing session reopens its link", async (t) => {
   t.true(device.opened.length >= 2, "the link was opened again");
   t.true(device.pipeline.counters.decodeErrors >= 1);
 });
+
+function hl7(): LoadedProfile {
+  const loaded = loadProfileFile(
+    join(__dirname, "..", "..", "firmware-profiles", "hl7-pcd01-oru.yaml"),
+  );
+  if (!loaded.ok) throw new Error("no profile");
+  return loaded.loaded;
+}
+
+const oru =
+  "\x0bMSH|^~\\&|MON|ICU|||20261204120000||ORU^R01|M1|P|2.6\r" +
+  "OBX|1|NM|150456^MDC_PULS_OXIM_SAT_O2^MDC||97|262688^MDC_DIM_PERCENT^MDC|||||F\r\x1c\r";
+
+for (const stored of [true, false]) {
+  test(`acknowledgement ${stored ? "follows stored" : "withheld for unstored"} records`, async (t) => {
+    const loaded = hl7();
+    const device = supervisor("mon1", loaded, codecFor(loaded.profile), stored);
+    device.supervised.start();
+    t.teardown(() => device.supervised.stop());
+    await untilOpened(device.opened, 1);
+
+    device.opened[0]?.data?.(Buffer.from(oru, "latin1"));
+
+    t.is(device.batches.length, 1, "the record reached the sink");
+    const acks = device.written.filter((bytes) => bytes.toString("latin1").includes("MSA|AA|M1"));
+    t.is(acks.length, stored ? 1 : 0);
+  });
+}

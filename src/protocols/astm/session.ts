@@ -109,7 +109,7 @@ export class AstmReceiverSession implements Session {
 
   private ack(label: string): Outgoing {
     this.stats.acks++;
-    return { bytes: ackBytes, label };
+    return { bytes: ackBytes, label, confirmsReceipt: true };
   }
 
   private nak(nowMs: number, label: string): Outgoing[] {

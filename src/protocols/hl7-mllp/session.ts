@@ -118,7 +118,11 @@ export class Hl7AckSession implements Session {
     const msaFields = ["MSA", code, header.controlId];
     if (reason !== undefined) msaFields.push(hl7Text(reason).slice(0, 80));
     const msa = msaFields.join(separator);
-    return { bytes: encodeMllp(`${msh}\r${msa}\r`), label: `HL7 ACK ${code}` };
+    return {
+      bytes: encodeMllp(`${msh}\r${msa}\r`),
+      label: `HL7 ACK ${code}`,
+      ...(code === "AA" ? { confirmsReceipt: true } : {}),
+    };
   }
 }
 
