@@ -61,6 +61,10 @@ export class DeviceSupervisor {
   private sinceMs: number;
   private reason: string | undefined;
   private openedAtMs: number | undefined;
+  /** Monotonic time the first link opened: the start of silence for a device never heard. */
+  private firstOpenedAtMs: number | undefined;
+  /** The reason given when the supervisor itself reopened a silent link: no link failure. */
+  private silenceRestartReason: string | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private readonly warnings: RateLimitedWarning;
   private readonly quietTimeMs: number;
@@ -130,8 +134,23 @@ export class DeviceSupervisor {
   private onOpen(): void {
     const now = this.clock.monotonic();
     this.openedAtMs = now;
+    this.firstOpenedAtMs ??= now;
     this.write(this.pipeline.open(now));
+    // A link reopened because the device was silent says nothing new about the device: it
+    // stays stale until a valid frame arrives, so a dead device never shows as connecting.
+    if (this.stateValue === "stale") {
+      this.setState("stale", `${this.silenceText(now)}; link reopened`);
+      return;
+    }
     this.setState(this.pipeline.established ? "connecting" : "negotiating", "link open");
+  }
+
+  /** Returns how long no valid frame arrived, across reopened links. */
+  private silenceText(now: number): string {
+    const since = this.pipeline.lastFrameAtMs ?? this.firstOpenedAtMs ?? now;
+    const what =
+      this.pipeline.lastFrameAtMs === undefined ? "no valid frame ever" : "no valid frame";
+    return `${what} for ${Math.round(now - since)} ms (quiet time ${this.quietTimeMs} ms)`;
   }
 
   /**
@@ -213,6 +232,9 @@ export class DeviceSupervisor {
     this.publishSegments(this.pipeline.close(this.clock.monotonic()), this.clock.now());
     this.pipeline.counters.reconnects++;
     this.openedAtMs = undefined;
+    const restartedForSilence = reason === this.silenceRestartReason;
+    this.silenceRestartReason = undefined;
+    if (restartedForSilence) return;
     if (this.stateValue === "lost") return;
     this.setState("lost", reason);
     this.raise("link-lost", `link lost: ${reason}`);
@@ -227,14 +249,14 @@ export class DeviceSupervisor {
     // A device that never completes the handshake, or sends only bad frames, is as silent as
     // one that stopped: its data is stale too.
     if (this.stateValue !== "stale" && quietMs > this.quietTimeMs) {
-      const what =
-        this.stateValue === "connected" ? "no valid frame" : "no valid data since the link opened";
       this.publishSegments(this.pipeline.flushWaves(now), this.clock.now());
-      this.setState("stale", `${what} for ${quietMs} ms (quiet time ${this.quietTimeMs} ms)`);
+      this.setState("stale", this.silenceText(now));
       this.raise("data-stale", "no data from the device");
     }
     if (quietMs > this.quietTimeMs * restartAfterQuietTimes) {
-      this.link.restart(`no valid frame for ${quietMs} ms`);
+      const reason = `no valid frame for ${quietMs} ms`;
+      if (this.stateValue === "stale") this.silenceRestartReason = reason;
+      this.link.restart(reason);
     }
   }
 

@@ -48,22 +48,24 @@ function memoryConnector() {
 
 function recordingSink(stored = true) {
   const batches: NumericsBatch[] = [];
+  const alarms: string[] = [];
+  const states: string[] = [];
   const sink: DeviceSink = {
     observations: (batch) => batches.push(batch),
     waveSegment: () => undefined,
-    alarm: () => undefined,
+    alarm: (change) => alarms.push(`${change.alarmCode} ${change.state}`),
     identity: () => undefined,
-    state: () => undefined,
+    state: (status) => states.push(status.state),
     persist: () => stored,
   };
-  return { sink, batches };
+  return { sink, batches, alarms, states };
 }
 
 function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec, stored = true) {
   const { connector, opened, written } = memoryConnector();
-  const { sink, batches } = recordingSink(stored);
+  const { sink, batches, alarms, states } = recordingSink(stored);
   const pipeline = new DevicePipeline(codec, loaded.profile, host);
-  const device = { id, profile: loaded.profile.id } as DeviceConfig;
+  const device = { id, profile: loaded.profile.id, quietTimeMs: 500 } as DeviceConfig;
   const reconnect = { initialDelayMs: 10, maxDelayMs: 10, watchMs: 1000 };
   const supervised = new DeviceSupervisor(
     device,
@@ -75,11 +77,11 @@ function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec, stor
     silentLogger,
     systemClock,
   );
-  return { supervised, pipeline, opened, batches, written };
+  return { supervised, pipeline, opened, batches, written, alarms, states };
 }
 
 async function untilOpened(opened: readonly unknown[], count: number) {
-  for (let wait = 0; opened.length < count && wait < 200; wait++) {
+  for (let wait = 0; opened.length < count && wait < 1000; wait++) {
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
 }
@@ -161,3 +163,19 @@ for (const stored of [true, false]) {
     t.is(acks.length, stored ? 1 : 0);
   });
 }
+
+test("silent device stays stale across reopens", async (t) => {
+  const loaded = masimo();
+  const device = supervisor("mute", loaded, codecFor(loaded.profile));
+  device.supervised.start();
+  t.teardown(() => device.supervised.stop());
+  // Quiet time 500 ms: stale after it, the link reopened after three of them.
+  await untilOpened(device.opened, 2);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+
+  t.true(device.opened[0]?.closed, "the silent link was reopened");
+  t.deepEqual(device.alarms, ["data-stale active"]);
+  t.is(device.states.at(-1), "stale");
+  t.false(device.states.includes("lost"));
+  t.regex(device.supervised.status().reason ?? "", /no valid frame ever for \d+ ms.*reopened/);
+});
