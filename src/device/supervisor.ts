@@ -136,8 +136,8 @@ export class DeviceSupervisor {
     this.openedAtMs = now;
     this.firstOpenedAtMs ??= now;
     this.write(this.pipeline.open(now));
-    // A link reopened because the device was silent says nothing new about the device: it
-    // stays stale until a valid frame arrives, so a dead device never shows as connecting.
+    // Reopening the link of a silent device proves nothing about the device. So it stays stale
+    // until a valid frame arrives, and a dead device never shows as connecting.
     if (this.stateValue === "stale") {
       this.setState("stale", `${this.silenceText(now)}; link reopened`);
       return;
@@ -148,9 +148,9 @@ export class DeviceSupervisor {
   /** Returns how long no valid frame arrived, across reopened links. */
   private silenceText(now: number): string {
     const since = this.pipeline.lastFrameAtMs ?? this.firstOpenedAtMs ?? now;
-    const what =
+    const silence =
       this.pipeline.lastFrameAtMs === undefined ? "no valid frame ever" : "no valid frame";
-    return `${what} for ${Math.round(now - since)} ms (quiet time ${this.quietTimeMs} ms)`;
+    return `${silence} for ${Math.round(now - since)} ms (quiet time ${this.quietTimeMs} ms)`;
   }
 
   /**
