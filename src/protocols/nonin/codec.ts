@@ -87,6 +87,18 @@ export function checksumMatches(format: NoninFormat, frame: Uint8Array): boolean
   return frameChecksum(frame) === frame[4];
 }
 
+/**
+ * Encodes one format 2 or 7 frame with its checksum. `pleth` is the 16-bit pleth sample;
+ * format 2 sends its high byte only.
+ */
+export function encodeFrame(format: 2 | 7, status: number, pleth: number, data: number): Buffer {
+  const head =
+    format === 2
+      ? [FRAME_START, status, (pleth >> 8) & 0xff, data]
+      : [status, (pleth >> 8) & 0xff, pleth & 0xff, data];
+  return Buffer.from([...head, frameChecksum(Uint8Array.from(head))]);
+}
+
 /** The heart rate missing-value marker: 511, all nine bits set. */
 export const MISSING_HEART_RATE = 511;
 /** The SpO2 missing-value marker: 127, all seven bits set. */

@@ -6,12 +6,12 @@
  * - Searching: the framer slides over the input one byte at a time, each byte discarded as
  *   `garbage`, until a frame has its format's fixed bits, starts a packet (SYNC) and, in
  *   formats 2 and 7, has a matching checksum. That frame starts the packet.
- * - Locked: each next frame must have the fixed bits, with SYNC set only in frame 1. Its
- *   checksum is left to the decoder, so a corrupt frame is counted as a checksum error rather
- *   than lost as noise. A frame with SYNC where frame 2 to 25 belongs starts a new packet, and
- *   the half packet before it is discarded as `garbage`. A frame without the fixed bits means
- *   the byte stream slipped: the half packet and one byte are discarded and the search restarts
- *   at the next byte.
+ * - Locked: frame 1 of each next packet must again have the fixed bits, SYNC and a matching
+ *   checksum, and frames 2 to 25 the fixed bits without SYNC. Their checksums are left to the
+ *   decoder, so a corrupt frame is counted as a checksum error rather than lost as noise. A
+ *   valid frame 1 where frame 2 to 25 belongs starts a new packet, and the half packet before
+ *   it is discarded as `garbage`. Any other frame means the byte stream slipped: the half
+ *   packet and one byte are discarded and the search restarts at the next byte.
  *
  * The receive buffer holds at most one packet, so `bufferedBytes` stays below it.
  */
@@ -72,12 +72,7 @@ export class NoninFramer implements Framer {
   }
 
   private search(frame: Buffer, events: EventList): void {
-    const format = this.format;
-    if (
-      hasFrameShape(format, frame) &&
-      startsPacket(format, frame) &&
-      checksumMatches(format, frame)
-    ) {
+    if (this.isPacketStart(frame)) {
       this.locked = true;
       this.appendFrame(events);
       return;
@@ -86,18 +81,37 @@ export class NoninFramer implements Framer {
   }
 
   private acceptLocked(frame: Buffer, events: EventList): void {
-    const shaped = hasFrameShape(this.format, frame);
-    const first = startsPacket(this.format, frame);
-    if (shaped && first === (this.packetLength === 0)) {
+    if (this.packetLength === 0) {
+      if (this.isPacketStart(frame)) this.appendFrame(events);
+      else this.loseLock(events);
+      return;
+    }
+    if (hasFrameShape(this.format, frame) && !startsPacket(this.format, frame)) {
       this.appendFrame(events);
       return;
     }
-    if (shaped && first) {
+    if (this.isPacketStart(frame)) {
       // A packet started early: the half packet before it cannot be completed.
       this.drop(this.packetLength, events);
       this.appendFrame(events);
       return;
     }
+    this.loseLock(events);
+  }
+
+  /**
+   * Whether a frame can start a packet. Frame 1 is the anchor of the packet's alignment, so
+   * its checksum must match as well: noise that looks like a start is not taken for one.
+   */
+  private isPacketStart(frame: Buffer): boolean {
+    const format = this.format;
+    return (
+      hasFrameShape(format, frame) && startsPacket(format, frame) && checksumMatches(format, frame)
+    );
+  }
+
+  /** Drops the half packet and one byte, and searches from the next byte. */
+  private loseLock(events: EventList): void {
     this.drop(this.packetLength + 1, events);
     this.locked = false;
   }

@@ -10,8 +10,7 @@ import {
   ACK,
   ETX,
   FIRMWARE_FRAME,
-  FRAME_START,
-  frameChecksum,
+  encodeFrame,
   MISSING_HEART_RATE,
   MISSING_SPO2,
   NAK,
@@ -159,12 +158,7 @@ export class NoninSimulator implements DeviceSimulator {
 
   private frame(first: boolean, flags: number, data: number): Buffer {
     const status = STATUS_MARK | flags | (first ? STATUS_SYNC : 0);
-    const pleth = this.pleth();
-    const head =
-      this.format === 2
-        ? [FRAME_START, status, pleth >> 8, data]
-        : [status, pleth >> 8, pleth & 0xff, data];
-    return Buffer.from([...head, frameChecksum(Uint8Array.from(head))]);
+    return encodeFrame(this.format === 2 ? 2 : 7, status, this.pleth(), data);
   }
 
   /** Returns a 16-bit pulse-like wave sample; format 2 sends its high byte. */
