@@ -1,0 +1,146 @@
+import test from "ava";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { dataLine, endLine, headerLine } from "../../src/capture/file.js";
+import { testVectorSchema } from "../../src/profiles/common.js";
+import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
+import { runVector } from "../../src/profiles/vectors.js";
+import { cliCommand, runCli } from "../helpers/agent-process.js";
+import { tempDir } from "../helpers/tmp.js";
+
+const profileId = "nonin-wristox2-3150-df8";
+
+/** Format 8 records a second apart: HR 150, then HR 300 with low battery, then sensor off. */
+function writeCapture(dir: string): string {
+  const file = join(dir, "bed4.jsonl");
+  const lines = [
+    headerLine({
+      profile: profileId,
+      profileVersion: "1.0.0",
+      link: "serial /dev/ttyUSB0 9600 8N1",
+      writes: "none",
+      startedAt: "2026-12-04T18:00:00.000Z",
+    }),
+    dataLine(40, "in", Buffer.from("811661", "hex")),
+    dataLine(41, "in", Buffer.from("00", "hex")),
+    dataLine(1040, "in", Buffer.from("822c6001", "hex")),
+    dataLine(1050, "out", Buffer.from("06", "hex")),
+    dataLine(2040, "in", Buffer.from("c37f7f00", "hex")),
+    endLine({ ms: 2500, reason: "duration", bytesIn: 12, bytesOut: 1 }),
+  ];
+  writeFileSync(file, lines.join(""));
+  return file;
+}
+
+async function replay(dir: string, args: string[]) {
+  const result = await runCli(cliCommand("source"), ["replay", ...args], dir);
+  return result;
+}
+
+test("replay prints a table", async (t) => {
+  const dir = tempDir(t);
+  const result = await replay(dir, [writeCapture(dir)]);
+  t.is(result.code, 0, result.output);
+  const rows = result.output.split("\n").map((line) => line.trim().split(/\s+/));
+  const data = rows.filter((row) => /^\d+\.\d{3}$/.test(row[0] ?? ""));
+  t.deepEqual(
+    data.map((row) => row.slice(0, 4).join(" ")),
+    [
+      "0.041 HR 150 /min",
+      "0.041 SPO2 97 %",
+      "1.040 HR 300 /min",
+      "1.040 SPO2 96 %",
+      "1.040 low-battery alarm active",
+      "2.040 HR (absent) /min",
+      "2.040 SPO2 (absent) %",
+      "2.040 sensor-disconnect alarm active",
+      "2.040 low-battery alarm cleared",
+    ],
+  );
+  t.regex(result.output, /nonin-wristox2-3150-df8@1\.0\.0: 12 bytes, 3 frames, 0 checksum errors/);
+  t.regex(result.output, /unmapped codes: none/);
+});
+
+test("replay --json prints one object per line", async (t) => {
+  const dir = tempDir(t);
+  const result = await replay(dir, [writeCapture(dir), "--json"]);
+  t.is(result.code, 0, result.output);
+  const lines = result.output
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const observations = lines.filter((line) => line.kind === "observation");
+  t.deepEqual(
+    observations.map((line) => [line.ms, line.deviceCode, line.value, line.absentReason]),
+    [
+      [41, "HR", 150, undefined],
+      [41, "SPO2", 97, undefined],
+      [1040, "HR", 300, undefined],
+      [1040, "SPO2", 96, undefined],
+      [2040, "HR", null, "absent"],
+      [2040, "SPO2", null, "absent"],
+    ],
+  );
+  t.deepEqual(observations[0], {
+    ms: 41,
+    kind: "observation",
+    deviceCode: "HR",
+    mdcCode: 149530,
+    mdcRefId: "MDC_PULS_OXIM_PULS_RATE",
+    value: 150,
+    unit: "/min",
+  });
+  const alarms = lines.filter((line) => line.kind === "alarm");
+  t.deepEqual(
+    alarms.map((line) => `${String(line.alarmCode)} ${String(line.state)}`),
+    ["low-battery active", "sensor-disconnect active", "low-battery cleared"],
+  );
+  const summary = lines.at(-1);
+  t.is(summary?.kind, "summary");
+  t.is(summary?.frames, 3);
+  t.is(summary?.bytesIn, 12, "the byte the gateway wrote is not device input");
+  t.is(summary?.discardedBytes, 0);
+});
+
+test("replay --vector prints a vector that passes", async (t) => {
+  const dir = tempDir(t);
+  const result = await replay(dir, [writeCapture(dir), "--vector", "--name", "bed 4 sample"]);
+  t.is(result.code, 0, result.output);
+  const [item] = parse(result.output) as unknown[];
+  const vector = testVectorSchema.parse(item);
+  t.is(vector.name, "bed 4 sample");
+  t.is(vector.hex, "81 16 61 00 82 2C 60 01 C3 7F 7F 00\n");
+  t.is(vector.expect.frames, 3);
+  const profile = loadProfiles(builtInProfileDirs()).profiles.get(profileId)?.profile;
+  if (profile === undefined) return t.fail("profile missing");
+  t.deepEqual(runVector(profile, vector).failures, []);
+});
+
+test("replay decodes with another profile and reports its errors", async (t) => {
+  const dir = tempDir(t);
+  const result = await replay(dir, [writeCapture(dir), "--profile", "nonin-oem3-df2", "--json"]);
+  t.is(result.code, 0, result.output);
+  const summary = JSON.parse(result.output.trim().split("\n").at(-1) ?? "{}") as Record<
+    string,
+    number
+  >;
+  t.is(summary.frames, 0, "format 8 records are no format 2 packets");
+  t.is(summary.discardedBytes, 12 - 4, "the last 4 bytes stay buffered as a possible frame");
+});
+
+test("replay rejects a file that is not a capture", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "notes.txt");
+  writeFileSync(file, '{"type":"header"}\nnot json\n');
+  const result = await replay(dir, [file]);
+  t.is(result.code, 1);
+  t.regex(
+    result.output,
+    /CAPTURE_INVALID: .*notes\.txt is not a valid capture file: line 1: format/,
+  );
+  t.regex(result.output, /line 2 is not JSON/);
+  const usage = await replay(dir, []);
+  t.is(usage.code, 2);
+  t.regex(usage.output, /replay needs exactly one capture FILE/);
+});
