@@ -7,7 +7,11 @@ import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger } from "../../src/log.js";
-import type { DeviceInfoPayload, HealthPayload } from "../../src/mqtt/payloads.js";
+import type {
+  DeviceInfoPayload,
+  HealthPayload,
+  WaveSegmentPayload,
+} from "../../src/mqtt/payloads.js";
 import { createDevPki } from "../../src/pki/dev-ca.js";
 import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
@@ -82,6 +86,17 @@ devices:
   const device = (health?.payload as HealthPayload).devices[0];
   t.is(device?.state, "connected");
   t.true((device?.counters.frames ?? 0) > (device?.counters.checksumErrors ?? 0));
+  // The pleth samples of whole packets, batched into segments of about 500 ms.
+  const [wave] = await subscriber.waitFor((m) => m.topic === `${prefix}/wave`, 10_000);
+  const segment = wave?.payload as WaveSegmentPayload;
+  t.is(segment.mdcRefId, "MDC_PULS_OXIM_PLETH");
+  t.is(segment.deviceCode, "PLETH");
+  t.is(segment.samplePeriodMs, 13.333);
+  t.true(
+    segment.samples.length >= 25 && segment.samples.length % 25 === 0,
+    `${segment.samples.length}`,
+  );
+  t.true(segment.samples.every((sample) => sample !== null && sample >= 0 && sample <= 65_535));
   const [info] = await subscriber.waitFor((m) => m.topic === `${prefix}/info`, 10_000);
   t.is((info?.payload as DeviceInfoPayload).firmware, "42");
   t.true((simulator.stats().formatCommands ?? 0) >= 1, "the session selected format 7");

@@ -148,6 +148,11 @@ export function deviceCodesOf(format: NoninFormat): string[] {
   return packetValues.map((value) => value.deviceCode);
 }
 
+/** Wave codes each format's decoder emits: one pleth sample per frame in formats 2 and 7. */
+export function waveCodesOf(format: NoninFormat): string[] {
+  return format === 8 ? [] : ["PLETH"];
+}
+
 /** STATUS bits free for status flags, so a profile may name them as alarms. */
 export function statusFlagBits(format: NoninFormat): number {
   // Formats 2 and 7 reserve bit 7 and SYNC; format 8 reserves bit 7 and the heart rate bits.

@@ -1,9 +1,10 @@
 /**
  * Decoder of the Nonin family: one packet from the framer becomes a numerics snapshot, a
  * snapshot of the status alarms the profile names and, in formats 2 and 7, the firmware
- * revision. A value equal to the profile's missing-value marker is passed on as empty text,
- * which the measurement mapper publishes as absent. The markers are compared per kind of
- * value, so a heart rate of 127 is a number and only a saturation of 127 is absent.
+ * revision and the packet's 25 pleth samples (wave "PLETH"). A value equal to the profile's
+ * missing-value marker is marked absent, with its number kept as text. The markers are
+ * compared per kind of value, so a heart rate of 127 is a number and only a saturation of 127
+ * is absent.
  */
 import { GatewayError } from "../../errors.js";
 import type { DecodeResult, Decoder, DeviceRecord, RawAlarm, RawValue } from "../types.js";
@@ -99,13 +100,14 @@ function decodeFramePacket(frames: Buffer[], context: Context): DecodeResult {
       kind === "heartRate"
         ? joinHeartRate(data(numbers[0] ?? 0), data(numbers[1] ?? 0))
         : data(numbers[0] ?? 0);
-    return { deviceCode, text: valueText(raw, kind, context) };
+    return rawValue(deviceCode, raw, kind, context);
   });
   let status = 0;
   for (const frame of frames) status |= statusOf(context.format, frame);
   const status2 = context.format === 7 ? data(STAT2_FRAME) : 0;
   const records: DeviceRecord[] = [
     { kind: "numerics", values, snapshot: true },
+    { kind: "wave", deviceCode: "PLETH", samples: frames.map((f) => plethOf(context.format, f)) },
     { kind: "identity", firmware: String(data(FIRMWARE_FRAME)) },
   ];
   return { ok: true, records: withAlarms(records, status, status2, context) };
@@ -115,18 +117,27 @@ function decodeFramePacket(frames: Buffer[], context: Context): DecodeResult {
 function decodeRecord(record: Buffer, context: Context): DecodeResult {
   const status = record[0] ?? 0;
   const values: RawValue[] = [
-    {
-      deviceCode: "HR",
-      text: valueText(joinHeartRate(status, record[1] ?? 0), "heartRate", context),
-    },
-    { deviceCode: "SPO2", text: valueText(record[2] ?? 0, "spo2", context) },
+    rawValue("HR", joinHeartRate(status, record[1] ?? 0), "heartRate", context),
+    rawValue("SPO2", record[2] ?? 0, "spo2", context),
   ];
   const records: DeviceRecord[] = [{ kind: "numerics", values, snapshot: true }];
   return { ok: true, records: withAlarms(records, status, record[3] ?? 0, context) };
 }
 
-function valueText(raw: number, kind: "heartRate" | "spo2", context: Context): string {
-  return raw === context.missing[kind] ? "" : String(raw);
+function rawValue(
+  deviceCode: string,
+  raw: number,
+  kind: "heartRate" | "spo2",
+  context: Context,
+): RawValue {
+  const value: RawValue = { deviceCode, text: String(raw) };
+  if (raw === context.missing[kind]) value.absentReason = "absent";
+  return value;
+}
+
+/** The pleth sample of a frame: one byte in format 2, two (high byte first) in format 7. */
+function plethOf(format: NoninFormat, frame: Buffer): number {
+  return format === 2 ? (frame[2] ?? 0) : ((frame[1] ?? 0) << 8) | (frame[2] ?? 0);
 }
 
 /** Adds the alarm snapshot when the profile names status bits, so a cleared bit clears. */

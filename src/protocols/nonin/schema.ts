@@ -17,6 +17,7 @@ import {
   packetBytes,
   STATUS2_FLAG_BITS,
   statusFlagBits,
+  waveCodesOf,
   type NoninFormat,
 } from "./codec.js";
 
@@ -100,6 +101,18 @@ export const noninProfileSchema = z
         code: "custom",
         path: ["measurements", code],
         message: `key "${code}" is not a value of format ${format}; use one of ${codes.join(", ")}`,
+      });
+    }
+    const waves = waveCodesOf(format);
+    for (const code of Object.keys(profile.waves)) {
+      if (waves.includes(code)) continue;
+      context.addIssue({
+        code: "custom",
+        path: ["waves", code],
+        message:
+          waves.length === 0
+            ? `must be empty: format ${format} carries no wave`
+            : `key "${code}" is not a wave of format ${format}; use ${waves.join(", ")}`,
       });
     }
     checkFreeBits(profile.fields.statusBits, statusFlagBits(format), "statusBits", format, context);

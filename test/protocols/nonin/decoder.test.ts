@@ -26,7 +26,9 @@ function records(result: DecodeResult): DeviceRecord[] {
 
 function texts(result: DecodeResult): Record<string, string> {
   const values = records(result).flatMap((r) => (r.kind === "numerics" ? r.values : []));
-  return Object.fromEntries(values.map((value) => [value.deviceCode, value.text]));
+  return Object.fromEntries(
+    values.map((value) => [value.deviceCode, value.absentReason ?? value.text]),
+  );
 }
 
 function alarmCodes(result: DecodeResult): string[] | undefined {
@@ -44,7 +46,7 @@ const heartRates: [number, string][] = [
   [256, "256"],
   [300, "300"],
   [510, "510"],
-  [511, ""],
+  [511, "absent"],
 ];
 
 for (const [rate, text] of heartRates) {
@@ -71,8 +73,8 @@ test("decoder: every value of a format 2 packet", (t) => {
 });
 
 test("decoder: SpO2 127 is missing, 100 and 0 are values", (t) => {
-  t.is(texts(decode2(packet(2, { spo2: 127 })))["SPO2"], "");
-  t.is(texts(decode8(record(72, 127)))["SPO2"], "");
+  t.is(texts(decode2(packet(2, { spo2: 127 })))["SPO2"], "absent");
+  t.is(texts(decode8(record(72, 127)))["SPO2"], "absent");
   t.is(texts(decode2(packet(2, { spo2: 100 })))["SPO2"], "100");
   t.is(texts(decode8(record(72, 0)))["SPO2"], "0");
 });
@@ -81,8 +83,18 @@ test("decoder: profile sets the missing-value markers", (t) => {
   const decode = createNoninDecoder(
     noninProfile(8, { framing: { missingHeartRate: 0, missingSpo2: 0 } }),
   );
-  t.deepEqual(texts(decode(record(0, 0))), { HR: "", SPO2: "" });
+  t.deepEqual(texts(decode(record(0, 0))), { HR: "absent", SPO2: "absent" });
   t.deepEqual(texts(decode(record(511, 127))), { HR: "511", SPO2: "127" });
+});
+
+test("decoder: pleth samples of formats 2 and 7", (t) => {
+  const wave = (result: DecodeResult) => records(result).find((r) => r.kind === "wave");
+  // The test packets carry pleth 0x4000 + 0x100 per frame: format 2 sends its high byte.
+  const samples7 = Array.from({ length: 25 }, (_, index) => 0x4000 + index * 0x100);
+  t.deepEqual(wave(decode7(packet(7))), { kind: "wave", deviceCode: "PLETH", samples: samples7 });
+  const samples2 = samples7.map((sample) => sample >> 8);
+  t.deepEqual(wave(decode2(packet(2))), { kind: "wave", deviceCode: "PLETH", samples: samples2 });
+  t.is(wave(decode8(record(72, 97))), undefined);
 });
 
 test("decoder: firmware revision from frame 4", (t) => {
