@@ -54,6 +54,26 @@ export function hasOneBitSet(mask: string): boolean {
   return value !== 0n && (value & (value - 1n)) === 0n;
 }
 
+/**
+ * Returns the schema of known bits by hex mask, each with one bit set, such as `example`
+ * ("0x020"), and what each set bit means.
+ */
+export function bitMeaningsSchema(example: string) {
+  return z
+    .record(
+      z.string().regex(bitMaskPattern, `must be a hex mask such as "${example}"`),
+      bitMeaningSchema,
+    )
+    .default({})
+    .superRefine((bits, context) => {
+      for (const mask of Object.keys(bits)) {
+        if (hasOneBitSet(mask)) continue;
+        const message = `mask ${mask} must have exactly one bit set, such as ${example}`;
+        context.addIssue({ code: "custom", path: [mask], message });
+      }
+    });
+}
+
 /** The mapping of one device code to an IEEE 11073-10101 (MDC) measurement with a UCUM unit. */
 export const measurementSchema = z
   .object({

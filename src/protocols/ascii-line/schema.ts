@@ -3,12 +3,7 @@
  * reading, made of KEY=VALUE tokens, such as the Masimo Radical-7 in its "ASCII 1" serial mode.
  */
 import { z } from "zod";
-import {
-  bitMaskPattern,
-  bitMeaningSchema,
-  commonProfileFields,
-  hasOneBitSet,
-} from "../../profiles/common.js";
+import { bitMeaningsSchema, commonProfileFields } from "../../profiles/common.js";
 
 export { parseBitMask } from "../../profiles/common.js";
 
@@ -57,19 +52,7 @@ const bitFieldSchema = z
      * Known bits by mask, written in hex with one bit set, such as "0x020". A set bit that is
      * not listed is still published, as code "<KEY>:0x<bit>" with `unknownBitText`.
      */
-    bits: z
-      .record(
-        z.string().regex(bitMaskPattern, 'must be a hex mask such as "0x020"'),
-        bitMeaningSchema,
-      )
-      .default({})
-      .superRefine((bits, context) => {
-        for (const mask of Object.keys(bits)) {
-          if (hasOneBitSet(mask)) continue;
-          const message = `mask ${mask} must have exactly one bit set, such as 0x020`;
-          context.addIssue({ code: "custom", path: [mask], message });
-        }
-      }),
+    bits: bitMeaningsSchema("0x020"),
     /** Alarm text for a set bit the profile does not list. Default "unknown bit". */
     unknownBitText: z.string().min(1).default("unknown bit"),
   })

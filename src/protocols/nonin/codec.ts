@@ -1,8 +1,10 @@
 /**
  * Wire facts of the Nonin serial data formats, shared by the framer, the decoder and the
- * simulator. Sources: pez-globo/pufferfish-software (Apache-2.0), Nonin OEM III driver, for
- * format 2; mdpnp/mdpnp `devices/nonin` Packet.java (BSD-2-Clause) for format 7 and the
- * select-format command; drphrozen/javautilityclasses Format8.java for format 8.
+ * simulator. Sources, by format:
+ * - format 2: the Nonin OEM III driver of pez-globo/pufferfish-software (Apache-2.0);
+ * - format 7 and the select-format command: mdpnp/mdpnp `devices/nonin`, Packet.java
+ *   (BSD-2-Clause);
+ * - format 8: drphrozen/javautilityclasses, Format8.java.
  *
  * - Format 2: 5-byte frames `01 STATUS PLETH DATA CHK`, 25 frames a packet, 3 packets a second.
  * - Format 7: 5-byte frames `STATUS PLETH_MSB PLETH_LSB DATA CHK`, 25 frames a packet.
@@ -58,9 +60,9 @@ export function statusOf(format: NoninFormat, frame: Uint8Array): number {
 }
 
 /**
- * Whether a frame has the fixed bits of its format, without its checksum: a 0x01 start byte
- * and STATUS bit 7 in format 2, STATUS bit 7 in format 7, and in format 8 bit 7 set in STATUS
- * and clear in the other three bytes.
+ * Returns whether a frame has the fixed bits of its format, not checking its checksum. Format
+ * 2 needs a 0x01 start byte and STATUS bit 7, format 7 STATUS bit 7. Format 8 needs bit 7 set
+ * in STATUS and clear in the other three bytes.
  */
 export function hasFrameShape(format: NoninFormat, frame: Uint8Array): boolean {
   switch (format) {
@@ -76,12 +78,12 @@ export function hasFrameShape(format: NoninFormat, frame: Uint8Array): boolean {
   }
 }
 
-/** Whether a frame is the first of a packet: the SYNC bit, or every record in format 8. */
+/** Returns whether a frame starts a packet: SYNC is set, or the frame is a format 8 record. */
 export function startsPacket(format: NoninFormat, frame: Uint8Array): boolean {
   return format === 8 || (statusOf(format, frame) & STATUS_SYNC) !== 0;
 }
 
-/** Whether a frame's CHK byte matches; format 8 has none, so its records always match. */
+/** Returns whether a frame's CHK byte matches. Format 8 has none, so its records always match. */
 export function checksumMatches(format: NoninFormat, frame: Uint8Array): boolean {
   if (!formatLayouts[format].checksum) return true;
   return frameChecksum(frame) === frame[4];
@@ -162,7 +164,7 @@ export function statusFlagBits(format: NoninFormat): number {
 /** STAT2 bits free for status flags (bit 7 is clear in format 8, and reserved in format 7). */
 export const STATUS2_FLAG_BITS = 0x7f;
 
-/** Host command bytes that select a data format, and the device's one-byte answers. */
+/** Bytes of the host command that selects a data format, and of the device's one-byte replies. */
 export const STX = 0x02;
 export const ETX = 0x03;
 export const ACK = 0x06;

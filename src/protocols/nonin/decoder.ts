@@ -135,7 +135,7 @@ function rawValue(
   return value;
 }
 
-/** The pleth sample of a frame: one byte in format 2, two (high byte first) in format 7. */
+/** Returns the pleth sample of a frame: one byte in format 2, two (high byte first) in format 7. */
 function plethOf(format: NoninFormat, frame: Buffer): number {
   return format === 2 ? (frame[2] ?? 0) : ((frame[1] ?? 0) << 8) | (frame[2] ?? 0);
 }

@@ -13,7 +13,7 @@
  *   it is discarded as `garbage`. Any other frame means the byte stream slipped: the half
  *   packet and one byte are discarded and the search restarts at the next byte.
  *
- * The receive buffer holds at most one packet, so `bufferedBytes` stays below it.
+ * The receive buffer contains at most one packet, so `bufferedBytes` stays below its size.
  */
 import { FramerEventList as EventList } from "../framer-events.js";
 import type { Framer, FramerEvent } from "../types.js";
@@ -100,7 +100,7 @@ export class NoninFramer implements Framer {
   }
 
   /**
-   * Whether a frame can start a packet. Frame 1 is the anchor of the packet's alignment, so
+   * Returns whether a frame can start a packet. Frame 1 is the anchor of the packet's alignment, so
    * its checksum must match as well: noise that looks like a start is not taken for one.
    */
   private isPacketStart(frame: Buffer): boolean {

@@ -5,9 +5,8 @@
 import { z } from "zod";
 import {
   bitMaskPattern,
-  bitMeaningSchema,
+  bitMeaningsSchema,
   commonProfileFields,
-  hasOneBitSet,
   parseBitMask,
 } from "../../profiles/common.js";
 import {
@@ -33,16 +32,7 @@ const framingSchema = z
   .strict();
 
 /** Status bits by hex mask, each published as a device alarm while it is set. */
-const statusBitsSchema = z
-  .record(z.string().regex(bitMaskPattern, 'must be a hex mask such as "0x40"'), bitMeaningSchema)
-  .default({})
-  .superRefine((bits, context) => {
-    for (const mask of Object.keys(bits)) {
-      if (hasOneBitSet(mask)) continue;
-      const message = `mask ${mask} must have exactly one bit set, such as 0x40`;
-      context.addIssue({ code: "custom", path: [mask], message });
-    }
-  });
+const statusBitsSchema = bitMeaningsSchema("0x40");
 
 const fieldsSchema = z
   .object({

@@ -1,8 +1,8 @@
 /**
  * A simulated Nonin pulse oximeter that sends data format 2, 7 or 8 byte for byte (layouts in
- * codec.ts): a packet of 25 frames every third of a second in formats 2 and 7, a 4-byte record
- * every second in format 8. It answers the select-format command with ACK (0x06) and switches
- * format, or with NAK (0x15) when the command's checksum or format is wrong.
+ * codec.ts). Formats 2 and 7 send a packet of 25 frames every third of a second, and format 8
+ * a 4-byte record every second. The simulator replies to the select-format command with ACK
+ * (0x06) and switches format, or with NAK (0x15) when the command's checksum or format is wrong.
  */
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
 import { seededRandom } from "../../random.js";
@@ -116,7 +116,7 @@ export class NoninSimulator implements DeviceSimulator {
     return output;
   }
 
-  /** Answers one select-format command: `02 70 04 02 <format> <options> <chk> 03`. */
+  /** Replies to one select-format command: `02 70 04 02 <format> <options> <chk> 03`. */
   private answer(command: Buffer): Buffer {
     this.stats.formatCommands++;
     const format = command[4];

@@ -8,7 +8,7 @@ const p2 = packet(2);
 const p7 = packet(7);
 const r8 = record(150, 97);
 
-/** A packet with frame 5's checksum broken. */
+/** Returns a packet whose frame 5 has a broken checksum. */
 function corruptPacket(format: 2 | 7): Buffer {
   const frames = packetFrames(format);
   const frame = frames[4] as Buffer;

@@ -54,7 +54,7 @@ export function record(heartRate: number, spo2: number, status = 0, status2 = 0)
   return Buffer.from([STATUS_MARK | status | high, low, spo2, status2]);
 }
 
-/** A minimal valid profile of a format, with HR and SPO2 mapped. */
+/** Returns a minimal valid profile of a format, with HR and SPO2 mapped. */
 export function noninProfile(
   format: 2 | 7 | 8,
   extra: { fields?: unknown; framing?: unknown; session?: unknown } = {},
