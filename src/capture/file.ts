@@ -26,7 +26,7 @@ const headerSchema = z
     profile: z.string().min(1),
     profileVersion: z.string().min(1),
     link: z.string().min(1),
-    /** "session" when the profile's session wrote to the device, "none" when nothing was. */
+    /** "session" when the profile's session could write to the device, "none" when it could not. */
     writes: z.enum(["session", "none"]),
     startedAt: z.string().min(1),
   })

@@ -3,10 +3,10 @@
  * size is reached, the link closes, or the caller stops it.
  *
  * The recorder writes to the device only what the profile's own session writes, and only when
- * `writes` is "session": a MEDIBUS device sends nothing until it is initialized and polled, so
- * its capture needs the session, while a Masimo or Nonin device sends unasked and its session
- * writes nothing (a Nonin profile with `session.selectFormat` sends that one command). With
- * `writes: "none"` nothing is ever written, whatever the profile.
+ * `writes` is "session". A MEDIBUS device sends nothing until it is initialized and polled, so
+ * its capture needs the session. A Masimo or Nonin device sends unasked, and its session writes
+ * nothing, or only the select-format command of a Nonin profile with `session.selectFormat`.
+ * With `writes: "none"` nothing is ever written, whatever the profile.
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import { DevicePipeline } from "../device/pipeline.js";

@@ -3,6 +3,7 @@ import { parseCapture, type Capture } from "../capture/file.js";
 import { vectorYaml } from "../capture/vector.js";
 import type { AlarmChange } from "../device/alarms.js";
 import type { Measurement } from "../device/measurements.js";
+import type { WaveSegment } from "../device/waves.js";
 import { GatewayError, messageOf } from "../errors.js";
 import type { Profile } from "../profiles/schema.js";
 import {
@@ -18,8 +19,8 @@ const help = `Usage: iomt-gateway replay FILE [--profile ID] [--json | --vector 
 
 Runs the device bytes of a capture file (from "iomt-gateway capture") through the same
 pipeline as the agent and the profile test vectors, and prints what they decode to: a table
-for a person, or with --json one JSON object per line (observation, alarm, error, then a
-summary). As in a test vector, every response counts as expected and a line framer does not
+for a person, or with --json one JSON object per line (observation, alarm, wave, error,
+then a summary). As in a test vector, every response counts as expected and a line framer does not
 skip the first line, so a capture that starts mid-line shows one decode error.
 --vector prints the bytes and their result as a test vector to paste into a profile's
 testVectors list.
@@ -60,7 +61,20 @@ export function replayCommand(args: string[]): Promise<number> {
   if (values.json === true && values.vector === true) {
     throw new GatewayError("CLI_USAGE", `give at most one of --json and --vector\n\n${help}`);
   }
-  const capture = readCapture(file);
+  printReplay(readCapture(file), file, values);
+  return Promise.resolve(0);
+}
+
+interface ReplayOptions {
+  profile?: string;
+  "profiles-dir"?: string;
+  json?: boolean;
+  vector?: boolean;
+  name?: string;
+}
+
+/** Decodes the capture's device bytes and prints them as a table, JSON lines or a vector. */
+function printReplay(capture: Capture, file: string, values: ReplayOptions): void {
   const profileId = values.profile ?? capture.header.profile;
   const profile = findProfile(profileId, profileDirsOption(values["profiles-dir"]));
   if (profile.id === capture.header.profile && profile.version !== capture.header.profileVersion) {
@@ -80,7 +94,6 @@ export function replayCommand(args: string[]): Promise<number> {
   } else {
     process.stdout.write(table(profile, outcome));
   }
-  return Promise.resolve(0);
 }
 
 function readCapture(file: string): Capture {
@@ -97,6 +110,7 @@ function readCapture(file: string): Capture {
 type ReplayItem =
   | { ms: number; kind: "observation"; measurement: Measurement; deviceTime?: string }
   | { ms: number; kind: "alarm"; alarm: AlarmChange }
+  | { ms: number; kind: "wave"; segment: WaveSegment }
   | { ms: number; kind: "error"; error: GatewayError };
 
 function itemsOf({ atMs: ms, result }: ReplayStep): ReplayItem[] {
@@ -109,12 +123,24 @@ function itemsOf({ atMs: ms, result }: ReplayStep): ReplayItem[] {
     }
   }
   for (const alarm of result.alarms) items.push({ ms, kind: "alarm", alarm });
+  for (const segment of result.segments) items.push({ ms, kind: "wave", segment });
   for (const error of result.errors) items.push({ ms, kind: "error", error });
   return items;
 }
 
+/** Returns every item of the replay, with the wave segments still open at its end. */
+function allItems(outcome: ReplayOutcome): ReplayItem[] {
+  const endMs = outcome.steps.at(-1)?.atMs ?? 0;
+  const last = outcome.lastSegments.map((segment) => ({
+    ms: endMs,
+    kind: "wave" as const,
+    segment,
+  }));
+  return [...outcome.steps.flatMap(itemsOf), ...last];
+}
+
 function jsonLines(outcome: ReplayOutcome): Record<string, unknown>[] {
-  const lines = outcome.steps.flatMap(itemsOf).map((item) => {
+  const lines = allItems(outcome).map((item) => {
     switch (item.kind) {
       case "observation": {
         const { deviceCode, mdcCode, mdcRefId, value, unit, absentReason } = item.measurement;
@@ -132,6 +158,19 @@ function jsonLines(outcome: ReplayOutcome): Record<string, unknown>[] {
       }
       case "alarm":
         return { ms: item.ms, kind: item.kind, ...item.alarm };
+      case "wave": {
+        const { deviceCode, mdcCode, mdcRefId, unit, samplePeriodMs, samples } = item.segment;
+        return {
+          ms: item.ms,
+          kind: item.kind,
+          deviceCode,
+          mdcCode,
+          mdcRefId,
+          unit,
+          samplePeriodMs,
+          samples,
+        };
+      }
       case "error":
         return { ms: item.ms, kind: item.kind, code: item.error.code, message: item.error.message };
     }
@@ -154,7 +193,8 @@ function unmappedCounts(outcome: ReplayOutcome): Record<string, number> {
 function table(profile: Profile, outcome: ReplayOutcome): string {
   const rows: string[][] = [["time s", "code", "value", "unit", "measurement"]];
   const errors: string[] = [];
-  for (const item of outcome.steps.flatMap(itemsOf)) {
+  const waveSamples = new Map<string, number>();
+  for (const item of allItems(outcome)) {
     const time = (item.ms / 1000).toFixed(3);
     if (item.kind === "observation") {
       const m = item.measurement;
@@ -163,6 +203,9 @@ function table(profile: Profile, outcome: ReplayOutcome): string {
     } else if (item.kind === "alarm") {
       const { alarmCode, state, text } = item.alarm;
       rows.push([time, alarmCode, `alarm ${state}`, "", text]);
+    } else if (item.kind === "wave") {
+      const key = `${item.segment.deviceCode} (${item.segment.mdcRefId})`;
+      waveSamples.set(key, (waveSamples.get(key) ?? 0) + item.segment.samples.length);
     } else {
       errors.push(`${time}  ${item.error.message}`);
     }
@@ -176,6 +219,7 @@ function table(profile: Profile, outcome: ReplayOutcome): string {
     ...(shownErrors.length > 0 ? ["", ...shownErrors] : []),
     "",
     ...summaryLines(profile, outcome),
+    `wave samples: ${waveSamples.size === 0 ? "none" : [...waveSamples].map(([key, count]) => `${key} ${count}`).join(", ")}`,
     "",
   ].join("\n");
 }

@@ -8,6 +8,7 @@ import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
 import { runVector } from "../../src/profiles/vectors.js";
 import { cliCommand, runCli } from "../helpers/agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
+import { packet } from "../protocols/nonin/packets.js";
 
 const profileId = "nonin-wristox2-3150-df8";
 
@@ -127,6 +128,39 @@ test("replay decodes with another profile and reports its errors", async (t) => 
   >;
   t.is(summary.frames, 0, "format 8 records are no format 2 packets");
   t.is(summary.discardedBytes, 12 - 4, "the last 4 bytes stay buffered as a possible frame");
+});
+
+test("replay shows the pleth wave of format 7", async (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, "onyx.jsonl");
+  const header = headerLine({
+    profile: "nonin-onyx2-9560-df7",
+    profileVersion: "1.0.0",
+    link: "serial /dev/rfcomm0 9600 8N1",
+    writes: "session",
+    startedAt: "2026-12-04T18:00:00.000Z",
+  });
+  writeFileSync(
+    file,
+    header + dataLine(300, "in", packet(7)) + dataLine(633, "in", packet(7, { heartRate: 300 })),
+  );
+  const json = await replay(dir, [file, "--json"]);
+  t.is(json.code, 0, json.output);
+  const lines = json.output
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+  const waves = lines.filter((line) => line.kind === "wave");
+  const samples = waves.flatMap((line) => line.samples as number[]);
+  const onePacket = Array.from({ length: 25 }, (_, index) => 0x4000 + index * 0x100);
+  t.deepEqual(samples, [...onePacket, ...onePacket]);
+  t.is(waves[0]?.mdcRefId, "MDC_PULS_OXIM_PLETH");
+  t.deepEqual(
+    lines.filter((line) => line.deviceCode === "HR").map((line) => line.value),
+    [72, 300],
+  );
+  const table = await replay(dir, [file]);
+  t.regex(table.output, /wave samples: PLETH \(MDC_PULS_OXIM_PLETH\) 50/);
 });
 
 test("replay rejects a file that is not a capture", async (t) => {

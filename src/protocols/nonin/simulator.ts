@@ -3,6 +3,7 @@
  * codec.ts). Formats 2 and 7 send a packet of 25 frames every third of a second, and format 8
  * a 4-byte record every second. The simulator replies to the select-format command with ACK
  * (0x06) and switches format, or with NAK (0x15) when the command's checksum or format is wrong.
+ * The formats carry no serial number, so `SimulatorOptions.serialNumber` is not used.
  */
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
 import { seededRandom } from "../../random.js";
