@@ -8,7 +8,7 @@ import type { Profile } from "../../src/profiles/schema.js";
 import { observedResult, replayChunks } from "../../src/profiles/vectors.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
 import { createPtyPair } from "../../src/simulate/pty-pair.js";
-import { runSerialSimulator } from "../../src/simulate/runner.js";
+import { runSerialSimulator, runTcpSimulator } from "../../src/simulate/runner.js";
 import { cliCommand, runCli } from "../helpers/agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
 
@@ -164,6 +164,37 @@ devices:
   t.is(recorded.header.link, `serial ${port} 19200 8N1`, "the device's baud rate override");
   t.is(recorded.end?.reason, "size");
   t.is(inputBytes(recorded), 300);
+});
+
+test("capture reads a device server over TCP", async (t) => {
+  const dir = tempDir(t);
+  const server = await runTcpSimulator(
+    profile("nonin-wristox2-3150-df8"),
+    "127.0.0.1",
+    0,
+    defaultSimulatorOptions,
+    createLogger({ level: "error", format: "text" }),
+  );
+  t.teardown(() => server.stop());
+  const recorded = await capture(t, dir, [
+    "--profile",
+    "nonin-wristox2-3150-df8",
+    "--tcp",
+    `127.0.0.1:${server.port}`,
+    "--max-bytes",
+    "10",
+    "--duration",
+    "60",
+  ]);
+  t.is(recorded.header.link, `tcp 127.0.0.1:${server.port}`);
+  t.is(recorded.end?.reason, "size");
+  const chunks = recorded.data.map((item) => ({
+    bytes: Buffer.from(item.hex, "hex"),
+    atMs: item.ms,
+  }));
+  const observed = observedResult(replayChunks(profile("nonin-wristox2-3150-df8"), chunks));
+  t.true(observed.frames >= 1, "a format 8 record after the half record sent at connect");
+  t.is(observed.decodeErrors, 0);
 });
 
 test("capture usage errors", async (t) => {
