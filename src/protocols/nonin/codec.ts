@@ -15,6 +15,8 @@
  * carries one part of the packet's values, chosen by the frame's position in the packet.
  */
 
+import { sum8 } from "../checksum.js";
+
 export type NoninFormat = 2 | 7 | 8;
 
 export interface FormatLayout {
@@ -51,7 +53,7 @@ export const STATUS_SYNC = 0x01;
 
 /** Sum of the first four bytes modulo 256, the CHK byte of formats 2 and 7. */
 export function frameChecksum(frame: Uint8Array): number {
-  return ((frame[0] ?? 0) + (frame[1] ?? 0) + (frame[2] ?? 0) + (frame[3] ?? 0)) & 0xff;
+  return sum8(frame.subarray(0, 4));
 }
 
 /** Returns the STATUS byte of a frame. */

@@ -7,6 +7,8 @@
  */
 import type { DeviceSimulator, SimulatorOptions } from "../family.js";
 import { seededRandom } from "../../random.js";
+import { driftValue, type DriftingValue } from "../drifting-value.js";
+import { everyNth } from "../simulator-support.js";
 import {
   ACK,
   ETX,
@@ -60,8 +62,14 @@ export class NoninSimulator implements DeviceSimulator {
 
   private format: NoninFormat;
   private readonly random: () => number;
-  private heartRate = 72;
-  private spo2 = 97;
+  private readonly heartRate: DriftingValue = {
+    value: 72,
+    min: 50,
+    max: 120,
+    step: 1,
+    decimals: 0,
+  };
+  private readonly spo2: DriftingValue = { value: 97, min: 90, max: 100, step: 0.5, decimals: 0 };
   private ticks = 0;
   private plethPhase = 0;
   private received = Buffer.alloc(0);
@@ -104,14 +112,14 @@ export class NoninSimulator implements DeviceSimulator {
     if (this.format === 8 && this.ticks % PACKETS_PER_SECOND !== 0) return [];
     const number = this.stats.packetsSent + 1;
     const output: Buffer[] = [];
-    if (isNth(number, this.options.garbageEvery)) {
+    if (everyNth(this.options.garbageEvery, number)) {
       this.stats.garbageBursts++;
       output.push(this.count(GARBAGE));
     }
-    const sensorOff = isNth(number, this.scenario.sensorOffEvery ?? 0);
+    const sensorOff = everyNth(this.scenario.sensorOffEvery ?? 0, number);
     if (sensorOff) this.stats.sensorOffPackets++;
     let packet = this.packet(sensorOff);
-    if (isNth(number, this.options.corruptEvery)) packet = this.corrupt(packet);
+    if (everyNth(this.options.corruptEvery, number)) packet = this.corrupt(packet);
     this.stats.packetsSent++;
     output.push(this.count(packet));
     return output;
@@ -146,7 +154,7 @@ export class NoninSimulator implements DeviceSimulator {
   private packet(sensorOff: boolean): Buffer {
     this.drift();
     const heartRate = sensorOff ? MISSING_HEART_RATE : this.nextHeartRate();
-    const spo2 = sensorOff ? MISSING_SPO2 : Math.round(this.spo2);
+    const spo2 = sensorOff ? MISSING_SPO2 : Math.round(this.spo2.value);
     const flags = sensorOff ? SENSOR_OFF_FLAG[this.format] : 0;
     if (this.format === 8) {
       const [high, low] = splitHeartRate(heartRate);
@@ -164,23 +172,20 @@ export class NoninSimulator implements DeviceSimulator {
 
   /** Returns a 16-bit pulse-like wave sample; format 2 sends its high byte. */
   private pleth(): number {
-    this.plethPhase = (this.plethPhase + (2 * Math.PI * this.heartRate) / 60 / 75) % (2 * Math.PI);
+    this.plethPhase =
+      (this.plethPhase + (2 * Math.PI * this.heartRate.value) / 60 / 75) % (2 * Math.PI);
     return Math.round(32_768 + 20_000 * Math.sin(this.plethPhase));
   }
 
   private nextHeartRate(): number {
     const rates = this.scenario.heartRates;
-    if (rates === undefined || rates.length === 0) return Math.round(this.heartRate);
+    if (rates === undefined || rates.length === 0) return Math.round(this.heartRate.value);
     return rates[this.stats.packetsSent % rates.length] ?? 0;
   }
 
   private drift(): void {
-    this.heartRate = bounded(
-      this.heartRate + (this.random() - 0.5) * 2 + (72 - this.heartRate) * 0.05,
-      50,
-      120,
-    );
-    this.spo2 = bounded(this.spo2 + (this.random() - 0.5) + (97 - this.spo2) * 0.05, 90, 100);
+    driftValue(this.heartRate, this.random);
+    driftValue(this.spo2, this.random);
   }
 
   /** Breaks frame 5's checksum, or in format 8 sets bit 7 of the SpO2 byte. */
@@ -212,14 +217,6 @@ function packetData(heartRate: number, spo2: number, packetNumber: number): numb
   data[6] = packetNumber & 0x7f;
   data[STAT2_FRAME - 1] = 0;
   return data;
-}
-
-function bounded(value: number, min: number, max: number): number {
-  return Math.min(max, Math.max(min, value));
-}
-
-function isNth(number: number, every: number): boolean {
-  return every > 0 && number % every === 0;
 }
 
 export function createNoninSimulator(
