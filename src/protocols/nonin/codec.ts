@@ -14,7 +14,6 @@
  * packet, and CHK is the sum of the first four bytes modulo 256. The DATA byte of each frame
  * carries one part of the packet's values, chosen by the frame's position in the packet.
  */
-
 import { sum8 } from "../checksum.js";
 
 export type NoninFormat = 2 | 7 | 8;
