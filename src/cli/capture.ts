@@ -72,18 +72,22 @@ export async function captureCommand(args: string[]): Promise<number> {
   process.once("SIGINT", stop);
   process.once("SIGTERM", stop);
   process.stderr.write(`capturing ${connector.description} to ${file}; Ctrl-C stops\n`);
-  const summary = await recordCapture({
-    connector,
-    profile,
-    writes: values["listen-only"] === true ? "none" : "session",
-    durationMs: durationS * 1000,
-    maxBytes,
-    file,
-    host: { name: "IOMTGW", revision: agentVersion },
-    stopSignal,
-  });
-  process.off("SIGINT", stop);
-  process.off("SIGTERM", stop);
+  let summary;
+  try {
+    summary = await recordCapture({
+      connector,
+      profile,
+      writes: values["listen-only"] === true ? "none" : "session",
+      durationMs: durationS * 1000,
+      maxBytes,
+      file,
+      host: { name: "IOMTGW", revision: agentVersion },
+      stopSignal,
+    });
+  } finally {
+    process.off("SIGINT", stop);
+    process.off("SIGTERM", stop);
+  }
   process.stdout.write(
     `${file}: ${summary.bytesIn} bytes in, ${summary.bytesOut} bytes out, ` +
       `${(summary.ms / 1000).toFixed(1)} s (${summary.reason})\n`,

@@ -61,11 +61,11 @@ export function replayCommand(args: string[]): Promise<number> {
   if (values.json === true && values.vector === true) {
     throw new GatewayError("CLI_USAGE", `give at most one of --json and --vector\n\n${help}`);
   }
-  printReplay(readCapture(file), file, values);
+  process.stdout.write(renderReplay(readCapture(file), file, values));
   return Promise.resolve(0);
 }
 
-interface ReplayOptions {
+export interface ReplayOptions {
   profile?: string;
   "profiles-dir"?: string;
   json?: boolean;
@@ -73,8 +73,8 @@ interface ReplayOptions {
   name?: string;
 }
 
-/** Decodes the capture's device bytes and prints them as a table, JSON lines or a vector. */
-function printReplay(capture: Capture, file: string, values: ReplayOptions): void {
+/** Decodes the capture's device bytes and returns them as a table, JSON lines or a vector. */
+export function renderReplay(capture: Capture, file: string, values: ReplayOptions): string {
   const profileId = values.profile ?? capture.header.profile;
   const profile = findProfile(profileId, profileDirsOption(values["profiles-dir"]));
   if (profile.id === capture.header.profile && profile.version !== capture.header.profileVersion) {
@@ -88,12 +88,14 @@ function printReplay(capture: Capture, file: string, values: ReplayOptions): voi
   const outcome = replayChunks(profile, chunks);
   if (values.vector === true) {
     const bytes = Buffer.concat(chunks.map((chunk) => chunk.bytes));
-    process.stdout.write(vectorYaml(values.name ?? file, bytes, observedResult(outcome)));
-  } else if (values.json === true) {
-    for (const line of jsonLines(outcome)) process.stdout.write(`${JSON.stringify(line)}\n`);
-  } else {
-    process.stdout.write(table(profile, outcome));
+    return vectorYaml(values.name ?? file, bytes, observedResult(outcome));
   }
+  if (values.json === true) {
+    return jsonLines(outcome)
+      .map((line) => `${JSON.stringify(line)}\n`)
+      .join("");
+  }
+  return table(profile, outcome);
 }
 
 function readCapture(file: string): Capture {

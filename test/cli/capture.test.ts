@@ -2,6 +2,12 @@ import test, { type ExecutionContext } from "ava";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseCapture, type Capture } from "../../src/capture/file.js";
+import { recordCapture } from "../../src/capture/recorder.js";
+import { captureCommand } from "../../src/cli/capture.js";
+import { hasCode } from "../../src/errors.js";
+import { createSerialConnector } from "../../src/link/serial.js";
+import { createTcpConnector } from "../../src/link/tcp.js";
+import type { Connector } from "../../src/link/types.js";
 import { createLogger } from "../../src/log.js";
 import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
 import type { Profile } from "../../src/profiles/schema.js";
@@ -34,6 +40,25 @@ async function simulatedPort(t: ExecutionContext, dir: string, profileId: string
   return pty.hostPath;
 }
 
+/** Records in this process, through the same recorder the command uses. */
+async function record(
+  dir: string,
+  profileId: string,
+  connector: Connector,
+  options: { writes: "session" | "none"; maxBytes: number; durationMs: number },
+): Promise<Capture> {
+  const file = join(dir, `${profileId}.jsonl`);
+  await recordCapture({
+    connector,
+    profile: profile(profileId),
+    file,
+    host: { name: "IOMTGW", revision: "0.0.0" },
+    ...options,
+  });
+  return parseCapture(readFileSync(file, "utf8"), file);
+}
+
+/** Runs the capture command in a child process, as a technician does. */
 async function capture(t: ExecutionContext, dir: string, args: string[]): Promise<Capture> {
   const file = join(dir, "capture.jsonl");
   const result = await runCli(cliCommand("source"), ["capture", "--out", file, ...args], dir);
@@ -91,17 +116,13 @@ test("capture records a Nonin simulator read-only", async (t) => {
 test("capture speaks the MEDIBUS session", async (t) => {
   const dir = tempDir(t);
   const port = await simulatedPort(t, dir, "draeger-medibus-evita4");
-  const polled = await capture(t, dir, [
-    "--profile",
-    "draeger-medibus-evita4",
-    "--port",
-    port,
+  const evita = profile("draeger-medibus-evita4");
+  const polled = await record(dir, evita.id, createSerialConnector(port, evita.serial), {
+    writes: "session",
     // About three poll cycles after the handshake, however slowly the machine runs.
-    "--max-bytes",
-    "400",
-    "--duration",
-    "60",
-  ]);
+    maxBytes: 400,
+    durationMs: 60_000,
+  });
   const out = polled.data.filter((item) => item.dir === "out");
   t.is(out[0]?.label, "ICC");
   t.is(out[0]?.hex, "1b5136430d");
@@ -118,18 +139,15 @@ test("capture speaks the MEDIBUS session", async (t) => {
   );
 });
 
-test("capture with --listen-only never writes", async (t) => {
+test("capture with writes none never writes", async (t) => {
   const dir = tempDir(t);
   const port = await simulatedPort(t, dir, "draeger-medibus-evita4");
-  const quiet = await capture(t, dir, [
-    "--profile",
-    "draeger-medibus-evita4",
-    "--port",
-    port,
-    "--duration",
-    "2",
-    "--listen-only",
-  ]);
+  const evita = profile("draeger-medibus-evita4");
+  const quiet = await record(dir, evita.id, createSerialConnector(port, evita.serial), {
+    writes: "none",
+    maxBytes: 4096,
+    durationMs: 2000,
+  });
   t.is(quiet.header.writes, "none");
   t.deepEqual(
     quiet.data.filter((item) => item.dir === "out"),
@@ -176,16 +194,12 @@ test("capture reads a device server over TCP", async (t) => {
     createLogger({ level: "error", format: "text" }),
   );
   t.teardown(() => server.stop());
-  const recorded = await capture(t, dir, [
-    "--profile",
+  const recorded = await record(
+    dir,
     "nonin-wristox2-3150-df8",
-    "--tcp",
-    `127.0.0.1:${server.port}`,
-    "--max-bytes",
-    "10",
-    "--duration",
-    "60",
-  ]);
+    createTcpConnector("127.0.0.1", server.port),
+    { writes: "session", maxBytes: 10, durationMs: 60_000 },
+  );
   t.is(recorded.header.link, `tcp 127.0.0.1:${server.port}`);
   t.is(recorded.end?.reason, "size");
   const chunks = recorded.data.map((item) => ({
@@ -231,9 +245,9 @@ test("capture usage errors", async (t) => {
     ],
   ];
   for (const [args, message] of cases) {
-    const result = await runCli(cliCommand("source"), ["capture", ...args], dir);
-    t.is(result.code, 2, args.join(" "));
-    t.regex(result.output, message);
+    const error = await t.throwsAsync(captureCommand(args), undefined, args.join(" "));
+    t.true(hasCode(error, "CLI_USAGE"), String(error));
+    t.regex(error?.message ?? "", message);
   }
   t.is(readFileSync(existing, "utf8"), "keep me\n", "an existing file is never overwritten");
   t.false(existsSync(join(dir, "c")));

@@ -2,7 +2,10 @@ import test from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { dataLine, endLine, headerLine } from "../../src/capture/file.js";
+import { readFileSync } from "node:fs";
+import { dataLine, endLine, headerLine, parseCapture } from "../../src/capture/file.js";
+import { renderReplay, replayCommand, type ReplayOptions } from "../../src/cli/replay.js";
+import { hasCode } from "../../src/errors.js";
 import { testVectorSchema } from "../../src/profiles/common.js";
 import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
 import { runVector } from "../../src/profiles/vectors.js";
@@ -34,9 +37,14 @@ function writeCapture(dir: string): string {
   return file;
 }
 
+/** Runs the CLI in a child process, as a technician does. */
 async function replay(dir: string, args: string[]) {
-  const result = await runCli(cliCommand("source"), ["replay", ...args], dir);
-  return result;
+  return runCli(cliCommand("source"), ["replay", ...args], dir);
+}
+
+/** Renders a replay in this process, for the output checks that need no child process. */
+function render(file: string, options: ReplayOptions): string {
+  return renderReplay(parseCapture(readFileSync(file, "utf8"), file), file, options);
 }
 
 test("replay prints a table", async (t) => {
@@ -63,11 +71,9 @@ test("replay prints a table", async (t) => {
   t.regex(result.output, /unmapped codes: none/);
 });
 
-test("replay --json prints one object per line", async (t) => {
+test("replay --json prints one object per line", (t) => {
   const dir = tempDir(t);
-  const result = await replay(dir, [writeCapture(dir), "--json"]);
-  t.is(result.code, 0, result.output);
-  const lines = result.output
+  const lines = render(writeCapture(dir), { json: true })
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -104,11 +110,10 @@ test("replay --json prints one object per line", async (t) => {
   t.is(summary?.discardedBytes, 0);
 });
 
-test("replay --vector prints a vector that passes", async (t) => {
+test("replay --vector prints a vector that passes", (t) => {
   const dir = tempDir(t);
-  const result = await replay(dir, [writeCapture(dir), "--vector", "--name", "bed 4 sample"]);
-  t.is(result.code, 0, result.output);
-  const [item] = parse(result.output) as unknown[];
+  const output = render(writeCapture(dir), { vector: true, name: "bed 4 sample" });
+  const [item] = parse(output) as unknown[];
   const vector = testVectorSchema.parse(item);
   t.is(vector.name, "bed 4 sample");
   t.is(vector.hex, "81 16 61 00 82 2C 60 01 C3 7F 7F 00\n");
@@ -118,19 +123,15 @@ test("replay --vector prints a vector that passes", async (t) => {
   t.deepEqual(runVector(profile, vector).failures, []);
 });
 
-test("replay decodes with another profile and reports its errors", async (t) => {
+test("replay decodes with another profile", (t) => {
   const dir = tempDir(t);
-  const result = await replay(dir, [writeCapture(dir), "--profile", "nonin-oem3-df2", "--json"]);
-  t.is(result.code, 0, result.output);
-  const summary = JSON.parse(result.output.trim().split("\n").at(-1) ?? "{}") as Record<
-    string,
-    number
-  >;
+  const output = render(writeCapture(dir), { profile: "nonin-oem3-df2", json: true });
+  const summary = JSON.parse(output.trim().split("\n").at(-1) ?? "{}") as Record<string, number>;
   t.is(summary.frames, 0, "format 8 records are no format 2 packets");
   t.is(summary.discardedBytes, 12 - 4, "the last 4 bytes stay buffered as a possible frame");
 });
 
-test("replay shows the pleth wave of format 7", async (t) => {
+test("replay shows the pleth wave of format 7", (t) => {
   const dir = tempDir(t);
   const file = join(dir, "onyx.jsonl");
   const header = headerLine({
@@ -144,9 +145,7 @@ test("replay shows the pleth wave of format 7", async (t) => {
     file,
     header + dataLine(300, "in", packet(7)) + dataLine(633, "in", packet(7, { heartRate: 300 })),
   );
-  const json = await replay(dir, [file, "--json"]);
-  t.is(json.code, 0, json.output);
-  const lines = json.output
+  const lines = render(file, { json: true })
     .trim()
     .split("\n")
     .map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -159,8 +158,7 @@ test("replay shows the pleth wave of format 7", async (t) => {
     lines.filter((line) => line.deviceCode === "HR").map((line) => line.value),
     [72, 300],
   );
-  const table = await replay(dir, [file]);
-  t.regex(table.output, /wave samples: PLETH \(MDC_PULS_OXIM_PLETH\) 50/);
+  t.regex(render(file, {}), /wave samples: PLETH \(MDC_PULS_OXIM_PLETH\) 50/);
 });
 
 test("replay rejects a file that is not a capture", async (t) => {
@@ -174,7 +172,14 @@ test("replay rejects a file that is not a capture", async (t) => {
     /CAPTURE_INVALID: .*notes\.txt is not a valid capture file: line 1: format/,
   );
   t.regex(result.output, /line 2 is not JSON/);
-  const usage = await replay(dir, []);
-  t.is(usage.code, 2);
-  t.regex(usage.output, /replay needs exactly one capture FILE/);
+});
+
+test("replay needs exactly one file", (t) => {
+  for (const args of [[], ["a.jsonl", "b.jsonl"]]) {
+    const error = t.throws(() => replayCommand(args));
+    t.true(hasCode(error, "CLI_USAGE"), String(error));
+    t.regex(error?.message ?? "", /replay needs exactly one capture FILE/);
+  }
+  const both = t.throws(() => replayCommand(["a.jsonl", "--json", "--vector"]));
+  t.regex(both?.message ?? "", /give at most one of --json and --vector/);
 });
