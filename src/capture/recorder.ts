@@ -8,7 +8,7 @@
  * nothing, or only the select-format command of a Nonin profile with `session.selectFormat`.
  * With `writes: "none"` nothing is ever written, whatever the profile.
  */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, unlinkSync, writeSync } from "node:fs";
 import { DevicePipeline } from "../device/pipeline.js";
 import { GatewayError, messageOf } from "../errors.js";
 import type { Connector, LinkConnection } from "../link/types.js";
@@ -41,7 +41,9 @@ export async function recordCapture(options: RecordOptions): Promise<CaptureSumm
   try {
     connection = await options.connector.connect();
   } catch (error) {
+    // Nothing was recorded: remove the empty file so the same command can be run again.
     closeSync(fd);
+    unlinkSync(options.file);
     throw error;
   }
   const startedAt = performance.now();

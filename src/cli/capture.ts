@@ -1,11 +1,12 @@
 import { GatewayError } from "../errors.js";
+import { deviceServerAllowlist, guardedTcpConnector } from "../capture/egress.js";
 import { recordCapture } from "../capture/recorder.js";
 import { loadConfig } from "../config/load.js";
 import { formatProblem } from "../config/problems.js";
 import { createSerialConnector } from "../link/serial.js";
-import { createTcpConnector } from "../link/tcp.js";
 import type { Connector } from "../link/types.js";
 import { baudRates } from "../profiles/common.js";
+import { allowlistOf } from "../egress/destinations.js";
 import { builtInProfileDirs } from "../profiles/load.js";
 import type { Profile } from "../profiles/schema.js";
 import { agentVersion } from "../version.js";
@@ -136,7 +137,7 @@ function linkFromConfig(values: CaptureValues): { connector: Connector; profile:
           ...profile.serial,
           baudRate: device.link.baudRate ?? profile.serial.baudRate,
         })
-      : createTcpConnector(device.link.host, device.link.port);
+      : guardedTcpConnector(device.link.host, device.link.port, allowlistOf(loaded.config));
   return { connector, profile };
 }
 
@@ -175,5 +176,6 @@ function linkFromFlags(values: CaptureValues): { connector: Connector; profile: 
       `--tcp must be HOST:PORT with a port from 1 to 65535 (got ${JSON.stringify(values.tcp)})`,
     );
   }
-  return { connector: createTcpConnector(match[1] ?? "", port), profile };
+  const host = match[1] ?? "";
+  return { connector: guardedTcpConnector(host, port, deviceServerAllowlist(host, port)), profile };
 }

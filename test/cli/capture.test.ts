@@ -1,12 +1,14 @@
 import test, { type ExecutionContext } from "ava";
+import { once } from "node:events";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { parseCapture, type Capture } from "../../src/capture/file.js";
 import { recordCapture } from "../../src/capture/recorder.js";
 import { captureCommand } from "../../src/cli/capture.js";
 import { hasCode } from "../../src/errors.js";
 import { createSerialConnector } from "../../src/link/serial.js";
-import { createTcpConnector } from "../../src/link/tcp.js";
+import { deviceServerAllowlist, guardedTcpConnector } from "../../src/capture/egress.js";
 import type { Connector } from "../../src/link/types.js";
 import { createLogger } from "../../src/log.js";
 import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
@@ -197,7 +199,7 @@ test("capture reads a device server over TCP", async (t) => {
   const recorded = await record(
     dir,
     "nonin-wristox2-3150-df8",
-    createTcpConnector("127.0.0.1", server.port),
+    guardedTcpConnector("127.0.0.1", server.port, deviceServerAllowlist("127.0.0.1", server.port)),
     { writes: "session", maxBytes: 10, durationMs: 60_000 },
   );
   t.is(recorded.header.link, `tcp 127.0.0.1:${server.port}`);
@@ -209,6 +211,40 @@ test("capture reads a device server over TCP", async (t) => {
   const observed = observedResult(replayChunks(profile("nonin-wristox2-3150-df8"), chunks));
   t.true(observed.frames >= 1, "a format 8 record after the half record sent at connect");
   t.is(observed.decodeErrors, 0);
+});
+
+test("capture keeps to the configuration's egress allowlist", async (t) => {
+  const dir = tempDir(t);
+  let connections = 0;
+  const server = createServer((socket) => {
+    connections++;
+    socket.destroy();
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  t.teardown(() => server.close());
+  const port = (server.address() as AddressInfo).port;
+  const config = join(dir, "config.yaml");
+  writeFileSync(
+    config,
+    `site: s1
+gateway: g1
+dataDir: ${join(dir, "data")}
+broker: { url: "mqtts://127.0.0.1:8883", caFile: ca.pem, certFile: c.pem, keyFile: k.pem }
+egress:
+  allowlist:
+    - { host: 127.0.0.1, port: 8883, purpose: broker }
+devices:
+  - { id: vent1, profile: draeger-medibus-evita4, link: { kind: tcp, host: 127.0.0.1, port: ${port} } }
+`,
+  );
+  const out = join(dir, "denied.jsonl");
+  const error = await t.throwsAsync(
+    captureCommand(["--config", config, "--device", "vent1", "--out", out, "--duration", "5"]),
+  );
+  t.true(hasCode(error, "EGRESS_DENIED"), String(error));
+  t.is(connections, 0, "no connection reached the device server");
+  t.false(existsSync(out), "a capture that never opened leaves no file");
 });
 
 test("capture usage errors", async (t) => {
