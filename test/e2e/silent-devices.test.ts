@@ -66,10 +66,7 @@ devices:
       m.topic === `${prefix}/mute/state` && (m.payload as DeviceStatePayload).state === "stale",
     15_000,
   );
-  t.regex(
-    (stale?.payload as DeviceStatePayload).reason ?? "",
-    /no valid frame ever/,
-  );
+  t.regex((stale?.payload as DeviceStatePayload).reason ?? "", /no valid frame ever/);
   const [alarm] = await subscriber.waitFor(
     (m) =>
       m.topic === `${prefix}/mute/alarm` && (m.payload as AlarmPayload).alarmCode === "data-stale",
