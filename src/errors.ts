@@ -20,6 +20,8 @@ export type ErrorCode =
   | "EGRESS_DENIED"
   | "EGRESS_FIREWALL_FAILED"
   | "EGRESS_FIREWALL_UNSAFE"
+  // Capture files of the capture and replay commands.
+  | "CAPTURE_INVALID"
   // Files in the data folder.
   | "STATE_DAMAGED"
   | "STATE_LOCKED";

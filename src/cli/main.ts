@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-/** The iomt-gateway command line: run, check, simulate and profiles. */
+/** The iomt-gateway command line: run, check, simulate, profiles, opcua, firewall, capture and replay. */
 import { hasCode, messageOf } from "../errors.js";
+import { captureCommand } from "./capture.js";
 import { checkCommand } from "./check.js";
 import { opcuaCommand } from "./opcua.js";
 import { firewallCommand } from "./firewall.js";
 import { profilesCommand } from "./profiles.js";
+import { replayCommand } from "./replay.js";
 import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
 import { agentVersion } from "../version.js";
@@ -21,6 +23,8 @@ Commands:
   profiles                 List the firmware profiles and run their test vectors.
   opcua list|trust|reject  Review the OPC UA server's trusted and rejected certificates.
   firewall render|apply    Print or load the host firewall made from egress.allowlist.
+  capture --out FILE       Record a device link's raw bytes with their timing.
+  replay FILE              Decode a capture with a profile; print a table, JSON or a vector.
 
 Run "iomt-gateway <command> --help" for a command's options.
 `;
@@ -32,6 +36,8 @@ const commands: Record<string, (args: string[]) => Promise<number>> = {
   profiles: profilesCommand,
   opcua: opcuaCommand,
   firewall: firewallCommand,
+  capture: captureCommand,
+  replay: replayCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -53,6 +59,12 @@ async function main(argv: string[]): Promise<number> {
   }
   return command(rest);
 }
+
+// A reader that stops early, such as "replay FILE --json | head", is not an error.
+process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+  if (error.code !== "EPIPE") throw error;
+  process.exit(process.exitCode ?? 0);
+});
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -1,4 +1,5 @@
 import { formatProblem } from "../config/problems.js";
+import { describeSerialSettings } from "../link/serial.js";
 import { loadProfileFile, loadProfiles } from "../profiles/load.js";
 import type { Profile } from "../profiles/schema.js";
 import { runVectors } from "../profiles/vectors.js";
@@ -8,9 +9,9 @@ import { describeOverrides } from "./overrides.js";
 const help = `Usage: iomt-gateway profiles [--profiles-dir DIR]
        iomt-gateway profiles check FILE
 
-Lists the firmware profiles with their ids, versions, firmware ranges and families, and runs
-each profile's test vectors. "check FILE" validates one profile file a technician wrote and
-runs its test vectors. Exit status: 0 when every profile is valid and passes its vectors.
+Lists the firmware profiles with their ids, versions, families, serial settings and firmware
+ranges, and runs each profile's test vectors. "check FILE" validates one profile file a
+technician wrote and runs its test vectors. Exit status: 0 when every profile is valid and passes its vectors.
 
 Options:
   --profiles-dir DIR   Extra folder of profiles, searched first.
@@ -66,7 +67,8 @@ function report(profile: Profile): boolean {
       ? `${outcomes.length} vectors pass`
       : `${failed.length} of ${outcomes.length} vectors FAIL`;
   process.stdout.write(
-    `${profile.id}@${profile.version}  ${profile.family}  ${profile.name}  firmware ${profile.firmware}  ${verdict}\n`,
+    `${profile.id}@${profile.version}  ${profile.family}  ${describeSerialSettings(profile.serial)}  ` +
+      `${profile.name}  firmware ${profile.firmware}  ${verdict}\n`,
   );
   for (const outcome of failed) {
     for (const failure of outcome.failures) {

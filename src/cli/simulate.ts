@@ -1,10 +1,9 @@
 import { GatewayError } from "../errors.js";
 import { createLogger } from "../log.js";
-import { loadProfiles } from "../profiles/load.js";
 import { defaultSimulatorOptions, type SimulatorOptions } from "../protocols/family.js";
-import type { Profile } from "../profiles/schema.js";
 import { runSerialSimulator, runTcpSimulator } from "../simulate/runner.js";
 import { integerOption, parseCommandArgs, profileDirsOption, requireOption } from "./args.js";
+import { findProfile } from "./find-profile.js";
 
 const help = `Usage: iomt-gateway simulate --profile ID (--port PATH | --tcp-port N) [options]
 
@@ -64,7 +63,7 @@ export async function simulateCommand(args: string[]): Promise<number> {
   const tcpPort = integerOption(values["tcp-port"], "tcp-port", 0, maxTcpPort);
   const profile = findProfile(
     requireOption(values.profile, "profile", help),
-    values["profiles-dir"],
+    profileDirsOption(values["profiles-dir"]),
   );
   const options = simulatorOptions(values);
   const log = createLogger({ level: "info", format: "text" }, "simulate");
@@ -80,17 +79,6 @@ export async function simulateCommand(args: string[]): Promise<number> {
   await running.stop();
   log.info("simulator stopped", running.stats());
   return 0;
-}
-
-function findProfile(profileId: string, extraDir: string | undefined): Profile {
-  const profile = loadProfiles(profileDirsOption(extraDir)).profiles.get(profileId)?.profile;
-  if (profile === undefined) {
-    throw new GatewayError(
-      "PROFILE_NOT_FOUND",
-      `profile "${profileId}" was not found; run "iomt-gateway profiles" to list them`,
-    );
-  }
-  return profile;
 }
 
 function simulatorOptions(values: SimulateValues): SimulatorOptions {

@@ -7,8 +7,13 @@ import { maxPendingWriteBytes, type Connector, type LinkConnection } from "./typ
 
 const parityLetter = { none: "N", even: "E", odd: "O" } as const;
 
+/** Returns the settings in the usual short form, such as "9600 8N1". */
+export function describeSerialSettings(settings: SerialSettings): string {
+  return `${settings.baudRate} ${settings.dataBits}${parityLetter[settings.parity]}${settings.stopBits}`;
+}
+
 export function createSerialConnector(path: string, settings: SerialSettings): Connector {
-  const shape = `${settings.baudRate} ${settings.dataBits}${parityLetter[settings.parity]}${settings.stopBits}`;
+  const shape = describeSerialSettings(settings);
   // The device node the path led to when the port opened. A /dev/serial/by-id link that now
   // leads elsewhere (another adapter got the name) means this port is gone.
   let openedTarget: string | undefined;

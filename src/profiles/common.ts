@@ -27,6 +27,53 @@ export const serialSettingsSchema = z
 
 export type SerialSettings = z.infer<typeof serialSettingsSchema>;
 
+/** One known bit of a bit-field key, published as a device alarm while the bit is set. */
+export const bitMeaningSchema = z
+  .object({
+    /** Alarm code on the alarm topic, stable across firmware versions, such as "sensor-off". */
+    code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "must be letters, digits and -_.:"),
+    /** Text as the manufacturer's manual words it. */
+    text: z.string().min(1),
+    /** Priority set by the profile, higher is more urgent. Unset when the manual gives none. */
+    priority: z.number().int().min(0).max(10).optional(),
+  })
+  .strict();
+
+export const bitMaskPattern = /^0x[0-9a-fA-F]{1,16}$/;
+
+/** Parses a hex mask such as "0x020" whose form the schema has checked. */
+export function parseBitMask(mask: string): bigint {
+  return BigInt(mask);
+}
+
+/** Whether a hex mask such as "0x020" has exactly one bit set; a malformed mask passes here. */
+export function hasOneBitSet(mask: string): boolean {
+  // The key schema reports a mask of the wrong form, and BigInt would throw on it.
+  if (!bitMaskPattern.test(mask)) return true;
+  const value = parseBitMask(mask);
+  return value !== 0n && (value & (value - 1n)) === 0n;
+}
+
+/**
+ * Returns the schema of known bits by hex mask, each with one bit set, such as `example`
+ * ("0x020"), and what each set bit means.
+ */
+export function bitMeaningsSchema(example: string) {
+  return z
+    .record(
+      z.string().regex(bitMaskPattern, `must be a hex mask such as "${example}"`),
+      bitMeaningSchema,
+    )
+    .default({})
+    .superRefine((bits, context) => {
+      for (const mask of Object.keys(bits)) {
+        if (hasOneBitSet(mask)) continue;
+        const message = `mask ${mask} must have exactly one bit set, such as ${example}`;
+        context.addIssue({ code: "custom", path: [mask], message });
+      }
+    });
+}
+
 /** The mapping of one device code to an IEEE 11073-10101 (MDC) measurement with a UCUM unit. */
 export const measurementSchema = z
   .object({

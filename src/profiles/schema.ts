@@ -6,6 +6,7 @@ import { astmProfileSchema } from "../protocols/astm/schema.js";
 import { hl7MllpProfileSchema } from "../protocols/hl7-mllp/schema.js";
 import { datexProfileSchema } from "../protocols/datex/schema.js";
 import { medibusProfileSchema } from "../protocols/medibus/schema.js";
+import { noninProfileSchema } from "../protocols/nonin/schema.js";
 
 export const profileSchema = z.discriminatedUnion("family", [
   asciiLineProfileSchema,
@@ -14,6 +15,7 @@ export const profileSchema = z.discriminatedUnion("family", [
   astmProfileSchema,
   hl7MllpProfileSchema,
   datexProfileSchema,
+  noninProfileSchema,
 ]);
 
 export type Profile = z.infer<typeof profileSchema>;

@@ -1,9 +1,10 @@
 /**
- * Runs a profile's test vectors through the same pipeline the agent uses (framer, decoder,
- * session, mapping) and compares the result with what the vector expects.
+ * Runs bytes through the same pipeline the agent uses (framer, decoder, session, mapping):
+ * a profile's test vectors, compared with what each vector expects, and `replay` of a capture
+ * file, which prints what the bytes decode to and can turn them into a vector.
  */
 import { isDeepStrictEqual } from "node:util";
-import { DevicePipeline } from "../device/pipeline.js";
+import { DevicePipeline, type IngestResult, type LinkCounters } from "../device/pipeline.js";
 import type { WaveSegment } from "../device/waves.js";
 import { withoutFirstLineSkip } from "../protocols/ascii-line/schema.js";
 import { codecFor } from "../protocols/registry.js";
@@ -15,6 +16,29 @@ export interface VectorOutcome {
   name: string;
   failures: string[];
 }
+
+/** Bytes that arrived together, at a time in ms from the start of the input. */
+export interface ReplayChunk {
+  bytes: Uint8Array;
+  atMs: number;
+}
+
+export interface ReplayStep {
+  atMs: number;
+  result: IngestResult;
+}
+
+export interface ReplayOutcome {
+  steps: ReplayStep[];
+  /** The wave segments still partial at the end of the input, closed there. */
+  lastSegments: WaveSegment[];
+  counters: LinkCounters;
+}
+
+/** What a run of bytes decoded to, in the terms of a test vector's `expect`. */
+export type ObservedResult = Required<Omit<TestVector["expect"], "identity">> & {
+  identity?: NonNullable<TestVector["expect"]["identity"]>;
+};
 
 const host = { name: "IOMTGW", revision: "0.0.0" };
 
@@ -31,14 +55,60 @@ function vectorProfile(profile: Profile): Profile {
   return profile.family === "ascii-line" ? withoutFirstLineSkip(profile) : profile;
 }
 
-export function runVector(profile: Profile, vector: TestVector): VectorOutcome {
+/**
+ * Runs chunks of device bytes through a fresh pipeline. The bytes are the device's alone,
+ * with no requests before them, so every response counts as expected: the session's own
+ * rules have their own tests.
+ */
+export function replayChunks(profile: Profile, chunks: readonly ReplayChunk[]): ReplayOutcome {
   const runProfile = vectorProfile(profile);
-  // A vector is the device's bytes alone, with no requests before them, so every response
-  // must count as expected: the session's own rules have their own tests.
   const codec = { ...codecFor(runProfile), createSession: createListenOnlySession };
   const pipeline = new DevicePipeline(codec, runProfile, host);
   pipeline.open(0);
-  const result = pipeline.ingest(vectorBytes(vector), 0);
+  const steps = chunks.map(({ bytes, atMs }) => ({ atMs, result: pipeline.ingest(bytes, atMs) }));
+  const endMs = chunks.at(-1)?.atMs ?? 0;
+  return { steps, lastSegments: pipeline.flushWaves(endMs), counters: pipeline.counters };
+}
+
+/** Sums up a replay in the fields a test vector's `expect` has. */
+export function observedResult(outcome: ReplayOutcome): ObservedResult {
+  const results = outcome.steps.map((step) => step.result);
+  const observations = results.flatMap((result) =>
+    result.batches.flatMap((batch) =>
+      batch.measurements.map((m) => ({
+        mdcCode: m.mdcCode,
+        value: m.value,
+        unit: m.unit,
+        ...(m.absentReason === undefined ? {} : { absentReason: m.absentReason }),
+      })),
+    ),
+  );
+  // The input's end closes every partial segment, so each wave's samples are compared whole.
+  const segments = [...results.flatMap((result) => result.segments), ...outcome.lastSegments];
+  const alarms = results.flatMap((result) =>
+    result.alarms.map((a) => ({ alarmCode: a.alarmCode, state: a.state })),
+  );
+  let identity: ObservedResult["identity"];
+  for (const result of results) {
+    if (result.identity !== undefined) identity = { ...identity, ...result.identity };
+  }
+  const { counters } = outcome;
+  return {
+    observations,
+    waves: wavesByCode(segments),
+    alarms,
+    ...(identity === undefined ? {} : { identity }),
+    frames: counters.frames,
+    checksumErrors: counters.checksumErrors,
+    decodeErrors: counters.decodeErrors,
+    discardedBytes: counters.discardedBytes,
+    unmappedCodes: results.flatMap((result) => result.unmapped),
+  };
+}
+
+export function runVector(profile: Profile, vector: TestVector): VectorOutcome {
+  const outcome = replayChunks(profile, [{ bytes: vectorBytes(vector), atMs: 0 }]);
+  const observed = observedResult(outcome);
   const failures: string[] = [];
   const expect = vector.expect;
   const compare = (what: string, actual: unknown, expected: unknown) => {
@@ -46,33 +116,19 @@ export function runVector(profile: Profile, vector: TestVector): VectorOutcome {
       failures.push(`${what}: expected ${JSON.stringify(expected)}, got ${JSON.stringify(actual)}`);
     }
   };
-
-  const observations = result.batches.flatMap((batch) =>
-    batch.measurements.map((m) => ({
-      mdcCode: m.mdcCode,
-      value: m.value,
-      unit: m.unit,
-      ...(m.absentReason === undefined ? {} : { absentReason: m.absentReason }),
-    })),
-  );
-  compare("observations", observations, expect.observations);
-  // The vector's end closes every partial segment, so each wave's samples are compared whole.
-  const segments = [...result.segments, ...pipeline.flushWaves(0)];
-  compare("waves", wavesByCode(segments), expect.waves);
-  compare(
-    "alarms",
-    result.alarms.map((a) => ({ alarmCode: a.alarmCode, state: a.state })),
-    expect.alarms,
-  );
-  if (expect.identity !== undefined) compare("identity", result.identity ?? {}, expect.identity);
-  if (expect.frames !== undefined) compare("frames", pipeline.counters.frames, expect.frames);
-  compare("checksumErrors", pipeline.counters.checksumErrors, expect.checksumErrors);
-  compare("decodeErrors", pipeline.counters.decodeErrors, expect.decodeErrors);
+  compare("observations", observed.observations, expect.observations);
+  compare("waves", observed.waves, expect.waves);
+  compare("alarms", observed.alarms, expect.alarms);
+  if (expect.identity !== undefined) compare("identity", observed.identity ?? {}, expect.identity);
+  if (expect.frames !== undefined) compare("frames", observed.frames, expect.frames);
+  compare("checksumErrors", observed.checksumErrors, expect.checksumErrors);
+  compare("decodeErrors", observed.decodeErrors, expect.decodeErrors);
   if (expect.discardedBytes !== undefined) {
-    compare("discardedBytes", pipeline.counters.discardedBytes, expect.discardedBytes);
+    compare("discardedBytes", observed.discardedBytes, expect.discardedBytes);
   }
-  if (expect.unmappedCodes !== undefined)
-    compare("unmappedCodes", result.unmapped, expect.unmappedCodes);
+  if (expect.unmappedCodes !== undefined) {
+    compare("unmappedCodes", observed.unmappedCodes, expect.unmappedCodes);
+  }
   return { name: vector.name, failures };
 }
 

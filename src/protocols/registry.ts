@@ -7,6 +7,7 @@ import type { HostIdentity, SimulatorOptions, DeviceSimulator } from "./family.j
 import { intellivueFamily } from "./intellivue/index.js";
 import { hl7MllpFamily } from "./hl7-mllp/index.js";
 import { medibusFamily } from "./medibus/index.js";
+import { noninFamily } from "./nonin/index.js";
 import type { Decoder, Framer, Session } from "./types.js";
 
 export interface ProfileCodec {
@@ -31,6 +32,8 @@ export function codecFor(profile: Profile): ProfileCodec {
       return bind(hl7MllpFamily, profile);
     case "datex-s5":
       return bind(datexFamily, profile);
+    case "nonin":
+      return bind(noninFamily, profile);
   }
 }
 

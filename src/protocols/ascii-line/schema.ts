@@ -3,7 +3,9 @@
  * reading, made of KEY=VALUE tokens, such as the Masimo Radical-7 in its "ASCII 1" serial mode.
  */
 import { z } from "zod";
-import { commonProfileFields } from "../../profiles/common.js";
+import { bitMeaningsSchema, commonProfileFields } from "../../profiles/common.js";
+
+export { parseBitMask } from "../../profiles/common.js";
 
 /** Line terminators by name, because YAML expands "\r\n" only inside double quotes. */
 export const lineTerminators = { crlf: "\r\n", lf: "\n", cr: "\r" } as const;
@@ -44,39 +46,13 @@ const framingSchema = z
     message: "tokenSeparator must not contain keyValueSeparator",
   });
 
-/** One known bit of a bit-field key, published as a device alarm while the bit is set. */
-const bitMeaningSchema = z
-  .object({
-    /** Alarm code on the alarm topic, stable across firmware versions, such as "sensor-off". */
-    code: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/, "must be letters, digits and -_.:"),
-    /** Text as the manufacturer's manual words it. */
-    text: z.string().min(1),
-    /** Priority set by the profile, higher is more urgent. Unset when the manual gives none. */
-    priority: z.number().int().min(0).max(10).optional(),
-  })
-  .strict();
-
-const bitMaskPattern = /^0x[0-9a-fA-F]{1,16}$/;
-
 const bitFieldSchema = z
   .object({
     /**
      * Known bits by mask, written in hex with one bit set, such as "0x020". A set bit that is
      * not listed is still published, as code "<KEY>:0x<bit>" with `unknownBitText`.
      */
-    bits: z
-      .record(
-        z.string().regex(bitMaskPattern, 'must be a hex mask such as "0x020"'),
-        bitMeaningSchema,
-      )
-      .default({})
-      .superRefine((bits, context) => {
-        for (const mask of Object.keys(bits)) {
-          if (hasOneBitSet(mask)) continue;
-          const message = `mask ${mask} must have exactly one bit set, such as 0x020`;
-          context.addIssue({ code: "custom", path: [mask], message });
-        }
-      }),
+    bits: bitMeaningsSchema("0x020"),
     /** Alarm text for a set bit the profile does not list. Default "unknown bit". */
     unknownBitText: z.string().min(1).default("unknown bit"),
   })
@@ -125,18 +101,6 @@ export const asciiLineProfileSchema = z
   .strict();
 
 export type AsciiLineProfile = z.infer<typeof asciiLineProfileSchema>;
-
-/** Parses a hex mask such as "0x020" whose form the schema has checked. */
-export function parseBitMask(mask: string): bigint {
-  return BigInt(mask);
-}
-
-function hasOneBitSet(mask: string): boolean {
-  // The key schema reports a mask of the wrong form, and BigInt would throw on it.
-  if (!bitMaskPattern.test(mask)) return true;
-  const value = parseBitMask(mask);
-  return value !== 0n && (value & (value - 1n)) === 0n;
-}
 
 /**
  * Returns a copy of the profile that does not skip the first line, for running its test

@@ -4,7 +4,7 @@ import { decodeMedibusFrame } from "./decoder.js";
 import { createMedibusFramer } from "./framer.js";
 import type { MedibusProfile } from "./schema.js";
 import { createMedibusSession } from "./session.js";
-import { createMedibusSimulator } from "./simulator.js";
+import { createMedibusSimulator, simulatedDataCodes } from "./simulator.js";
 
 export const medibusFamily: ProtocolFamily<MedibusProfile> = {
   id: "medibus",
@@ -12,5 +12,11 @@ export const medibusFamily: ProtocolFamily<MedibusProfile> = {
   // The decoder needs nothing from the profile: the code mapping happens after it.
   createDecoder: () => decodeMedibusFrame,
   createSession: (profile, host) => createMedibusSession(profile.session, host),
-  createSimulator: (profile, options) => createMedibusSimulator(profile.maxFrameBytes, options),
+  // The simulated device sends the codes the profile maps, and reports the profile's model.
+  createSimulator: (profile, options) =>
+    createMedibusSimulator(profile.maxFrameBytes, {
+      ...options,
+      dataCodes: simulatedDataCodes(Object.keys(profile.measurements)),
+      deviceName: profile.model.replace(/\s+/g, ""),
+    }),
 };

@@ -29,13 +29,20 @@ export interface MedibusSimulatorOptions extends SimulatorOptions {
   nestedCommandEvery?: number;
   /** Time from a request to its response, in ms. Default 30. */
   responseDelayMs?: number;
+  /**
+   * Codepage-1 codes sent in measured data, from the simulator's parameter list. Default: the
+   * Evita set (SpO2, pulse, PEEP, peak pressure, VT, MV, RR, FiO2, EtCO2 in mmHg).
+   */
+  dataCodes?: readonly string[];
+  /** Device name in the device identification. Default "Evita4". */
+  deviceName?: string;
 }
 
 export const SIMULATOR_TICK_MS = 10;
 /** The simulated device sends its own command again after this long without a response. */
 const COMMAND_RETRY_MS = 2000;
-/** Synthetic device identification: id number, name and revision. */
-const DEVICE_IDENTIFICATION = "0001'Evita4'04.20:06.00";
+/** Synthetic device identification, around the device name: id number, then revision. */
+const identification = (name: string) => `0001'${name}'04.20:06.00`;
 /** Bytes sent as line noise: 7-bit, and neither a start byte nor CR. */
 const GARBAGE = Buffer.from([0x3f, 0x00, 0x7e]);
 const REALTIME_SYNC_BYTE = 0xd0;
@@ -45,8 +52,10 @@ const ALARM_START_MS = 10_000;
 const ALARM_END_MS = 15_000;
 /** Synthetic CO2 fault alarm: priority digit, code and 12-character phrase. */
 const ALARM_GROUP = "20ASIM CO2 FAIL";
-/** EtCO2 (mmHg), absent from measured data while the CO2 fault alarm is active. */
-const ETCO2_CODE = "E6";
+/** EtCO2 in mmHg, kPa and %, absent from measured data while the CO2 fault alarm is active. */
+const ETCO2_CODES = new Set(["E6", "E3", "DB"]);
+/** Codes sent for every profile, mapped or not, so that unmapped codes are exercised. */
+const ALWAYS_SENT_CODES = ["7D", "B9"];
 
 interface Parameter {
   code: string;
@@ -58,9 +67,12 @@ interface Parameter {
   decimals: number;
 }
 
-/** Codepage-1 parameters: SpO2, pulse, PEEP, peak pressure, VT, MV, RR, FiO2 and EtCO2. */
-function createParameters(): Parameter[] {
-  return [
+/**
+ * Codepage-1 parameters in the order they are sent: SpO2, pulse, PEEP, peak pressure, VT, MV,
+ * RR, FiO2, EtCO2 (mmHg), RR from CO2, EtCO2 (kPa). Returns those among `codes`.
+ */
+function createParameters(codes: readonly string[]): Parameter[] {
+  const all: Parameter[] = [
     { code: "EB", value: 97, min: 90, max: 100, step: 1, decimals: 0 },
     { code: "E1", value: 72, min: 55, max: 110, step: 2, decimals: 0 },
     { code: "78", value: 5, min: 4, max: 8, step: 0.2, decimals: 1 },
@@ -69,8 +81,18 @@ function createParameters(): Parameter[] {
     { code: "B9", value: 7.2, min: 5, max: 9.9, step: 0.2, decimals: 1 },
     { code: "D6", value: 15, min: 10, max: 24, step: 1, decimals: 0 },
     { code: "F0", value: 40, min: 30, max: 60, step: 1, decimals: 0 },
-    { code: ETCO2_CODE, value: 38, min: 30, max: 50, step: 1, decimals: 0 },
+    { code: "E6", value: 38, min: 30, max: 50, step: 1, decimals: 0 },
+    { code: "D5", value: 14, min: 10, max: 24, step: 1, decimals: 0 },
+    { code: "E3", value: 5.1, min: 4, max: 6.7, step: 0.1, decimals: 1 },
   ];
+  return all.filter((parameter) => codes.includes(parameter.code));
+}
+
+const evitaCodes = ["EB", "E1", "78", "7D", "88", "B9", "D6", "F0", "E6"];
+
+/** Returns the simulated codes for a profile's mapped codes, plus the always-sent ones. */
+export function simulatedDataCodes(mappedCodes: readonly string[]): string[] {
+  return [...new Set([...mappedCodes, ...ALWAYS_SENT_CODES])];
 }
 
 /**
@@ -107,7 +129,7 @@ export class MedibusSimulator implements DeviceSimulator {
 
   private readonly framer: MedibusFramer;
   private readonly random: () => number;
-  private readonly parameters = createParameters();
+  private readonly parameters: Parameter[];
   private readonly responseDelayMs: number;
   private startMs = 0;
   private lastReceivedAtMs = 0;
@@ -125,6 +147,7 @@ export class MedibusSimulator implements DeviceSimulator {
   ) {
     this.framer = new MedibusFramer({ maxFrameBytes });
     this.random = seededRandom(options.seed);
+    this.parameters = createParameters(options.dataCodes ?? evitaCodes);
     this.responseDelayMs = options.responseDelayMs ?? 30;
   }
 
@@ -249,7 +272,7 @@ export class MedibusSimulator implements DeviceSimulator {
       case Command.alarmsCp1:
         return this.alarmActive(nowMs) ? ALARM_GROUP : "";
       case Command.deviceId:
-        return DEVICE_IDENTIFICATION;
+        return identification(this.options.deviceName ?? "Evita4");
       default:
         return "";
     }
@@ -261,7 +284,7 @@ export class MedibusSimulator implements DeviceSimulator {
     for (const parameter of this.parameters) {
       const drift = (this.random() * 2 - 1) * parameter.step;
       parameter.value = Math.min(parameter.max, Math.max(parameter.min, parameter.value + drift));
-      if (co2Fault && parameter.code === ETCO2_CODE) continue;
+      if (co2Fault && ETCO2_CODES.has(parameter.code)) continue;
       data += parameter.code + formatValue(parameter.value, parameter.decimals);
     }
     return data;

@@ -10,6 +10,8 @@ import {
   MedibusSimulator,
   type MedibusSimulatorOptions,
 } from "../../../src/protocols/medibus/simulator.js";
+import { builtInProfileDirs, loadProfiles } from "../../../src/profiles/load.js";
+import { codecFor } from "../../../src/protocols/registry.js";
 import type { DiscardReason, Outgoing, RawAlarm, RawValue } from "../../../src/protocols/types.js";
 
 const MAX_FRAME_BYTES = 512;
@@ -92,6 +94,38 @@ test("simulator answers measured data with codepage-1 groups", (t) => {
       ? result.records[0].values.map((value) => value.deviceCode)
       : [];
   t.deepEqual(codes, ["EB", "E1", "78", "7D", "88", "B9", "D6", "F0", "E6"]);
+});
+
+test("simulator sends the codes a profile maps", (t) => {
+  const cases: [string, string, string[]][] = [
+    ["draeger-medibus-evita4", "Evita4", ["EB", "E1", "78", "7D", "88", "B9", "D6", "F0", "E6"]],
+    ["draeger-medibus-fabius-gs", "FabiusGS", ["78", "7D", "88", "B9", "F0", "D5", "E3"]],
+  ];
+  const profiles = loadProfiles(builtInProfileDirs()).profiles;
+  for (const [id, name, expected] of cases) {
+    const profile = profiles.get(id)?.profile;
+    if (profile === undefined) return t.fail(`${id} missing`);
+    const simulator = codecFor(profile).createSimulator(defaultSimulatorOptions);
+    simulator.start(0);
+    simulator.receive(encodeCommand(Command.icc), 0);
+    simulator.receive(encodeResponse(Command.icc), 0);
+    simulator.receive(encodeResponse(Command.deviceId, "0161'host'00.01:06.00"), 0);
+    for (let now = 10; now <= 100; now += simulator.tickMs) simulator.tick(now);
+    const frames: Buffer[] = [];
+    simulator.receive(encodeCommand(Command.deviceId), 110);
+    for (let now = 120; now <= 190; now += simulator.tickMs) frames.push(...simulator.tick(now));
+    simulator.receive(encodeCommand(Command.measuredDataCp1), 200);
+    for (let now = 210; now <= 300; now += simulator.tickMs) frames.push(...simulator.tick(now));
+    const records = frames.flatMap((frame) => {
+      const result = decodeMedibusFrame(frame);
+      return result.ok ? result.records : [];
+    });
+    const numerics = records.find((record) => record.kind === "numerics");
+    const codes = numerics?.kind === "numerics" ? numerics.values.map((v) => v.deviceCode) : [];
+    t.deepEqual(codes, expected, id);
+    const identity = records.find((record) => record.kind === "identity");
+    t.is(identity?.kind === "identity" ? identity.model : undefined, name, id);
+  }
 });
 
 test("simulator drops a request while busy", (t) => {
