@@ -1,4 +1,5 @@
 import { startAgent } from "../agent.js";
+import { startEventLoopLog } from "../health/event-loop.js";
 import { formatProblem } from "../config/problems.js";
 import { createLogger } from "../log.js";
 import { preflight } from "../preflight.js";
@@ -36,9 +37,11 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   const opcua = await startOpcuaWhenEnabled(checked.prepared, log);
   const agent = startAgent(checked.prepared, log, opcua === undefined ? {} : { opcua });
+  const stopEventLoopLog = startEventLoopLog(log.child("perf"));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info("stopping", { signal });
+      stopEventLoopLog();
       agent.stop().then(resolve, resolve);
     };
     process.once("SIGTERM", () => stop("SIGTERM"));

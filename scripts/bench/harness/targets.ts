@@ -1,0 +1,104 @@
+/**
+ * The two programs the benchmark measures on the same ports: the agent from the bundle, copied
+ * to a folder with no node_modules as on a gateway, and the pass-through baseline.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { eventLoopLogVariable } from "../../../src/health/event-loop.js";
+import type { DevPki } from "../../../src/pki/dev-ca.js";
+import { installBundle, repoRoot } from "../../../test/helpers/agent-process.js";
+
+export type TargetName = "agent" | "pass-through";
+
+export interface Target {
+  child: ChildProcess;
+  /** Event-loop delay lines the target logged, with the harness time they arrived. */
+  eventLoop: { atMs: number; p99Ms: number; maxMs: number }[];
+  /** Harness times of the agent's "link open" log lines. */
+  linkOpenAtMs: number[];
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export interface TargetOptions {
+  dir: string;
+  brokerUrl: string;
+  pki: DevPki;
+  /** Device ids with the host end of each one's serial port. */
+  ports: { id: string; path: string }[];
+}
+
+export function startTarget(name: TargetName, options: TargetOptions): Target {
+  const command = name === "agent" ? agentCommand(options) : passThroughCommand(options);
+  const child = spawn(process.execPath, command, {
+    cwd: options.dir,
+    stdio: ["ignore", "ignore", "pipe"],
+    env: { ...process.env, [eventLoopLogVariable]: "1000" },
+  });
+  const target: Target = {
+    child,
+    eventLoop: [],
+    linkOpenAtMs: [],
+    output: () => text,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    },
+  };
+  let text = "";
+  let partial = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    const atMs = performance.now();
+    const lines = (partial + chunk.toString("utf8")).split("\n");
+    partial = lines.pop() ?? "";
+    for (const line of lines) {
+      if (text.length < 100_000) text += line + "\n";
+      if (line.includes('"event loop delay"')) {
+        const fields = JSON.parse(line) as { p99Ms: number; maxMs: number };
+        target.eventLoop.push({ atMs, p99Ms: fields.p99Ms, maxMs: fields.maxMs });
+      }
+      if (line.includes('"link open"')) target.linkOpenAtMs.push(atMs);
+    }
+  });
+  return target;
+}
+
+function agentCommand({ dir, brokerUrl, pki, ports }: TargetOptions): string[] {
+  const bundle = installBundle(join(dir, "opt"));
+  const gateway = pki.clients.gateway;
+  if (gateway === undefined) throw new Error("the PKI has no client named gateway");
+  const devices = ports
+    .map(
+      ({ id, path }) =>
+        `  - { id: ${id}, profile: masimo-radical7-ascii1, link: { kind: serial, path: "${path}" } }\n`,
+    )
+    .join("");
+  const configFile = join(dir, "config.yaml");
+  writeFileSync(
+    configFile,
+    `site: bench\ngateway: gw\ndataDir: ${join(dir, "data")}\n` +
+      `log: { level: info, format: json }\n` +
+      `broker: { url: "${brokerUrl}", caFile: "${pki.ca.cert}", certFile: "${gateway.cert}", keyFile: "${gateway.key}" }\n` +
+      `devices:\n${devices}`,
+  );
+  return [bundle, "run", "--config", configFile];
+}
+
+function passThroughCommand({ brokerUrl, pki, ports }: TargetOptions): string[] {
+  const gateway = pki.clients.gateway;
+  if (gateway === undefined) throw new Error("the PKI has no client named gateway");
+  return [
+    join(repoRoot, "scripts", "bench", "pass-through.cjs"),
+    "--url",
+    brokerUrl,
+    "--ca",
+    pki.ca.cert,
+    "--cert",
+    gateway.cert,
+    "--key",
+    gateway.key,
+    ...ports.flatMap(({ id, path }) => ["--port", `${id}=${path}`]),
+  ];
+}

@@ -1,0 +1,157 @@
+/**
+ * The benchmark harness. Each scenario runs the agent from the bundle and the pass-through
+ * baseline (scripts/bench/pass-through.cjs) on the same virtual serial ports against a real
+ * mosquitto with mutual TLS, prints a table of figures with the agent's ratio to the baseline
+ * and writes every figure as JSON to bench-results/<scenario>-<time>.json.
+ *
+ * Usage: npm run bench -- [SCENARIO ...] [--out DIR]   (default scenario: ward)
+ * Scenarios: smoke, ward, line-rate, growth, startup. See docs/benchmarks.md.
+ */
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { repoRoot } from "../../test/helpers/agent-process.js";
+import { runLoad, type LoadOptions, type LoadResult } from "./harness/load.js";
+import { quantile } from "./harness/proc.js";
+
+/** Bytes a second a UART at 115200 baud carries with 8N1 framing (10 bits a byte). */
+export const lineRateBytesPerSecond = 11_520;
+
+interface Comparison {
+  ports: number;
+  bytesPerSecondPerPort: number;
+  agent: LoadResult;
+  passThrough: LoadResult;
+}
+
+type LoadShape = Omit<LoadOptions, "target">;
+
+const shape = (ports: number, bytesPerSecond: number, measureMs: number): LoadShape => ({
+  ports,
+  bytesPerSecond,
+  warmupMs: 2000,
+  measureMs,
+  settleTimeoutMs: 20_000,
+});
+
+async function compare(load: LoadShape): Promise<Comparison> {
+  const agent = await runLoad({ ...load, target: "agent" });
+  const passThrough = await runLoad({ ...load, target: "pass-through" });
+  return { ports: load.ports, bytesPerSecondPerPort: load.bytesPerSecond, agent, passThrough };
+}
+
+const scenarios: Record<string, () => Promise<unknown>> = {
+  smoke: async () => ({ comparisons: [await compare({ ...shape(1, 2000, 3000), warmupMs: 500 })] }),
+  ward: async () => ({ comparisons: [await compare(shape(16, 0, 30_000))] }),
+  "line-rate": async () => ({
+    comparisons: [await compare(shape(16, lineRateBytesPerSecond, 30_000))],
+  }),
+  growth: async () => {
+    const comparisons: Comparison[] = [];
+    for (const bytesPerSecond of [0, lineRateBytesPerSecond]) {
+      for (const ports of [1, 4, 16, 32]) comparisons.push(await compare(shape(ports, bytesPerSecond, 10_000)));
+    }
+    return { comparisons };
+  },
+  startup: startup,
+};
+
+/**
+ * Start time from the bundle: spawn to the first observation a subscriber receives. The device
+ * sends 10 lines a second here, so its own cadence adds at most 100 ms; a monitor at one
+ * line a second adds up to a second more, whatever the agent does.
+ */
+async function startup() {
+  const runs: LoadResult[] = [];
+  for (let run = 0; run < 5; run++) {
+    runs.push(await runLoad({ ...shape(1, 1300, 1000), warmupMs: 0, target: "agent" }));
+  }
+  const firsts = runs.map((r) => r.spawnToFirstRecordMs);
+  return {
+    bundleKiB: Math.round(statSync(join(repoRoot, "dist", "iomt-gateway.cjs")).size / 1024),
+    spawnToFirstRecordMs: firsts,
+    spawnToFirstRecordMsMedian: quantile(firsts, 0.5),
+    peakRssMbMedian: quantile(runs.map((r) => r.peakRssMb), 0.5),
+  };
+}
+
+const tableFigures: (keyof LoadResult | `latency.${string}`)[] = [
+  "framesExpected",
+  "framesLost",
+  "seqGaps",
+  "recordsPerSecond",
+  "latency.numerics.p50Ms",
+  "latency.numerics.p99Ms",
+  "latency.numerics.maxMs",
+  "latency.alarm.p99Ms",
+  "latency.line.p50Ms",
+  "latency.line.p99Ms",
+  "latency.line.maxMs",
+  "cpuShareOfOneCore",
+  "cpuSecondsPerThousandRecords",
+  "cpuMsPerKiB",
+  "peakRssMb",
+  "steadyRssMb",
+  "diskBytesPerRecord",
+  "eventLoopDelayP99Ms",
+  "eventLoopDelayMaxMs",
+  "backlogAtStart",
+  "backlogAtEnd",
+  "spawnToFirstRecordMs",
+];
+
+function figure(result: LoadResult, path: string): number | null {
+  let value: unknown = result;
+  for (const key of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[key];
+  return typeof value === "number" ? value : null;
+}
+
+function printComparison(comparison: Comparison): void {
+  const rate = comparison.bytesPerSecondPerPort === 0 ? "1 line/s" : `${comparison.bytesPerSecondPerPort} B/s`;
+  console.log(`\n${comparison.ports} port(s) at ${rate} per port`);
+  const rows = tableFigures.map((name) => {
+    const agent = figure(comparison.agent, name);
+    const base = figure(comparison.passThrough, name);
+    // Latency of the baseline is per line; the agent's numerics compare with it.
+    const baseline = name.startsWith("latency.numerics") ? figure(comparison.passThrough, name.replace("numerics", "line")) : base;
+    const ratio = agent !== null && baseline !== null && baseline !== 0 ? (agent / baseline).toFixed(2) : "";
+    return [name, String(agent ?? ""), String(base ?? ""), ratio];
+  });
+  const widths = [0, 1, 2, 3].map((column) => Math.max(...[["figure", "agent", "pass-through", "ratio"], ...rows].map((row) => row[column]?.length ?? 0)));
+  for (const row of [["figure", "agent", "pass-through", "ratio"], ...rows]) {
+    console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  "));
+  }
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: "string" } } });
+  const names = positionals.length === 0 ? ["ward"] : positionals;
+  const unknown = names.filter((name) => !(name in scenarios));
+  if (unknown.length > 0) {
+    console.error(`unknown scenario ${unknown.join(", ")}; choose from ${Object.keys(scenarios).join(", ")}`);
+    process.exitCode = 2;
+    return;
+  }
+  const outDir = values.out ?? join(repoRoot, "bench-results");
+  mkdirSync(outDir, { recursive: true });
+  for (const name of names) {
+    const startedAt = new Date();
+    const result = (await scenarios[name]?.()) as { comparisons?: Comparison[] };
+    const record = {
+      scenario: name,
+      startedAt: startedAt.toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? "",
+      ...result,
+    };
+    const file = join(outDir, `${name}-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+    writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
+    console.log(`\nscenario ${name}: ${file}`);
+    for (const comparison of result.comparisons ?? []) printComparison(comparison);
+    if (result.comparisons === undefined) console.log(JSON.stringify(result, null, 2));
+  }
+}
+
+void main();
