@@ -1,9 +1,12 @@
 import test from "ava";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { silentLogger } from "../src/log.js";
-import { Outbox, type DropNotice, type OutboxOptions } from "../src/outbox/outbox.js";
+import { Outbox, seqBlock, type DropNotice, type OutboxOptions } from "../src/outbox/outbox.js";
+import { repoRoot } from "./helpers/agent-process.js";
 import { tempDir } from "./helpers/tmp.js";
 
 function open(file: string, overrides: Partial<OutboxOptions> = {}): Outbox {
@@ -27,13 +30,96 @@ function add(outbox: Outbox, deviceId: string, bodyBytes = 100, createdMs = Date
   return seq;
 }
 
-test("nothing is readable before its commit", (t) => {
+test("records are readable before their commit", (t) => {
   const outbox = open(join(tempDir(t), "o.sqlite"));
   t.teardown(() => outbox.close());
   add(outbox, "a");
-  t.deepEqual(outbox.readAfter(0, 10), []);
   outbox.flush();
-  t.is(outbox.readAfter(0, 10).length, 1);
+  add(outbox, "a");
+  const records = outbox.readAfter(0, 10);
+  t.deepEqual(
+    records.map((r) => r.seq),
+    [1, 2],
+    "the committed record, then the pending one",
+  );
+  t.deepEqual(
+    outbox.readAfter(records[0]?.id ?? 0, 10).map((r) => r.seq),
+    [2],
+  );
+});
+
+test("appends are announced once per turn", async (t) => {
+  const outbox = open(join(tempDir(t), "o.sqlite"));
+  t.teardown(() => outbox.close());
+  let calls = 0;
+  outbox.onAppend(() => calls++);
+  add(outbox, "a");
+  add(outbox, "a");
+  t.is(calls, 0, "not during the appends");
+  await Promise.resolve();
+  t.is(calls, 1);
+});
+
+test("record acknowledged before its commit is never written", (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  const outbox = open(file);
+  add(outbox, "a");
+  add(outbox, "a");
+  const [first] = outbox.readAfter(0, 10);
+  if (first === undefined) return t.fail();
+  outbox.acknowledge(first);
+  t.deepEqual(
+    outbox.readAfter(0, 10).map((r) => r.seq),
+    [2],
+    "hidden at once",
+  );
+  t.is(outbox.stats().records, 1);
+  outbox.close();
+  const db = new DatabaseSync(file, { readOnly: true });
+  t.teardown(() => db.close());
+  const rows = db.prepare("SELECT seq FROM records").all();
+  t.deepEqual(
+    rows.map((row) => Number(row.seq)),
+    [2],
+  );
+});
+
+test("sequence numbers are not given again after a crash", (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  // A child process appends, publishes nothing and exits without closing the outbox, as after
+  // kill -9: its records and its reserved block are on disk, its exact counters are not.
+  const script = [
+    'const { Outbox } = require("./src/outbox/outbox.ts");',
+    'const { silentLogger } = require("./src/log.ts");',
+    `const outbox = new Outbox({ file: ${JSON.stringify(file)}, maxBytes: 1e6, maxAgeMs: 1e6,`,
+    '  whenFull: "drop-oldest", flushIntervalMs: 10000 }, silentLogger);',
+    "for (let i = 0; i < 3; i++) {",
+    '  const seq = outbox.takeSeq("a");',
+    '  outbox.append({ deviceId: "a", seq, topic: "t/a", body: "{}", createdMs: Date.now(), offline: false });',
+    "}",
+    "outbox.flush();",
+    "process.exit(0);",
+  ].join("\n");
+  execFileSync(process.execPath, ["--import", "tsx", "--eval", script], { cwd: repoRoot });
+  const outbox = open(file);
+  t.teardown(() => outbox.close());
+  t.deepEqual(
+    outbox.readAfter(0, 10).map((r) => r.seq),
+    [1, 2, 3],
+  );
+  t.is(outbox.takeSeq("a"), 1 + seqBlock, "numbering goes on after the reserved block");
+});
+
+test("close saves the exact next sequence number", (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  const outbox = open(file);
+  for (let index = 0; index < seqBlock - 10; index++) outbox.takeSeq("a");
+  outbox.flush();
+  outbox.close();
+  const db = new DatabaseSync(file, { readOnly: true });
+  t.teardown(() => db.close());
+  const row = db.prepare("SELECT next FROM sequences WHERE device = 'a'").get();
+  t.is(Number(row?.next), seqBlock - 9, "not the end of the reserved block");
 });
 
 test("records and sequence numbers survive a reopen", (t) => {

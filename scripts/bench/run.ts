@@ -50,7 +50,8 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   growth: async () => {
     const comparisons: Comparison[] = [];
     for (const bytesPerSecond of [0, lineRateBytesPerSecond]) {
-      for (const ports of [1, 4, 16, 32]) comparisons.push(await compare(shape(ports, bytesPerSecond, 10_000)));
+      for (const ports of [1, 4, 16, 32])
+        comparisons.push(await compare(shape(ports, bytesPerSecond, 10_000)));
     }
     return { comparisons };
   },
@@ -72,7 +73,10 @@ async function startup() {
     bundleKiB: Math.round(statSync(join(repoRoot, "dist", "iomt-gateway.cjs")).size / 1024),
     spawnToFirstRecordMs: firsts,
     spawnToFirstRecordMsMedian: quantile(firsts, 0.5),
-    peakRssMbMedian: quantile(runs.map((r) => r.peakRssMb), 0.5),
+    peakRssMbMedian: quantile(
+      runs.map((r) => r.peakRssMb),
+      0.5,
+    ),
   };
 }
 
@@ -108,28 +112,43 @@ function figure(result: LoadResult, path: string): number | null {
 }
 
 function printComparison(comparison: Comparison): void {
-  const rate = comparison.bytesPerSecondPerPort === 0 ? "1 line/s" : `${comparison.bytesPerSecondPerPort} B/s`;
+  const rate =
+    comparison.bytesPerSecondPerPort === 0 ? "1 line/s" : `${comparison.bytesPerSecondPerPort} B/s`;
   console.log(`\n${comparison.ports} port(s) at ${rate} per port`);
   const rows = tableFigures.map((name) => {
     const agent = figure(comparison.agent, name);
     const base = figure(comparison.passThrough, name);
     // Latency of the baseline is per line; the agent's numerics compare with it.
-    const baseline = name.startsWith("latency.numerics") ? figure(comparison.passThrough, name.replace("numerics", "line")) : base;
-    const ratio = agent !== null && baseline !== null && baseline !== 0 ? (agent / baseline).toFixed(2) : "";
+    const baseline = name.startsWith("latency.numerics")
+      ? figure(comparison.passThrough, name.replace("numerics", "line"))
+      : base;
+    const ratio =
+      agent !== null && baseline !== null && baseline !== 0 ? (agent / baseline).toFixed(2) : "";
     return [name, String(agent ?? ""), String(base ?? ""), ratio];
   });
-  const widths = [0, 1, 2, 3].map((column) => Math.max(...[["figure", "agent", "pass-through", "ratio"], ...rows].map((row) => row[column]?.length ?? 0)));
+  const widths = [0, 1, 2, 3].map((column) =>
+    Math.max(
+      ...[["figure", "agent", "pass-through", "ratio"], ...rows].map(
+        (row) => row[column]?.length ?? 0,
+      ),
+    ),
+  );
   for (const row of [["figure", "agent", "pass-through", "ratio"], ...rows]) {
     console.log(row.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join("  "));
   }
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, options: { out: { type: "string" } } });
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { out: { type: "string" } },
+  });
   const names = positionals.length === 0 ? ["ward"] : positionals;
   const unknown = names.filter((name) => !(name in scenarios));
   if (unknown.length > 0) {
-    console.error(`unknown scenario ${unknown.join(", ")}; choose from ${Object.keys(scenarios).join(", ")}`);
+    console.error(
+      `unknown scenario ${unknown.join(", ")}; choose from ${Object.keys(scenarios).join(", ")}`,
+    );
     process.exitCode = 2;
     return;
   }

@@ -1,7 +1,7 @@
 /**
  * The MQTT uplink: one mqtt.js client over mutually authenticated TLS. Records (observations,
- * alarms) are read from the durable outbox in the order they were committed and sent with
- * QoS 1; each is deleted from the outbox on its PUBACK. At most `inFlightWindow` are
+ * alarms) are read from the durable outbox in the order they were appended, as soon as they are
+ * appended, and sent with QoS 1; each is deleted from the outbox on its PUBACK. At most `inFlightWindow` are
  * handed to mqtt.js at once, which resends them after a reconnect until the broker acknowledges.
  * Retained topics (states, health) keep only their latest payload and are re-sent on connect.
  */
@@ -37,7 +37,7 @@ const warningIntervalMs = 60_000;
 
 export class MqttUplink {
   private client: MqttClient | undefined;
-  /** Committed records read ahead of sending, oldest first. */
+  /** Records read ahead of sending, oldest first. */
   private readAhead: StoredRecord[] = [];
   /** The newest record id handed to mqtt.js or to readAhead. */
   private lastReadId = 0;
@@ -58,7 +58,7 @@ export class MqttUplink {
 
   constructor(private readonly options: UplinkOptions) {
     this.warnings = new RateLimitedWarning(options.log, warningIntervalMs);
-    options.outbox.onCommit(() => this.drain());
+    options.outbox.onAppend(() => this.drain());
   }
 
   get connected(): boolean {
@@ -245,7 +245,7 @@ export class MqttUplink {
     );
   }
 
-  /** Reads committed records ahead of sending; an empty result means nothing is waiting. */
+  /** Reads records ahead of sending; an empty result means nothing is waiting. */
   private nextRecord(): StoredRecord | undefined {
     if (this.readAhead.length === 0) {
       this.readAhead = this.options.outbox.readAfter(this.lastReadId, readAheadRecords);

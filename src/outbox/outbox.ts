@@ -1,10 +1,15 @@
 /**
- * The durable outbox between the devices and the broker. Every record is committed to disk
- * before it may be published and deleted only when the broker acknowledges it (QoS 1 PUBACK).
- * Writes are batched: records wait in memory for at most `flushIntervalMs`, then one
- * transaction commits them, the sequence counters and the deletions, so an SD card gets one
- * fsync per window instead of one per record. A power cut loses at most that window, which
- * no consumer has seen, since nothing is published before its commit.
+ * The durable outbox between the devices and the broker. Every record is appended here and
+ * deleted only when the broker acknowledges it (QoS 1 PUBACK). Writes are batched: records wait
+ * in memory for at most `flushIntervalMs`, then one transaction commits them and the deletions,
+ * so an SD card gets one fsync per window instead of one per record.
+ *
+ * A record may be published while its commit is pending, so it reaches consumers at once. A
+ * power cut then loses the records of the last window that the broker had not acknowledged,
+ * as it would if they waited for their commit. A record acknowledged before its commit is never
+ * written. Sequence numbers are reserved on disk in blocks ahead of use, so a number published
+ * before a crash is never given again; after a crash a device's numbering goes on at the end of
+ * its reserved block, which leaves a gap.
  */
 import { messageOf } from "../errors.js";
 import { RateLimitedWarning, type Logger } from "../log.js";
@@ -38,10 +43,23 @@ export interface DropNotice {
 /** Pending records that force a commit before the window ends, bounding memory in a burst. */
 const maxPendingRecords = 5000;
 
+/**
+ * Sequence numbers reserved on disk per device at a time. A flush tops the reservation up
+ * when less than half is left, so a device that sends under this many records per window
+ * never waits for a reservation of its own.
+ */
+export const seqBlock = 1024;
+
 export class Outbox {
   private readonly store: OutboxStore;
-  private pending: NewRecord[] = [];
+  /** Records appended and not yet committed, oldest first; readable by the uplink already. */
+  private pending: StoredRecord[] = [];
   private pendingBytes = 0;
+  /** Pending records the broker acknowledged before their commit; they are never written. */
+  private readonly acknowledgedPending = new Set<number>();
+  /** The id of the newest committed record; every pending record has a larger one. */
+  private committedMaxId: number;
+  private nextId: number;
   /** Bytes of acknowledged records whose deletion is not committed yet. */
   private deletedBytes = 0;
   private readonly warnings: RateLimitedWarning;
@@ -53,13 +71,15 @@ export class Outbox {
   private deletions: number[] = [];
   private readonly deleting = new Set<number>();
   private readonly nextSeq: Map<string, number>;
-  private readonly changedSequences = new Map<string, number>();
+  /** Per device, the first sequence number not reserved on disk. */
+  private readonly reservedSeq: Map<string, number>;
   private timer: NodeJS.Timeout | undefined;
   private storedBytes: number;
   private storedRecords: number;
   private oldestCreatedMs: number | null;
   private droppedCount = 0;
   private listeners: (() => void)[] = [];
+  private appendScheduled = false;
   private dropListeners: ((notice: DropNotice) => void)[] = [];
   /** Records with an id up to this were made by an earlier run: they are sent as replayed. */
   readonly startMaxId: number;
@@ -73,7 +93,10 @@ export class Outbox {
     this.store = new OutboxStore(options.file);
     this.warnings = new RateLimitedWarning(log, 60_000);
     this.nextSeq = this.store.sequences();
+    this.reservedSeq = new Map(this.nextSeq);
     const stats = this.store.stats();
+    this.committedMaxId = stats.maxId;
+    this.nextId = this.store.lastId() + 1;
     this.storedBytes = stats.bytes;
     this.storedRecords = stats.records;
     this.oldestCreatedMs = stats.oldestCreatedMs;
@@ -85,8 +108,11 @@ export class Outbox {
     }
   }
 
-  /** Registers a listener called after every commit that added records. */
-  onCommit(listener: () => void): void {
+  /**
+   * Registers a listener called when records were appended: once per turn of the event loop,
+   * after the appends of that turn, so a chunk of many frames is read in one go.
+   */
+  onAppend(listener: () => void): void {
     this.listeners.push(listener);
   }
 
@@ -94,22 +120,29 @@ export class Outbox {
     this.dropListeners.push(listener);
   }
 
-  /** Returns the device's next sequence number; committed together with its record. */
+  /**
+   * Returns the device's next sequence number. When the device has used up its reserved
+   * block, a new block is committed first, so the number is never given again after a crash.
+   */
   takeSeq(deviceId: string): number {
     const seq = this.nextSeq.get(deviceId) ?? 1;
+    if (seq >= (this.reservedSeq.get(deviceId) ?? 1)) this.reserve(new Map([[deviceId, seq]]));
     this.nextSeq.set(deviceId, seq + 1);
-    this.changedSequences.set(deviceId, seq + 1);
     return seq;
   }
 
-  append(record: NewRecord): void {
-    this.pending.push(record);
+  /** Appends a record, readable at once; returns it with its id. */
+  append(record: NewRecord): StoredRecord {
+    const stored = { ...record, id: this.nextId++ };
+    this.pending.push(stored);
     this.pendingBytes += recordBytes(record);
+    this.notifyAppended();
     if (this.pending.length >= maxPendingRecords) {
       this.flush();
-      return;
+      return stored;
     }
     this.timer ??= setTimeout(() => this.flush(), this.options.flushIntervalMs);
+    return stored;
   }
 
   /** Marks a record acknowledged (or refused) by the broker; it is deleted in the next commit. */
@@ -117,19 +150,29 @@ export class Outbox {
     this.offered.delete(record.id);
     if (this.deleting.has(record.id)) return;
     this.deleting.add(record.id);
+    if (record.id > this.committedMaxId) {
+      // Still pending: the next commit leaves it out, as if written and deleted at once.
+      this.acknowledgedPending.add(record.id);
+      this.pendingBytes -= recordBytes(record);
+      return;
+    }
     this.deletions.push(record.id);
     this.deletedBytes += recordBytes(record);
     this.timer ??= setTimeout(() => this.flush(), this.options.flushIntervalMs);
   }
 
   /**
-   * Returns committed records after `afterId` that are not being deleted, oldest first, and
-   * protects them from the bounds until they are acknowledged or released.
+   * Returns records after `afterId` that are not being deleted, oldest first: committed ones,
+   * then pending ones. Protects them from the bounds until they are acknowledged or released.
    */
   readAfter(afterId: number, limit: number): StoredRecord[] {
-    const records = this.store
-      .readAfter(afterId, limit)
-      .filter((record) => !this.deleting.has(record.id));
+    const committed = afterId < this.committedMaxId ? this.store.readAfter(afterId, limit) : [];
+    const records = committed.filter((record) => !this.deleting.has(record.id));
+    for (let index = firstAfter(this.pending, afterId); index < this.pending.length; index++) {
+      if (records.length >= limit) break;
+      const record = this.pending[index] as StoredRecord;
+      if (!this.deleting.has(record.id)) records.push(record);
+    }
     for (const record of records) this.offered.add(record.id);
     return records;
   }
@@ -146,32 +189,80 @@ export class Outbox {
   flush(): boolean {
     clearTimeout(this.timer);
     this.timer = undefined;
-    const records = this.refuseIfFull(this.pending);
+    const records = this.refuseIfFull(this.withoutAcknowledged());
     const deletions = this.deletions;
-    if (records.length === 0 && deletions.length === 0 && this.changedSequences.size === 0) {
+    const reservations = this.reservationsDue();
+    if (records.length === 0 && deletions.length === 0 && reservations.size === 0) {
       this.pending = [];
+      this.pendingBytes = 0;
       return true;
     }
     try {
-      this.store.commit(records, this.changedSequences, deletions);
+      this.store.commit(records, reservations, deletions);
     } catch (error) {
       this.commitFailed(records, error);
       return false;
     }
+    for (const [deviceId, reserved] of reservations) this.reservedSeq.set(deviceId, reserved);
     this.pending = [];
     this.pendingBytes = 0;
     this.deletions = [];
     this.lastCommitError = undefined;
-    this.changedSequences.clear();
     for (const id of deletions) this.deleting.delete(id);
+    this.committedMaxId = Math.max(this.committedMaxId, records.at(-1)?.id ?? 0);
     this.storedRecords += records.length - deletions.length;
     this.storedBytes +=
       records.reduce((sum, record) => sum + recordBytes(record), 0) - this.deletedBytes;
     this.deletedBytes = 0;
     this.enforceBounds();
     this.oldestCreatedMs = this.store.oldestCreatedMs();
-    if (records.length > 0) for (const listener of this.listeners) listener();
     return true;
+  }
+
+  /** Takes the records acknowledged before their commit out of the pending ones. */
+  private withoutAcknowledged(): StoredRecord[] {
+    if (this.acknowledgedPending.size === 0) return this.pending;
+    const records = this.pending.filter((record) => !this.acknowledgedPending.has(record.id));
+    for (const id of this.acknowledgedPending) this.deleting.delete(id);
+    this.acknowledgedPending.clear();
+    return records;
+  }
+
+  /** New reservation limits for devices with less than half a block left. */
+  private reservationsDue(): Map<string, number> {
+    const due = new Map<string, number>();
+    for (const [deviceId, next] of this.nextSeq) {
+      if ((this.reservedSeq.get(deviceId) ?? 1) - next < seqBlock / 2) {
+        due.set(deviceId, next + seqBlock);
+      }
+    }
+    return due;
+  }
+
+  /** Commits a new block of sequence numbers for each device, starting at the given number. */
+  private reserve(starts: ReadonlyMap<string, number>): void {
+    const limits = new Map([...starts].map(([deviceId, seq]) => [deviceId, seq + seqBlock]));
+    try {
+      this.store.saveSequences(limits);
+    } catch (error) {
+      // The agent goes on. A number given out before the next successful reservation could be
+      // given again if the agent crashes first; each flush retries.
+      this.warnings.warn(`reserve:${messageOf(error)}`, "outbox cannot reserve sequence numbers", {
+        error: messageOf(error),
+        file: this.options.file,
+      });
+      return;
+    }
+    for (const [deviceId, limit] of limits) this.reservedSeq.set(deviceId, limit);
+  }
+
+  private notifyAppended(): void {
+    if (this.appendScheduled) return;
+    this.appendScheduled = true;
+    queueMicrotask(() => {
+      this.appendScheduled = false;
+      for (const listener of this.listeners) listener();
+    });
   }
 
   /**
@@ -179,7 +270,7 @@ export class Outbox {
    * at the next window, so the agent goes on. Past maxPendingRecords the oldest are dropped
    * and counted, because memory is the only place left for them.
    */
-  private commitFailed(records: NewRecord[], error: unknown): void {
+  private commitFailed(records: StoredRecord[], error: unknown): void {
     this.lastCommitError = messageOf(error);
     this.pending = records;
     const excess = this.pending.length - maxPendingRecords;
@@ -205,7 +296,7 @@ export class Outbox {
 
   stats() {
     return {
-      records: this.storedRecords + this.pending.length,
+      records: this.storedRecords + this.pending.length - this.acknowledgedPending.size,
       bytes: this.storedBytes + this.pendingBytes,
       fileBytes: this.store.fileBytes(),
       oldestAgeMs: this.oldestCreatedMs === null ? null : Date.now() - this.oldestCreatedMs,
@@ -214,21 +305,34 @@ export class Outbox {
     };
   }
 
+  /**
+   * Commits what is pending and saves each device's exact next sequence number, so the next
+   * run goes on without a gap, then closes the database.
+   */
   close(): void {
     this.flush();
+    try {
+      this.store.saveSequences(this.nextSeq);
+    } catch (error) {
+      this.log.warn("outbox cannot save sequence numbers; the next run skips ahead", {
+        error: messageOf(error),
+        file: this.options.file,
+      });
+    }
     this.store.close();
   }
 
   /** With the refuse-new policy, drops new records that do not fit. */
-  private refuseIfFull(records: NewRecord[]): NewRecord[] {
+  private refuseIfFull(records: StoredRecord[]): StoredRecord[] {
     if (this.options.whenFull !== "refuse-new") return records;
     let room = this.options.maxBytes - this.storedBytes;
-    const kept: NewRecord[] = [];
+    const kept: StoredRecord[] = [];
     for (const record of records) {
       const bytes = recordBytes(record);
       // Alarms and audit records are admitted past the bound: they are small, and an alarm
-      // reports the drop.
-      if (bytes <= room || isKeptTopic(record.topic)) {
+      // reports the drop. A record already handed to the uplink is on its way, so dropping it
+      // would only lose its copy on disk.
+      if (bytes <= room || isKeptTopic(record.topic) || this.offered.has(record.id)) {
         kept.push(record);
         room -= bytes;
         continue;
@@ -287,4 +391,16 @@ export class Outbox {
       for (const listener of this.dropListeners) listener({ deviceId, count, reason });
     }
   }
+}
+
+/** Returns the index of the first record with an id above `afterId` in records sorted by id. */
+function firstAfter(records: readonly StoredRecord[], afterId: number): number {
+  let low = 0;
+  let high = records.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((records[middle]?.id ?? Infinity) > afterId) high = middle;
+    else low = middle + 1;
+  }
+  return low;
 }

@@ -74,7 +74,7 @@ export class OutboxStore {
       throw openError(file, error);
     }
     this.insertRecord = this.db.prepare(
-      "INSERT INTO records (device, seq, topic, body, created_ms, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO records (id, device, seq, topic, body, created_ms, offline, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     );
     this.saveSequence = this.db.prepare(
       "INSERT INTO sequences (device, next) VALUES (?, ?) ON CONFLICT (device) DO UPDATE SET next = excluded.next",
@@ -93,10 +93,11 @@ export class OutboxStore {
 
   /**
    * Commits new records, the sequence counters they used and the deletions of acknowledged
-   * records in one transaction: one fsync for the whole batch.
+   * records in one transaction: one fsync for the whole batch. The records keep the ids the
+   * outbox gave them when they were appended.
    */
   commit(
-    records: readonly NewRecord[],
+    records: readonly StoredRecord[],
     sequences: ReadonlyMap<string, number>,
     deletions: readonly number[],
   ): void {
@@ -104,6 +105,7 @@ export class OutboxStore {
     try {
       for (const record of records) {
         this.insertRecord.run(
+          record.id,
           record.deviceId,
           record.seq,
           record.topic,
@@ -121,6 +123,17 @@ export class OutboxStore {
       if (this.db.isTransaction) this.db.exec("ROLLBACK");
       throw error;
     }
+  }
+
+  /** Saves sequence counters in a transaction of their own. */
+  saveSequences(sequences: ReadonlyMap<string, number>): void {
+    this.commit([], sequences, []);
+  }
+
+  /** Returns the largest record id ever used, also by records deleted since. */
+  lastId(): number {
+    const row = this.db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'").get();
+    return Math.max(Number(row?.seq ?? 0), this.stats().maxId);
   }
 
   /** Records after `afterId`, oldest first. */

@@ -76,16 +76,50 @@ test("kill -9 while the broker is down loses no committed record", async (t) => 
   await delay(2500);
   first.child.kill("SIGKILL");
   await first.exited;
-  const committed = committedNext(world, "bed12-spo2") - 1;
+  const committed = lastCommittedSeq(world, "bed12-spo2");
   t.true(committed > 5, `committed up to seq ${committed}`);
 
   startAgentIn(t, world, cliCommand("source"));
   await delay(1500);
   await world.broker.restart();
-  await world.subscriber.waitFor(seqAtLeast(committed + 3), 30_000);
+  // The second run numbers its records after the block the first run had reserved on disk.
+  const secondRun = (m: ReceivedMessage) =>
+    observationsOf("bed12-spo2")(m) && payloadOf<ObservationsPayload>(m).seq > committed;
+  await world.subscriber.waitFor(secondRun, 30_000, 3);
   const seqs = masimoSeqs(world.subscriber.messages);
-  expectNoGap(t, seqs);
-  t.true(seqs.includes(committed), "the last record committed before the kill arrived");
+  const firstRunSeqs = seqs.filter((seq) => seq <= committed);
+  expectNoGap(t, firstRunSeqs);
+  t.is(firstRunSeqs.at(-1), committed, "the last record committed before the kill arrived");
+  const secondRunSeqs = seqs.filter((seq) => seq > committed);
+  expectNoGap(t, secondRunSeqs);
+  t.true((secondRunSeqs[0] ?? 0) > committed + 1, "a number given before the kill is not reused");
+});
+
+test("kill -9 while connected reuses no published sequence number", async (t) => {
+  const world = await buildWorld(t, { persistence: true });
+  const first = startAgentIn(t, world, cliCommand("source"));
+  t.teardown(keepWriting(world.masimoDevice, () => masimoLine("097", "072")));
+  // Records are published before their commit, so some of these were never on disk.
+  await world.subscriber.waitFor(observationsOf("bed12-spo2"), 20_000, 4);
+  first.child.kill("SIGKILL");
+  await first.exited;
+  const published = Math.max(...masimoSeqs(world.subscriber.messages));
+
+  startAgentIn(t, world, cliCommand("source"));
+  const secondRun = (m: ReceivedMessage) =>
+    observationsOf("bed12-spo2")(m) &&
+    !payloadOf<ObservationsPayload>(m).replayed &&
+    payloadOf<ObservationsPayload>(m).seq > published;
+  const [next] = await world.subscriber.waitFor(secondRun, 30_000);
+  const seqs = masimoSeqs(world.subscriber.messages);
+  expectNoGap(
+    t,
+    seqs.filter((seq) => seq <= published),
+  );
+  t.true(
+    payloadOf<ObservationsPayload>(next).seq > published + 1,
+    "the second run starts after the block reserved by the first",
+  );
 });
 
 test("a black-holed connection is detected and nothing is lost", async (t) => {
@@ -150,6 +184,18 @@ test("full outbox drops the oldest records and raises an alarm", async (t) => {
   t.is(seqs.at(-1), committedNext(world, "bed12-spo2") - 1, "the newest record arrived");
 });
 
+/** Returns the newest sequence number of the device's records on disk (none acknowledged). */
+function lastCommittedSeq(world: World, deviceId: string): number {
+  const db = new DatabaseSync(join(world.dir, "data", "outbox.sqlite"), { readOnly: true });
+  try {
+    const row = db.prepare("SELECT MAX(seq) AS seq FROM records WHERE device = ?").get(deviceId);
+    return Number(row?.seq ?? 0);
+  } finally {
+    db.close();
+  }
+}
+
+/** Returns the device's next sequence number as saved on disk by an agent that stopped cleanly. */
 function committedNext(world: World, deviceId: string): number {
   const db = new DatabaseSync(join(world.dir, "data", "outbox.sqlite"), { readOnly: true });
   try {

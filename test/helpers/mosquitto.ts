@@ -42,6 +42,8 @@ export interface MosquittoOptions {
    * process cannot probe a port in another namespace.
    */
   netns?: { name: string; address: string; port: number };
+  /** Further mosquitto.conf lines, such as `max_queued_messages 0` for a benchmark. */
+  extraSettings?: string[];
 }
 
 export interface Mosquitto {
@@ -125,6 +127,7 @@ function configText(dir: string, port: number, options: MosquittoOptions): strin
     ...(requireCertificate ? ["use_identity_as_username true"] : []),
     // This admits clients without a username and password. TLS still checks their certificates.
     "allow_anonymous true",
+    ...(options.extraSettings ?? []),
   ];
   return lines.join("\n") + "\n";
 }

@@ -75,7 +75,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   ];
   try {
     const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
-    const broker = await startMosquitto({ pki, dir: brokerDir });
+    // mosquitto drops QoS 1 messages for a subscriber with more than 1000 queued (its default
+    // max_queued_messages), which a burst at line rate exceeds; the harness must see them all.
+    const broker = await startMosquitto({
+      pki,
+      dir: brokerDir,
+      extraSettings: ["max_queued_messages 0"],
+    });
     cleanups.push(() => broker.stop());
     const receiver = await Receiver.connect(broker.url, pki);
     cleanups.push(() => receiver.close());
@@ -88,7 +94,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
     const feeds: DeviceFeed[] = [];
     for (const pair of pairs) {
-      const feed = await DeviceFeed.open(pair.devicePath, { bytesPerSecond: options.bytesPerSecond });
+      const feed = await DeviceFeed.open(pair.devicePath, {
+        bytesPerSecond: options.bytesPerSecond,
+      });
       cleanups.push(() => feed.close());
       feeds.push(feed);
     }
@@ -136,7 +144,11 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
   const backlogAtEnd = backlog(rig);
 
   for (const feed of feeds) feed.stop();
-  await waitUntil(() => backlog(rig) === 0, options.settleTimeoutMs, () => "");
+  await waitUntil(
+    () => backlog(rig) === 0,
+    options.settleTimeoutMs,
+    () => "",
+  );
   const finalSample = sampleProcess(pid);
 
   const seconds = (endAtMs - startAtMs) / 1000;
@@ -157,7 +169,13 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     peakRssMb: round(finalSample.peakRssMb, 1),
     steadyRssMb: roundOrNull(quantile(rssSamples, 0.5), 1),
     diskBytesPerRecord: Math.round((endSample.writeBytes - startSample.writeBytes) / records),
-    eventLoopDelayP99Ms: roundOrNull(quantile(eventLoop.map((s) => s.p99Ms), 0.5), 2),
+    eventLoopDelayP99Ms: roundOrNull(
+      quantile(
+        eventLoop.map((s) => s.p99Ms),
+        0.5,
+      ),
+      2,
+    ),
     eventLoopDelayMaxMs: roundOrNull(Math.max(...eventLoop.map((s) => s.maxMs), 0), 2),
     backlogAtStart,
     backlogAtEnd,
@@ -218,7 +236,13 @@ function checkDelivery({ receiver, feeds, ids }: Rig) {
     const seqs = new Set(list.map((a) => a.seq).filter((seq) => seq !== null));
     if (seqs.size > 0) seqGaps += Math.max(...seqs) - Math.min(...seqs) + 1 - seqs.size;
   });
-  return { framesExpected, framesDelivered, framesLost: framesExpected - framesDelivered, duplicates, seqGaps };
+  return {
+    framesExpected,
+    framesDelivered,
+    framesLost: framesExpected - framesDelivered,
+    duplicates,
+    seqGaps,
+  };
 }
 
 /** Latency from the write of a frame's last byte to its record's arrival, per kind of record. */

@@ -83,7 +83,9 @@ export class Receiver {
     const atMs = performance.now();
     const parts = topic.split("/");
     const arrival =
-      parts[0] === "bench" ? this.lineArrival(payload, atMs) : this.agentArrival(parts, payload, atMs);
+      parts[0] === "bench"
+        ? this.lineArrival(payload, atMs)
+        : this.agentArrival(parts, payload, atMs);
     const device = parts[0] === "bench" ? parts[2] : parts[5];
     if (arrival === undefined || device === undefined) {
       this.unknownMessages++;
@@ -95,7 +97,7 @@ export class Receiver {
     list.push(arrival);
     if (arrival.kind === "numerics" && arrival.seq !== null) {
       let bySeq = this.frameBySeq.get(device);
-      if (bySeq === undefined) this.frameBySeq.set(device, (bySeq = new Map()));
+      if (bySeq === undefined) this.frameBySeq.set(device, (bySeq = new Map<number, number>()));
       bySeq.set(arrival.seq, arrival.frame);
     }
   }
