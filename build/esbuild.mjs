@@ -44,6 +44,20 @@ const opcuaApart = {
 };
 
 const version = JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version;
+
+// zod bundles its messages in some 50 languages (about 360 KiB), reachable only through
+// z.locales. The agent reports in English, whose messages zod loads from locales/en.js, so
+// the index of all the others becomes a module that exports English alone.
+const zodEnglishOnly = {
+  name: "zod-english-only",
+  setup(context) {
+    context.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) => {
+      if (!/[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir)) return undefined;
+      return { path: join(args.resolveDir, "..", "locales", "en.js") };
+    });
+  },
+};
+
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist, { recursive: true });
 
@@ -59,7 +73,11 @@ const result = await build({
   keepNames: true,
   metafile: true,
   logLevel: "warning",
-  plugins: [serialportNative, opcuaApart],
+  plugins: [serialportNative, opcuaApart, zodEnglishOnly],
+  // Whitespace and syntax only, so stack traces keep their names. Without comments the source
+  // is all ASCII, which V8 keeps at one byte a character: a 1.3 MB string in place of 6 MB.
+  minifyWhitespace: true,
+  minifySyntax: true,
   // Runs before any module loads: on an older Node the first failure would otherwise be a bare
   // "No such built-in module: node:sqlite" from deep inside the bundle.
   banner: {

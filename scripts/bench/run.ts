@@ -42,7 +42,9 @@ async function compare(load: LoadShape): Promise<Comparison> {
 }
 
 const scenarios: Record<string, () => Promise<unknown>> = {
-  smoke: async () => ({ comparisons: [await compare({ ...shape(1, 2000, 3000), warmupMs: 500 })] }),
+  smoke: async () => ({
+    comparisons: [await compare({ ...shape(1, 2000, 2500), warmupMs: 500 })],
+  }),
   ward: async () => ({ comparisons: [await compare(shape(16, 0, 30_000))] }),
   "line-rate": async () => ({
     comparisons: [await compare(shape(16, lineRateBytesPerSecond, 30_000))],

@@ -1,11 +1,10 @@
 /**
- * Samples the gateway's own health cheaply: no shell commands on the hot path, because several
- * systeminformation calls spawn processes and block the event loop.
+ * Samples the gateway's own health cheaply, from /proc, /sys and the os module: no shell
+ * commands, which would block the event loop.
  */
 import { readFile } from "node:fs/promises";
 import { statfs } from "node:fs/promises";
-import { loadavg } from "node:os";
-import si from "systeminformation";
+import { loadavg, totalmem } from "node:os";
 
 export interface SystemSample {
   load1: number;
@@ -25,7 +24,7 @@ const thermalZone = "/sys/class/thermal/thermal_zone0/temp";
 
 export async function sampleSystem(dataDir: string): Promise<SystemSample> {
   const [memory, disk, temperature] = await Promise.all([
-    si.mem(),
+    readMemory(),
     statfs(dataDir),
     readTemperature(),
   ]);
@@ -44,6 +43,20 @@ export async function sampleSystem(dataDir: string): Promise<SystemSample> {
       freeMb: mb(disk.bavail * disk.bsize),
     },
     process: { rssMb: mb(usage.rss), heapUsedMb: mb(usage.heapUsed) },
+  };
+}
+
+/**
+ * Reads MemTotal and MemAvailable (the kernel's estimate of memory available without swapping,
+ * Linux 3.14 and later) from /proc/meminfo, in bytes.
+ */
+async function readMemory(): Promise<{ total: number; available: number }> {
+  const text = await readFile("/proc/meminfo", "utf8");
+  const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text)?.[1]);
+  const total = kib("MemTotal");
+  return {
+    total: Number.isFinite(total) ? total * 1024 : totalmem(),
+    available: (kib("MemAvailable") || 0) * 1024,
   };
 }
 

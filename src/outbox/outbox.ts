@@ -154,6 +154,7 @@ export class Outbox {
       // Still pending: the next commit leaves it out, as if written and deleted at once.
       this.acknowledgedPending.add(record.id);
       this.pendingBytes -= recordBytes(record);
+      this.trimAcknowledged();
       return;
     }
     this.deletions.push(record.id);
@@ -217,6 +218,22 @@ export class Outbox {
     this.enforceBounds();
     this.oldestCreatedMs = this.store.oldestCreatedMs();
     return true;
+  }
+
+  /**
+   * Drops acknowledged records from the front of the pending ones. Acknowledgements come in
+   * order, so this frees most records within milliseconds instead of at the next commit, and
+   * they die young rather than fill the old generation of the JavaScript heap.
+   */
+  private trimAcknowledged(): void {
+    let count = 0;
+    while (count < this.pending.length) {
+      const id = (this.pending[count] as StoredRecord).id;
+      if (!this.acknowledgedPending.delete(id)) break;
+      this.deleting.delete(id);
+      count++;
+    }
+    if (count > 0) this.pending.splice(0, count);
   }
 
   /** Takes the records acknowledged before their commit out of the pending ones. */

@@ -29,9 +29,16 @@ export interface TargetOptions {
   ports: { id: string; path: string }[];
 }
 
+/**
+ * Node options for the measured program, such as `--cpu-prof` or `--heapsnapshot-signal=SIGUSR2`
+ * when profiling; split on spaces.
+ */
+export const nodeArgsVariable = "IOMT_BENCH_NODE_ARGS";
+
 export function startTarget(name: TargetName, options: TargetOptions): Target {
   const command = name === "agent" ? agentCommand(options) : passThroughCommand(options);
-  const child = spawn(process.execPath, command, {
+  const nodeArgs = (process.env[nodeArgsVariable] ?? "").split(" ").filter((arg) => arg !== "");
+  const child = spawn(process.execPath, [...nodeArgs, ...command], {
     cwd: options.dir,
     stdio: ["ignore", "ignore", "pipe"],
     env: { ...process.env, [eventLoopLogVariable]: "1000" },
