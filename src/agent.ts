@@ -71,6 +71,7 @@ export function startAgent(
     { file: join(config.dataDir, outboxFileName), ...config.outbox },
     log.child("outbox"),
   );
+  outbox.reserveSeqs(config.devices.map((device) => device.id));
   let uplinkConnected = () => false;
   const audit = new AuditTrail({
     file: new AuditFile({ dir: config.dataDir, ...config.audit }),

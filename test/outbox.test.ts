@@ -84,6 +84,36 @@ test("record acknowledged before its commit is never written", (t) => {
   );
 });
 
+test("window waits for records in flight", async (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  const outbox = open(file, { flushIntervalMs: 20 });
+  add(outbox, "a");
+  const [record] = outbox.readAfter(0, 10);
+  if (record === undefined) return t.fail();
+  // Timers fire in the order they expire: the window (20 ms) waits for acknowledgements for
+  // 100 ms, so this acknowledgement (40 ms) comes first.
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  outbox.acknowledge(record);
+  await new Promise((resolve) => setTimeout(resolve, 150));
+  outbox.close();
+  const db = new DatabaseSync(file, { readOnly: true });
+  t.teardown(() => db.close());
+  const row = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'records'").get();
+  t.is(row, undefined, "the record was never inserted");
+});
+
+test("window commits records not yet sent", async (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  const outbox = open(file, { flushIntervalMs: 20 });
+  t.teardown(() => outbox.close());
+  add(outbox, "a");
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  const [record] = outbox.readAfter(0, 10);
+  if (record === undefined) return t.fail();
+  outbox.acknowledge(record);
+  t.is(outbox.stats().records, 1, "committed, so deleted only by the next commit");
+});
+
 test("sequence numbers are not given again after a crash", (t) => {
   const file = join(tempDir(t), "o.sqlite");
   // A child process appends, publishes nothing and exits without closing the outbox, as after
@@ -108,6 +138,15 @@ test("sequence numbers are not given again after a crash", (t) => {
     [1, 2, 3],
   );
   t.is(outbox.takeSeq("a"), 1 + seqBlock, "numbering goes on after the reserved block");
+});
+
+test("reserving for known devices keeps numbering", (t) => {
+  const outbox = open(join(tempDir(t), "o.sqlite"));
+  t.teardown(() => outbox.close());
+  outbox.reserveSeqs(["a", "b"]);
+  t.is(outbox.takeSeq("a"), 1);
+  t.is(outbox.takeSeq("b"), 1);
+  t.is(outbox.takeSeq("a"), 2);
 });
 
 test("close saves the exact next sequence number", (t) => {
