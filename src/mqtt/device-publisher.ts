@@ -19,6 +19,7 @@ import type { MqttUplink } from "./uplink.js";
 export class DevicePublisher implements DeviceSink {
   private readonly profileRef: string;
   private lastInfo = "";
+  private lastIdentityKey: string | undefined;
 
   constructor(
     private readonly deviceId: string,
@@ -83,6 +84,11 @@ export class DevicePublisher implements DeviceSink {
   }
 
   identity(identity: Identity): void {
+    // Devices repeat their identity in every frame (Masimo) or on every session start, so the
+    // common case returns before building a payload.
+    const key = `${identity.model}\n${identity.serialNumber}\n${identity.firmware}`;
+    if (key === this.lastIdentityKey) return;
+    this.lastIdentityKey = key;
     const payload: DeviceInfoPayload = {
       deviceId: this.deviceId,
       manufacturer: this.profile.manufacturer,
@@ -91,7 +97,6 @@ export class DevicePublisher implements DeviceSink {
       firmware: identity.firmware ?? null,
       profile: { id: this.profile.id, version: this.profile.version, name: this.profile.name },
     };
-    // Devices repeat their identity in every frame (Masimo) or on every session start.
     const text = JSON.stringify(payload);
     if (text === this.lastInfo) return;
     this.lastInfo = text;
