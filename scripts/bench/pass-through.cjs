@@ -6,7 +6,9 @@
  * as ratios to its own.
  *
  * Usage: node pass-through.cjs --url mqtts://localhost:PORT --ca FILE --cert FILE --key FILE
- *        --port ID=PATH [--port ID=PATH ...]
+ *        [--frame-end HEX] --port ID=PATH [--port ID=PATH ...]
+ * --frame-end gives the bytes that end a frame in hex: 0d0a (CR LF, the default) for lines,
+ * c1 for IntelliVue frames.
  * With IOMT_GATEWAY_EVENT_LOOP_LOG_MS set it logs the event-loop delay as the agent does.
  */
 "use strict";
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     cert: { type: "string" },
     key: { type: "string" },
     port: { type: "string", multiple: true },
+    "frame-end": { type: "string" },
   },
 });
 const url = new URL(values.url ?? "");
@@ -40,16 +43,25 @@ const client = mqtt.connect({
 });
 client.on("error", (error) => process.stderr.write(`mqtt error: ${error.message}\n`));
 
+// Tells the harness when every port is open and the broker connected, so a simulated monitor
+// that streams at once loses nothing before then.
+let waiting = (values.port ?? []).length + 1;
+const opened = () => {
+  if (--waiting === 0) process.stderr.write(JSON.stringify({ msg: "pass-through ready" }) + "\n");
+};
+client.once("connect", opened);
+
+const frameEnd = Buffer.from(values["frame-end"] ?? "0d0a", "hex");
 for (const spec of values.port ?? []) {
   const [id, path] = spec.split("=");
   const topic = `bench/pass-through/${id}`;
-  const port = new SerialPort({ path, baudRate: 9600 });
+  const port = new SerialPort({ path, baudRate: 9600 }, opened);
   let rest = Buffer.alloc(0);
   port.on("data", (chunk) => {
     let bytes = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
-    for (let end = bytes.indexOf("\r\n"); end >= 0; end = bytes.indexOf("\r\n")) {
-      client.publish(topic, bytes.subarray(0, end + 2), { qos: 1 });
-      bytes = bytes.subarray(end + 2);
+    for (let end = bytes.indexOf(frameEnd); end >= 0; end = bytes.indexOf(frameEnd)) {
+      client.publish(topic, bytes.subarray(0, end + frameEnd.length), { qos: 1 });
+      bytes = bytes.subarray(end + frameEnd.length);
     }
     rest = bytes;
   });

@@ -28,6 +28,7 @@ interface Comparison {
 type LoadShape = Omit<LoadOptions, "target">;
 
 const shape = (ports: number, bytesPerSecond: number, measureMs: number): LoadShape => ({
+  feed: "lines",
   ports,
   bytesPerSecond,
   warmupMs: 2000,
@@ -45,7 +46,10 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   smoke: async () => ({
     comparisons: [await compare({ ...shape(1, 2000, 2500), warmupMs: 500 })],
   }),
-  ward: async () => ({ comparisons: [await compare(shape(16, 0, 30_000))] }),
+  ward: async () => ({
+    comparisons: [await compare({ ...shape(16, 0, 30_000), feed: "monitor", warmupMs: 3000 })],
+  }),
+  "ward-numerics": async () => ({ comparisons: [await compare(shape(16, 0, 30_000))] }),
   "line-rate": async () => ({
     comparisons: [await compare(shape(16, lineRateBytesPerSecond, 30_000))],
   }),
@@ -86,11 +90,16 @@ const tableFigures: (keyof LoadResult | `latency.${string}`)[] = [
   "framesExpected",
   "framesLost",
   "seqGaps",
+  "samplesWritten",
+  "samplesDelivered",
   "recordsPerSecond",
   "latency.numerics.p50Ms",
   "latency.numerics.p99Ms",
   "latency.numerics.maxMs",
   "latency.alarm.p99Ms",
+  "latency.wave.p50Ms",
+  "latency.wave.p99Ms",
+  "latency.wave.maxMs",
   "latency.line.p50Ms",
   "latency.line.p99Ms",
   "latency.line.maxMs",
@@ -102,6 +111,7 @@ const tableFigures: (keyof LoadResult | `latency.${string}`)[] = [
   "diskBytesPerRecord",
   "eventLoopDelayP99Ms",
   "eventLoopDelayMaxMs",
+  "slowCommitMaxMs",
   "backlogAtStart",
   "backlogAtEnd",
   "spawnToFirstRecordMs",

@@ -51,6 +51,9 @@ const maxPendingRecords = 5000;
  */
 const inFlightGraceMs = 100;
 
+/** A commit that takes this long is logged, at most once a minute. */
+const slowCommitMs = 100;
+
 /**
  * Sequence numbers reserved on disk per device at a time. A flush tops the reservation up
  * when less than half is left, so a device that sends under this many records per window
@@ -242,12 +245,14 @@ export class Outbox {
       this.pendingBytes = 0;
       return true;
     }
+    const startedMs = this.monotonicMs();
     try {
       this.store.commit(records, reservations, deletions);
     } catch (error) {
       this.commitFailed(records, error);
       return false;
     }
+    this.warnIfSlow(this.monotonicMs() - startedMs, records.length);
     for (const [deviceId, reserved] of reservations) this.reservedSeq.set(deviceId, reserved);
     this.pending = [];
     this.pendingBytes = 0;
@@ -278,6 +283,19 @@ export class Outbox {
       count++;
     }
     if (count > 0) this.pending.splice(0, count);
+  }
+
+  /**
+   * Warns about a commit that held the event loop: node:sqlite commits synchronously, and an
+   * fsync on a worn SD card can take hundreds of milliseconds, which delays every device.
+   */
+  private warnIfSlow(durationMs: number, records: number): void {
+    if (durationMs < slowCommitMs) return;
+    this.warnings.warn("slow-commit", "outbox commit was slow; the event loop waited for it", {
+      durationMs: Math.round(durationMs),
+      records,
+      file: this.options.file,
+    });
   }
 
   /** Takes the records acknowledged before their commit out of the pending ones. */

@@ -12,15 +12,22 @@ import { setTimeout as delay } from "node:timers/promises";
 import { createDevPki } from "../../../src/pki/dev-ca.js";
 import { createPtyPair, type PtyPair } from "../../../src/simulate/pty-pair.js";
 import { startMosquitto } from "../../../test/helpers/mosquitto.js";
+import { builtInProfileDirs, loadProfiles } from "../../../src/profiles/load.js";
 import { DeviceFeed } from "./feed.js";
+import { MonitorFeed } from "./monitor-feed.js";
 import { quantile, sampleProcess, type ProcessSample } from "./proc.js";
-import { Receiver, type RecordKind } from "./receiver.js";
+import { Receiver, type Arrival, type FeedKind, type RecordKind } from "./receiver.js";
 import { startTarget, type Target, type TargetName } from "./targets.js";
+
+/** The IntelliVue profile the monitor feed simulates: numerics, alarms and three waves. */
+export const monitorProfileId = "philips-intellivue-mp70";
 
 export interface LoadOptions {
   target: TargetName;
+  /** Masimo lines written by the harness, or a simulated monitor with waves. */
+  feed: FeedKind;
   ports: number;
-  /** Bytes per second per port; 0 is one line a second. */
+  /** Bytes per second per port of Masimo lines; 0 is one line a second. */
   bytesPerSecond: number;
   warmupMs: number;
   measureMs: number;
@@ -48,6 +55,9 @@ export interface LoadResult {
   duplicates: number;
   /** Missing sequence numbers between each device's first and last record (agent only). */
   seqGaps: number;
+  /** Wave samples written by the monitors and delivered in the agent's segments. */
+  samplesWritten: number;
+  samplesDelivered: number;
   latency: Partial<Record<RecordKind, LatencyFigures>>;
   recordsPerSecond: number;
   cpuShareOfOneCore: number;
@@ -58,6 +68,8 @@ export interface LoadResult {
   diskBytesPerRecord: number;
   eventLoopDelayP99Ms: number | null;
   eventLoopDelayMaxMs: number | null;
+  /** The longest outbox commit over 100 ms the agent logged, if any. */
+  slowCommitMaxMs: number | null;
   /** Frames written but not yet delivered, at the start and the end of the measurement. */
   backlogAtStart: number;
   backlogAtEnd: number;
@@ -83,7 +95,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       extraSettings: ["max_queued_messages 0"],
     });
     cleanups.push(() => broker.stop());
-    const receiver = await Receiver.connect(broker.url, pki);
+    const receiver = await Receiver.connect(broker.url, pki, options.feed);
     cleanups.push(() => receiver.close());
     const ids = Array.from({ length: options.ports }, (_, index) => `bed${index + 1}`);
     const pairs: PtyPair[] = [];
@@ -92,29 +104,60 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       cleanups.push(() => pair.stop());
       pairs.push(pair);
     }
-    const feeds: DeviceFeed[] = [];
+    const feeds: Feed[] = [];
     for (const pair of pairs) {
-      const feed = await DeviceFeed.open(pair.devicePath, {
-        bytesPerSecond: options.bytesPerSecond,
-      });
+      const feed = await openFeed(options, pair.devicePath);
       cleanups.push(() => feed.close());
       feeds.push(feed);
     }
     const ports = ids.map((id, index) => ({ id, path: pairs[index]?.hostPath ?? "" }));
     const spawnedAtMs = performance.now();
-    const target = startTarget(options.target, { dir, brokerUrl: broker.url, pki, ports });
+    const profile = options.feed === "monitor" ? monitorProfileId : "masimo-radical7-ascii1";
+    const target = startTarget(options.target, { dir, brokerUrl: broker.url, pki, ports, profile });
     cleanups.push(() => target.stop());
-    for (const feed of feeds) feed.start();
+    const selfHosted = options.target === "pass-through";
+    if (selfHosted && options.feed === "monitor") {
+      await waitUntil(
+        () => target.readyAtMs !== undefined,
+        options.settleTimeoutMs,
+        () => `the pass-through did not open its ports; its output:\n${target.output()}`,
+      );
+    }
+    for (const feed of feeds) {
+      if (feed instanceof MonitorFeed) feed.start(selfHosted);
+      else feed.start();
+    }
     return await measure(options, { target, receiver, feeds, ids, spawnedAtMs });
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup();
   }
 }
 
+type Feed = DeviceFeed | MonitorFeed;
+
+async function openFeed(options: LoadOptions, path: string): Promise<Feed> {
+  if (options.feed === "lines") {
+    return DeviceFeed.open(path, { bytesPerSecond: options.bytesPerSecond });
+  }
+  const loaded = loadProfiles(builtInProfileDirs()).profiles.get(monitorProfileId);
+  if (loaded === undefined) throw new Error(`profile ${monitorProfileId} not found`);
+  return MonitorFeed.open(path, loaded.profile);
+}
+
+/** Returns when the frame that completed `arrival` was written, if known. */
+function writtenAtOf(feed: Feed | undefined, arrival: Arrival): number | undefined {
+  if (feed instanceof DeviceFeed) return feed.writtenAt[arrival.frame];
+  if (feed === undefined) return undefined;
+  if (arrival.kind === "wave") return feed.sampleWrittenAt(arrival.code ?? "", arrival.frame);
+  if (arrival.kind === "numerics") return feed.numericsWrittenAt(arrival.frame);
+  if (arrival.kind === "line") return feed.frameWrittenAt(arrival.frame);
+  return undefined;
+}
+
 interface Rig {
   target: Target;
   receiver: Receiver;
-  feeds: DeviceFeed[];
+  feeds: Feed[];
   ids: string[];
   spawnedAtMs: number;
 }
@@ -144,11 +187,14 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
   const backlogAtEnd = backlog(rig);
 
   for (const feed of feeds) feed.stop();
-  await waitUntil(
-    () => backlog(rig) === 0,
-    options.settleTimeoutMs,
-    () => "",
-  );
+  const stoppedAtMs = performance.now();
+  // The agent sends a wave's last, partial segment once the device has been quiet for the
+  // profile's quietTimeMs, so the harness waits for that too.
+  const settled = () => {
+    const { samplesWritten, samplesDelivered } = checkDelivery(rig);
+    return backlog(rig) === 0 && samplesDelivered === samplesWritten;
+  };
+  await waitUntil(settled, options.settleTimeoutMs, () => "");
   const finalSample = sampleProcess(pid);
 
   const seconds = (endAtMs - startAtMs) / 1000;
@@ -163,7 +209,8 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     measureSeconds: round(seconds, 1),
     framesWritten,
     ...delivery,
-    latency: latencies(rig, startAtMs),
+    // A wave's last, partial segment waits for the quiet time after the stop: not a latency.
+    latency: latencies(rig, startAtMs, stoppedAtMs + 1000),
     recordsPerSecond: round(records / seconds, 1),
     ...cpuFigures(startSample, endSample, records, seconds, (bytes / framesWritten) * records),
     peakRssMb: round(finalSample.peakRssMb, 1),
@@ -177,6 +224,7 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
       2,
     ),
     eventLoopDelayMaxMs: roundOrNull(Math.max(...eventLoop.map((s) => s.maxMs), 0), 2),
+    slowCommitMaxMs: target.slowCommitMaxMs,
     backlogAtStart,
     backlogAtEnd,
     spawnToFirstRecordMs: Math.round((receiver.firstRecordAtMs ?? NaN) - rig.spawnedAtMs),
@@ -207,52 +255,82 @@ function frameRecords(receiver: Receiver): number {
   return count;
 }
 
-/** Frames written after each device's first delivered frame and not yet delivered. */
-function backlog({ receiver, feeds, ids }: Rig): number {
+/** Frames (a monitor's numerics records) written and not yet delivered. */
+function backlog(rig: Rig): number {
   let waiting = 0;
-  ids.forEach((id, index) => {
-    const list = receiver.arrivals.get(id) ?? [];
-    const first = list.find((a) => a.kind !== "alarm")?.frame;
-    if (first === undefined) return;
-    const delivered = new Set(list.filter((a) => a.kind !== "alarm").map((a) => a.frame)).size;
-    waiting += (feeds[index]?.framesWritten ?? 0) - first + 1 - delivered;
-  });
+  for (const device of perDevice(rig)) waiting += device.expected - device.delivered;
   return waiting;
 }
 
-function checkDelivery({ receiver, feeds, ids }: Rig) {
-  let framesExpected = 0;
-  let framesDelivered = 0;
-  let duplicates = 0;
-  let seqGaps = 0;
-  ids.forEach((id, index) => {
+/**
+ * Per device, the frames that should have arrived and those that did. For Masimo lines these
+ * are the frames after the first delivered one, because the agent skips the line it opens
+ * into; a monitor sends nothing before the host associates, so every record counts.
+ */
+function perDevice({ receiver, feeds, ids }: Rig) {
+  return ids.map((id, index) => {
+    const feed = feeds[index];
     const list = receiver.arrivals.get(id) ?? [];
-    const frames = list.filter((a) => a.kind !== "alarm").map((a) => a.frame);
-    const first = Math.min(...frames);
-    const unique = new Set(frames);
-    framesExpected += (feeds[index]?.framesWritten ?? 0) - first + 1;
-    framesDelivered += unique.size;
-    duplicates += frames.length - unique.size;
+    const frames = list.filter((a) => a.kind === "numerics" || a.kind === "line");
+    const unique = new Set(frames.map((a) => a.frame));
+    let expected = 0;
+    if (feed instanceof DeviceFeed) {
+      const first = Math.min(...unique);
+      expected = unique.size === 0 ? 0 : feed.framesWritten - first + 1;
+    } else if (feed !== undefined) {
+      const agent = frames.some((a) => a.kind === "numerics");
+      expected = agent ? feed.numericsRecordsWritten : feed.framesWritten;
+    }
     const seqs = new Set(list.map((a) => a.seq).filter((seq) => seq !== null));
-    if (seqs.size > 0) seqGaps += Math.max(...seqs) - Math.min(...seqs) + 1 - seqs.size;
+    const seqGaps = seqs.size === 0 ? 0 : Math.max(...seqs) - Math.min(...seqs) + 1 - seqs.size;
+    let samplesWritten = 0;
+    let samplesDelivered = 0;
+    if (feed instanceof MonitorFeed && list.some((a) => a.kind === "wave")) {
+      for (const [code, count] of feed.samplesWritten()) {
+        samplesWritten += count;
+        const last = list.filter((a) => a.kind === "wave" && a.code === code).at(-1);
+        samplesDelivered += last?.frame ?? 0;
+      }
+    }
+    return {
+      expected,
+      delivered: unique.size,
+      duplicates: frames.length - unique.size,
+      seqGaps,
+      samplesWritten,
+      samplesDelivered,
+    };
   });
+}
+
+function checkDelivery(rig: Rig) {
+  const devices = perDevice(rig);
+  const sum = (pick: (d: (typeof devices)[number]) => number) =>
+    devices.reduce((total, device) => total + pick(device), 0);
+  const framesExpected = sum((d) => d.expected);
+  const framesDelivered = sum((d) => d.delivered);
   return {
     framesExpected,
     framesDelivered,
     framesLost: framesExpected - framesDelivered,
-    duplicates,
-    seqGaps,
+    duplicates: sum((d) => d.duplicates),
+    seqGaps: sum((d) => d.seqGaps),
+    samplesWritten: sum((d) => d.samplesWritten),
+    samplesDelivered: sum((d) => d.samplesDelivered),
   };
 }
 
-/** Latency from the write of a frame's last byte to its record's arrival, per kind of record. */
-function latencies({ receiver, feeds, ids }: Rig, fromMs: number) {
+/**
+ * Latency from the write of the chunk that completed a record (a frame's last byte, or a wave
+ * segment's last sample) to the record's arrival, per kind of record.
+ */
+function latencies({ receiver, feeds, ids }: Rig, fromMs: number, untilMs: number) {
   const byKind = new Map<RecordKind, number[]>();
   ids.forEach((id, index) => {
-    const writtenAt = feeds[index]?.writtenAt ?? [];
     for (const arrival of receiver.arrivals.get(id) ?? []) {
-      const written = writtenAt[arrival.frame];
-      if (written === undefined || written < fromMs) continue;
+      const written = writtenAtOf(feeds[index], arrival);
+      if (written === undefined || Number.isNaN(written) || written < fromMs) continue;
+      if (arrival.atMs > untilMs) continue;
       let list = byKind.get(arrival.kind);
       if (list === undefined) byKind.set(arrival.kind, (list = []));
       list.push(arrival.atMs - written);

@@ -8,14 +8,24 @@ import mqtt, { type MqttClient } from "mqtt";
 import type { DevPki } from "../../../src/pki/dev-ca.js";
 import { frameOf, frameOfLine } from "./feed.js";
 
-export type RecordKind = "numerics" | "alarm" | "line";
+export type RecordKind = "numerics" | "alarm" | "wave" | "line";
 
+/**
+ * One record received. `frame` is the frame number it came from (1 or more); for a monitor
+ * it is the count of such records so far, and for a wave segment the count of that wave's
+ * samples so far, up to and including the segment's last.
+ */
 export interface Arrival {
   kind: RecordKind;
   frame: number;
   seq: number | null;
   atMs: number;
+  /** The wave's device code, for a wave segment. */
+  code?: string;
 }
+
+/** How records name their frame: Masimo lines by their values, monitor records by count. */
+export type FeedKind = "lines" | "monitor";
 
 const bpmCode = 149530;
 const piCode = 150488;
@@ -38,11 +48,17 @@ export class Receiver {
   unknownMessages = 0;
   firstRecordAtMs: number | undefined;
 
-  private constructor(private readonly client: MqttClient) {
+  /** Per device and key ("obs", "line", or "wave:<code>"), the count received so far. */
+  private readonly counts = new Map<string, number>();
+
+  private constructor(
+    private readonly client: MqttClient,
+    private readonly feedKind: FeedKind,
+  ) {
     client.on("message", (topic, payload) => this.receive(topic, payload));
   }
 
-  static async connect(url: string, pki: DevPki): Promise<Receiver> {
+  static async connect(url: string, pki: DevPki, feedKind: FeedKind): Promise<Receiver> {
     const identity = pki.clients.dashboard;
     if (identity === undefined) throw new Error("the PKI has no client named dashboard");
     const client = mqtt.connect(url, {
@@ -57,11 +73,10 @@ export class Receiver {
       client.once("connect", () => resolve());
       client.once("error", reject);
     });
-    await client.subscribeAsync(["iomt/v1/+/+/devices/+/obs", "iomt/v1/+/+/devices/+/alarm"], {
-      qos: 1,
-    });
+    const records = ["obs", "alarm", "wave"].map((kind) => `iomt/v1/+/+/devices/+/${kind}`);
+    await client.subscribeAsync(records, { qos: 1 });
     await client.subscribeAsync("bench/pass-through/+", { qos: 1 });
-    return new Receiver(client);
+    return new Receiver(client, feedKind);
   }
 
   /** Records of `device` received so far. */
@@ -82,11 +97,15 @@ export class Receiver {
   private receive(topic: string, payload: Buffer): void {
     const atMs = performance.now();
     const parts = topic.split("/");
-    const arrival =
-      parts[0] === "bench"
-        ? this.lineArrival(payload, atMs)
-        : this.agentArrival(parts, payload, atMs);
     const device = parts[0] === "bench" ? parts[2] : parts[5];
+    let arrival: Arrival | undefined;
+    if (this.feedKind === "monitor") {
+      arrival = this.monitorArrival(device ?? "", parts, payload, atMs);
+    } else if (parts[0] === "bench") {
+      arrival = this.lineArrival(payload, atMs);
+    } else {
+      arrival = this.agentArrival(parts, payload, atMs);
+    }
     if (arrival === undefined || device === undefined) {
       this.unknownMessages++;
       return;
@@ -100,6 +119,33 @@ export class Receiver {
       if (bySeq === undefined) this.frameBySeq.set(device, (bySeq = new Map<number, number>()));
       bySeq.set(arrival.seq, arrival.frame);
     }
+  }
+
+  /** Counts a monitor's records: observations, wave samples per wave, baseline frames. */
+  private monitorArrival(
+    device: string,
+    parts: string[],
+    payload: Buffer,
+    atMs: number,
+  ): Arrival | undefined {
+    const next = (key: string, by: number) => {
+      const count = (this.counts.get(`${device}\n${key}`) ?? 0) + by;
+      this.counts.set(`${device}\n${key}`, count);
+      return count;
+    };
+    if (parts[0] === "bench") return { kind: "line", frame: next("line", 1), seq: null, atMs };
+    const body = JSON.parse(payload.toString("utf8")) as {
+      seq: number;
+      deviceCode?: string;
+      samples?: unknown[];
+    };
+    if (parts[6] === "obs") return { kind: "numerics", frame: next("obs", 1), seq: body.seq, atMs };
+    if (parts[6] === "wave") {
+      const code = body.deviceCode ?? "";
+      const frame = next(`wave:${code}`, body.samples?.length ?? 0);
+      return { kind: "wave", frame, seq: body.seq, atMs, code };
+    }
+    return { kind: "alarm", frame: -1, seq: body.seq, atMs };
   }
 
   private lineArrival(payload: Buffer, atMs: number): Arrival | undefined {

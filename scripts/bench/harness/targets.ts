@@ -17,6 +17,10 @@ export interface Target {
   eventLoop: { atMs: number; p99Ms: number; maxMs: number }[];
   /** Harness times of the agent's "link open" log lines. */
   linkOpenAtMs: number[];
+  /** The longest slow outbox commit the agent logged (at most one line a minute), in ms. */
+  slowCommitMaxMs: number | null;
+  /** Harness time the pass-through program had every port open and the broker connected. */
+  readyAtMs: number | undefined;
   output(): string;
   stop(): Promise<void>;
 }
@@ -27,6 +31,8 @@ export interface TargetOptions {
   pki: DevPki;
   /** Device ids with the host end of each one's serial port. */
   ports: { id: string; path: string }[];
+  /** The profile of every device. */
+  profile: string;
 }
 
 /**
@@ -47,6 +53,8 @@ export function startTarget(name: TargetName, options: TargetOptions): Target {
     child,
     eventLoop: [],
     linkOpenAtMs: [],
+    readyAtMs: undefined,
+    slowCommitMaxMs: null,
     output: () => text,
     stop: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -67,19 +75,24 @@ export function startTarget(name: TargetName, options: TargetOptions): Target {
         target.eventLoop.push({ atMs, p99Ms: fields.p99Ms, maxMs: fields.maxMs });
       }
       if (line.includes('"link open"')) target.linkOpenAtMs.push(atMs);
+      if (line.includes('"pass-through ready"')) target.readyAtMs = atMs;
+      if (line.includes('"outbox commit was slow')) {
+        const { durationMs } = JSON.parse(line) as { durationMs: number };
+        target.slowCommitMaxMs = Math.max(target.slowCommitMaxMs ?? 0, durationMs);
+      }
     }
   });
   return target;
 }
 
-function agentCommand({ dir, brokerUrl, pki, ports }: TargetOptions): string[] {
+function agentCommand({ dir, brokerUrl, pki, ports, profile }: TargetOptions): string[] {
   const bundle = installBundle(join(dir, "opt"));
   const gateway = pki.clients.gateway;
   if (gateway === undefined) throw new Error("the PKI has no client named gateway");
   const devices = ports
     .map(
       ({ id, path }) =>
-        `  - { id: ${id}, profile: masimo-radical7-ascii1, link: { kind: serial, path: "${path}" } }\n`,
+        `  - { id: ${id}, profile: ${profile}, link: { kind: serial, path: "${path}" } }\n`,
     )
     .join("");
   const configFile = join(dir, "config.yaml");
@@ -93,7 +106,10 @@ function agentCommand({ dir, brokerUrl, pki, ports }: TargetOptions): string[] {
   return [bundle, "run", "--config", configFile];
 }
 
-function passThroughCommand({ brokerUrl, pki, ports }: TargetOptions): string[] {
+/** The byte sequence that ends a frame, per profile: IntelliVue frames end with 0xC1. */
+const frameEnds: Record<string, string> = { "philips-intellivue-mp70": "c1" };
+
+function passThroughCommand({ brokerUrl, pki, ports, profile }: TargetOptions): string[] {
   const gateway = pki.clients.gateway;
   if (gateway === undefined) throw new Error("the PKI has no client named gateway");
   return [
@@ -106,6 +122,8 @@ function passThroughCommand({ brokerUrl, pki, ports }: TargetOptions): string[] 
     gateway.cert,
     "--key",
     gateway.key,
+    "--frame-end",
+    frameEnds[profile] ?? "0d0a",
     ...ports.flatMap(({ id, path }) => ["--port", `${id}=${path}`]),
   ];
 }
