@@ -4,15 +4,10 @@
  * frame left. Each line carries its frame number in values the profile maps, BPM (the number
  * modulo 1000) and PI (the number divided by 1000, as hundredths), so a subscriber can tell
  * which frame an observation came from, through the agent or through the pass-through program.
- * Every 10th frame toggles the exception bit 0x008 (pulse search), which the agent publishes as
- * an alarm record with the frame's observation.
+ * The exception bit 0x008 (pulse search) is set in frames 10 to 19 of every 20, so every 10th
+ * frame changes it and the agent publishes an alarm record after that frame's observation.
  */
 import { SerialPort } from "serialport";
-
-/** Frames whose exception bit changes: set at n % 20 == 10, cleared at n % 20 == 0. */
-export function togglesAlarm(frame: number): boolean {
-  return frame % 10 === 0;
-}
 
 /** Formats frame `frame` (1 or more) as a CR LF terminated line. */
 export function formatLine(frame: number, nowMs: number): string {
