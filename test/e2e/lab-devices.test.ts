@@ -110,7 +110,12 @@ devices:
   t.true(results.some((o) => o.mdcCode === 150364 && o.unit === "Cel"));
 
   // The gateway sent NAK for the analyzer's corrupt frames, which the analyzer sent again,
-  // and AR for the monitor's unsupported messages.
+  // and AR for the monitor's unsupported messages. A result is published as its last frame
+  // arrives, before the analyzer reads the ACK that completes its transfer, so wait for that.
+  for (let waited = 0; (analyzer.stats().completedTransfers ?? 0) < 3 && waited < 10_000;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    waited += 50;
+  }
   const analyzerStats = analyzer.stats();
   t.true((analyzerStats.naksReceived ?? 0) > 0, "the gateway sent NAK for a bad frame");
   t.true((analyzerStats.completedTransfers ?? 0) >= 3);
