@@ -2,7 +2,7 @@
 import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { auditConnectError, auditStart } from "./audit/events.js";
+import { auditConnectError, auditStart, auditTlsLoaded, auditTlsRejected } from "./audit/events.js";
 import { AuditFile } from "./audit/file.js";
 import { AuditTrail } from "./audit/trail.js";
 import { DevicePipeline } from "./device/pipeline.js";
@@ -18,6 +18,7 @@ import type { Logger } from "./log.js";
 import { DevicePublisher, deviceStatePayloadOf } from "./mqtt/device-publisher.js";
 import type { GatewayStatePayload } from "./mqtt/payloads.js";
 import { topics as topicsOf } from "./mqtt/topics.js";
+import { TlsWatcher } from "./mqtt/tls-reload.js";
 import { MqttUplink } from "./mqtt/uplink.js";
 import { Outbox } from "./outbox/outbox.js";
 import { outboxFileName } from "./outbox/store.js";
@@ -129,6 +130,20 @@ export function startAgent(
     log: log.child("health"),
   });
 
+  const tlsWatcher = new TlsWatcher({
+    broker: config.broker,
+    configFile: prepared.configFile,
+    current: prepared.tls,
+    uid: process.getuid?.(),
+    onLoaded: (tls) => {
+      auditTlsLoaded(audit, config.broker, tls, "reloaded");
+      health.setClientCertNotAfter(tls.clientCertNotAfter);
+      void uplink.replaceTls(tls);
+    },
+    onRejected: (problems) => auditTlsRejected(audit, problems),
+    log: log.child("tls"),
+  });
+
   log.info("agent starting", {
     version: agentVersion,
     sessionId,
@@ -143,6 +158,7 @@ export function startAgent(
     uplink.start();
     for (const supervisor of supervisors) supervisor.start();
     health.start();
+    tlsWatcher.start();
   });
 
   return {
@@ -155,6 +171,7 @@ export function startAgent(
       stopped = true;
       await started;
       egress.stop();
+      tlsWatcher.stop();
       health.stop();
       for (const supervisor of supervisors) supervisor.stop();
       // Retained device states would otherwise keep saying "connected" after the agent is gone.

@@ -10,7 +10,7 @@ import { loadConfig, resolveSetting } from "./config/load.js";
 import { isRecord, parsePath, type Locate, type Problem } from "./config/problems.js";
 import type { GatewayConfig } from "./config/schema.js";
 import { uncoveredDestinationProblems } from "./egress/destinations.js";
-import { readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
+import { keyOwnerProblem, readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
 import { usersFileProblems } from "./opcua/passwords.js";
 import {
   defaultApplicationUri,
@@ -37,6 +37,8 @@ export interface Prepared {
   opcua?: OpcuaCertificate;
 }
 
+export { keyOwnerProblem };
+
 export type PreflightResult = { ok: true; prepared: Prepared } | { ok: false; problems: Problem[] };
 
 /**
@@ -62,12 +64,8 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
     ...missingProfiles(configFile, config.devices, profileSet.profiles, new Set()),
     ...uncoveredDestinationProblems(config, configFile),
   ];
-  const tls = readTlsMaterial(config.broker, configFile);
+  const tls = readTlsMaterial(config.broker, configFile, { uid: process.getuid?.() });
   if (!tls.ok) problems.push(...tls.problems);
-  const owner = keyOwnerProblem(config.broker.keyFile, process.getuid?.());
-  if (owner !== undefined) {
-    problems.push({ file: configFile, path: "broker.keyFile", message: owner });
-  }
   const opcua = opcuaProblems(config, configFile);
   problems.push(...opcua.problems);
   const dataDir = dataDirProblem(config.dataDir, mode === "run");
@@ -185,26 +183,6 @@ function missingProfiles(
       "check the id or profilesDir";
     return [{ file: configFile, path, message }];
   });
-}
-
-/**
- * Returns a message when the key file is not owned by `uid`, the user running the check.
- * The mode check alone passes a key of another user for root, but the agent's user must own
- * its key. Returns undefined when the file cannot be read, which readTlsMaterial reports.
- */
-export function keyOwnerProblem(keyFile: string, uid: number | undefined): string | undefined {
-  if (uid === undefined) return undefined;
-  let owner: number;
-  try {
-    owner = statSync(keyFile).uid;
-  } catch {
-    return undefined;
-  }
-  if (owner === uid) return undefined;
-  return (
-    `${keyFile} is owned by uid ${owner}, not by the user running this check (uid ${uid}). ` +
-    "The agent's user must own its key, so chown the key to that user and run check as that user"
-  );
 }
 
 /** Adds the line and column of its setting to each problem in the configuration file. */

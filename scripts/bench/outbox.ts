@@ -95,6 +95,7 @@ async function drain(file: string) {
       caFile: pki.ca.cert,
       certFile: pki.clients.gateway?.cert ?? "",
       keyFile: pki.clients.gateway?.key ?? "",
+      tlsReloadCheckMs: 30_000,
       keepAliveSeconds: 20,
       connectTimeoutMs: 10_000,
       reconnectPeriodMs: 1000,

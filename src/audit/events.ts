@@ -1,6 +1,9 @@
-/** The audit events of the agent's start and of failed broker connections. */
+/** The audit events of the agent's start, of TLS material and of failed broker connections. */
 import { X509Certificate, createHash } from "node:crypto";
 import { hostname } from "node:os";
+import { formatProblem, type Problem } from "../config/problems.js";
+import type { BrokerConfig } from "../config/schema.js";
+import type { TlsMaterial } from "../mqtt/tls.js";
 import type { Prepared } from "../preflight.js";
 import { agentVersion } from "../version.js";
 import type { AuditTrail } from "./trail.js";
@@ -30,20 +33,46 @@ export function auditStart(audit: AuditTrail, prepared: Prepared): void {
       sha256: loaded.sha256,
     });
   }
-  // Certificates are public; their fingerprints identify them. The key is never read here.
+  auditTlsLoaded(audit, config.broker, tls, "loaded");
+}
+
+/**
+ * Records the client certificate and the CA bundle in use, at start ("loaded") or after a
+ * renewal ("reloaded"). Certificates are public; their fingerprints identify them. The key is
+ * never read here.
+ */
+export function auditTlsLoaded(
+  audit: AuditTrail,
+  broker: BrokerConfig,
+  tls: TlsMaterial,
+  verb: "loaded" | "reloaded",
+): void {
   const client = new X509Certificate(tls.cert);
-  audit.record("certificate-loaded", "info", "client certificate loaded", {
-    file: config.broker.certFile,
+  audit.record("certificate-loaded", "info", `client certificate ${verb}`, {
+    file: broker.certFile,
     subject: client.subject.replace(/\n/g, ", "),
     issuer: client.issuer.replace(/\n/g, ", "),
     serialNumber: client.serialNumber,
     notAfter: tls.clientCertNotAfter,
     fingerprint256: client.fingerprint256,
   });
-  audit.record("certificate-loaded", "info", "site CA bundle loaded", {
-    file: config.broker.caFile,
+  audit.record("certificate-loaded", "info", `site CA bundle ${verb}`, {
+    file: broker.caFile,
     sha256: sha256(tls.ca),
   });
+}
+
+/** Records new TLS files that failed a check and were not used. */
+export function auditTlsRejected(audit: AuditTrail, problems: readonly Problem[]): void {
+  audit.record(
+    "certificate-rejected",
+    "warning",
+    "new client certificate files rejected; the current certificate stays in use",
+    {
+      files: [...new Set(problems.map((problem) => problem.path))],
+      problems: problems.map(formatProblem),
+    },
+  );
 }
 
 /** Errors of node:tls when the agent rejects the broker's certificate. */

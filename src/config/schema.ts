@@ -84,6 +84,12 @@ const brokerSchema = z
     caFile: z.string().min(1),
     certFile: z.string().min(1),
     keyFile: z.string().min(1),
+    /**
+     * How often the agent checks caFile, certFile and keyFile for a renewal, and reconnects
+     * with new files that pass every start check. 30 s lets a renewal take effect well within
+     * a minute for the cost of three stat calls.
+     */
+    tlsReloadCheckMs: z.number().int().min(100).max(3_600_000).default(30_000),
     /** Name to verify in the broker's certificate when url names an IP address. */
     servername: z.string().min(1).optional(),
     /** MQTT keep-alive. A half-open connection is noticed after about 1.5 times this. */

@@ -31,8 +31,16 @@ export class HealthReporter {
   private timer: NodeJS.Timeout | undefined;
   private readonly startedAtMs = Date.now();
   private lastRate = { atMs: Date.now(), published: 0 };
+  private clientCertNotAfter: string;
 
-  constructor(private readonly options: HealthReporterOptions) {}
+  constructor(private readonly options: HealthReporterOptions) {
+    this.clientCertNotAfter = options.clientCertNotAfter;
+  }
+
+  /** Reports a renewed client certificate's expiry from the next report on. */
+  setClientCertNotAfter(notAfter: string): void {
+    this.clientCertNotAfter = notAfter;
+  }
 
   start(): void {
     this.timer = setInterval(() => void this.report(), this.options.intervalMs);
@@ -71,8 +79,8 @@ export class HealthReporter {
       outbox: this.outboxFigures(),
       egress: this.options.egress(),
       certificates: {
-        clientCertNotAfter: this.options.clientCertNotAfter,
-        clientCertDaysLeft: daysUntil(this.options.clientCertNotAfter),
+        clientCertNotAfter: this.clientCertNotAfter,
+        clientCertDaysLeft: daysUntil(this.clientCertNotAfter),
         ...this.opcuaCertificate(),
       },
       devices: supervisors.map((supervisor) => {

@@ -23,11 +23,25 @@ export function daysUntil(notAfter: string, now = new Date()): number {
   return Math.floor((Date.parse(notAfter) - now.getTime()) / dayMs);
 }
 
+export interface TlsChecks {
+  /** The time the certificates must be valid at. Default: now. */
+  now?: Date;
+  /** The user that must own the key file; undefined skips the check (no POSIX user ids). */
+  uid?: number | undefined;
+}
+
+export type TlsReadResult = { ok: true; tls: TlsMaterial } | { ok: false; problems: Problem[] };
+
+/**
+ * Reads the three files and runs every check of the agent's start on them, so a reload accepts
+ * only material the agent would also start with.
+ */
 export function readTlsMaterial(
   broker: BrokerConfig,
   configFile: string,
-  now = new Date(),
-): { ok: true; tls: TlsMaterial } | { ok: false; problems: Problem[] } {
+  checks: TlsChecks = {},
+): TlsReadResult {
+  const now = checks.now ?? new Date();
   const problems: Problem[] = [];
   const problem = (setting: string, message: string) =>
     problems.push({ file: configFile, path: `broker.${setting}`, message });
@@ -36,6 +50,8 @@ export function readTlsMaterial(
   const cert = readPem(broker.certFile, "certFile", problem);
   const key = readPem(broker.keyFile, "keyFile", problem);
   checkKeyPermissions(broker.keyFile, problem);
+  const owner = keyOwnerProblem(broker.keyFile, checks.uid);
+  if (owner !== undefined) problem("keyFile", owner);
 
   const caCerts = ca === undefined ? [] : parseCertificates(ca, "caFile", broker.caFile, problem);
   const clientCerts =
@@ -180,4 +196,24 @@ function checkValidity(cert: X509Certificate, file: string, now: Date, problem: 
   if (Date.parse(cert.validFrom) > now.getTime()) {
     problem("certFile", `${file} is not valid before ${cert.validFrom}; check the gateway's clock`);
   }
+}
+
+/**
+ * Returns a message when the key file is not owned by `uid`, the user running the check.
+ * The mode check alone passes a key of another user for root, but the agent's user must own
+ * its key. Returns undefined when the file cannot be read, which readTlsMaterial reports.
+ */
+export function keyOwnerProblem(keyFile: string, uid: number | undefined): string | undefined {
+  if (uid === undefined) return undefined;
+  let owner: number;
+  try {
+    owner = statSync(keyFile).uid;
+  } catch {
+    return undefined;
+  }
+  if (owner === uid) return undefined;
+  return (
+    `${keyFile} is owned by uid ${owner}, not by the user running this check (uid ${uid}). ` +
+    "The agent's user must own its key, so chown the key to that user and run check as that user"
+  );
 }

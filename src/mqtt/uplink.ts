@@ -53,10 +53,17 @@ export class MqttUplink {
   /** Connections in a row that the broker closed soon after accepting them. */
   private shortConnections = 0;
   private stopping = false;
+  /** The CA bundle, certificate and key for the next connection. */
+  private tls: TlsMaterial;
+  /** The material of the connection being opened or open now. */
+  private connectionTls: TlsMaterial | undefined;
+  /** The end of a client that reconnect() replaced, which stop() waits for. */
+  private ending: Promise<void> = Promise.resolve();
 
   private readonly warnings: RateLimitedWarning;
 
   constructor(private readonly options: UplinkOptions) {
+    this.tls = options.tls;
     this.warnings = new RateLimitedWarning(options.log, warningIntervalMs);
     options.outbox.onAppend(() => this.drain());
   }
@@ -85,14 +92,22 @@ export class MqttUplink {
   start(): void {
     const options = this.clientOptions();
     const destination = brokerDestination(this.options);
-    const client = new MqttClient(
-      () => openGuardedStream(this.options.guard, destination, options),
-      options,
-    );
+    // The stream factory runs for every connection, so each one uses the newest TLS material.
+    const client = new MqttClient(() => {
+      this.connectionTls = this.tls;
+      return openGuardedStream(this.options.guard, destination, { ...options, ...this.tlsFiles() });
+    }, options);
     this.client = client;
     const log = this.options.log;
     const url = redactUrl(this.options.broker.url);
+    const current = () => this.client === client;
     client.on("connect", (connack) => {
+      if (!current()) return;
+      // A renewal that arrived during the TLS handshake is used at once.
+      if (this.connectionTls !== this.tls) {
+        void this.reconnect();
+        return;
+      }
       this.connectedValue = true;
       this.connectedAtMs = performance.now();
       this.maxPacketBytes = connack.properties?.maximumPacketSize;
@@ -101,6 +116,7 @@ export class MqttUplink {
       this.drain();
     });
     client.on("close", () => {
+      if (!current()) return;
       if (this.connectedValue && !this.stopping) this.warnClosed(url);
       this.connectedValue = false;
     });
@@ -159,6 +175,61 @@ export class MqttUplink {
     );
   }
 
+  /**
+   * Uses `tls` for every later connection, and closes the current one so that the broker sees
+   * the new certificate now rather than at the next outage. Records in flight get their PUBACK
+   * before the DISCONNECT (or go back to the outbox), so none is lost and their order is kept.
+   */
+  async replaceTls(tls: TlsMaterial): Promise<void> {
+    this.tls = tls;
+    // Without a connection, the next attempt already uses the new material.
+    if (this.connectedValue) await this.reconnect();
+  }
+
+  /**
+   * Ends the current connection with a DISCONNECT, so the broker does not publish the will,
+   * and opens a new one through a new client. While the old client waits for the PUBACKs of
+   * its records in flight, no record is handed to it. A broker that sends none within
+   * `connectTimeoutMs` has its connection dropped, and the records go back to the outbox.
+   */
+  async reconnect(): Promise<void> {
+    const old = this.client;
+    if (old === undefined || this.stopping) return;
+    this.client = undefined;
+    this.connectedValue = false;
+    const ending = this.endClient(old);
+    this.ending = ending;
+    await ending;
+    if (this.stopping) return;
+    this.options.log.info("reconnecting to the broker with new TLS material", {
+      url: redactUrl(this.options.broker.url),
+    });
+    this.start();
+  }
+
+  private async endClient(client: MqttClient): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.options.broker.connectTimeoutMs);
+    });
+    const ended = client.endAsync(false).then(
+      () => true,
+      () => true,
+    );
+    const finished = await Promise.race([ended, timedOut]);
+    clearTimeout(timer);
+    if (finished) return;
+    // mqtt.js calls back only on PUBACK, so give every record in flight back to the outbox.
+    for (const messageId of Object.keys(client.outgoing)) {
+      client.removeOutgoingMessage(Number(messageId));
+    }
+    client.stream.destroy();
+  }
+
+  private tlsFiles(): Pick<ConnectionOptions, "ca" | "cert" | "key"> {
+    return { ca: this.tls.ca, cert: this.tls.cert, key: this.tls.key };
+  }
+
   /** Sets a retained topic's payload; sent now when connected and again after each reconnect. */
   setRetained(topic: string, payload: unknown): void {
     const body = JSON.stringify(payload);
@@ -169,6 +240,7 @@ export class MqttUplink {
   /** Publishes the final retained payloads, waits for what is in flight, then disconnects. */
   async stop(final: { topic: string; payload: unknown }[], timeoutMs = 3000): Promise<void> {
     this.stopping = true;
+    await this.ending;
     const client = this.client;
     if (client === undefined) return;
     const deadline = Date.now() + timeoutMs;
@@ -192,7 +264,7 @@ export class MqttUplink {
   }
 
   private clientOptions(): IClientOptions & ConnectionOptions {
-    const { broker, tls, will } = this.options;
+    const { broker, will } = this.options;
     const url = new URL(broker.url);
     // URL keeps the brackets of an IPv6 literal, which TLS would check as a DNS name.
     const host = url.hostname.replace(/^\[(.*)\]$/, "$1");
@@ -208,9 +280,6 @@ export class MqttUplink {
       connectTimeout: broker.connectTimeoutMs,
       reconnectPeriod: broker.reconnectPeriodMs,
       reconnectOnConnackError: true,
-      ca: tls.ca,
-      cert: tls.cert,
-      key: tls.key,
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
       ...(servername === undefined ? {} : { servername }),

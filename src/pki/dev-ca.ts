@@ -5,7 +5,7 @@
  * to the certificates it signs.
  */
 import { randomBytes, webcrypto } from "node:crypto";
-import { chmod, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { isIP } from "node:net";
 import path from "node:path";
 
@@ -130,6 +130,52 @@ export async function createDevPki(dir: string, options: DevPkiOptions = {}): Pr
     rogueCa: { cert: path.join(root, "rogue-ca.crt") },
     rogueClient: paths(root, "rogue-client"),
   };
+}
+
+export interface ClientCertificateOptions {
+  /** The subject's CN, such as the name of the certificate it renews. Default: `name`. */
+  commonName?: string;
+  /** Validity in days, 1…3650. Default: 365. */
+  days?: number;
+}
+
+/**
+ * Issues one more client certificate from the CA of an existing development PKI, as a site's
+ * PKI does when it renews a gateway's certificate. Writes `<name>.crt` and `<name>.key` in the
+ * PKI's folder and returns their paths.
+ */
+export async function issueClientCertificate(
+  pki: DevPki,
+  name: string,
+  options: ClientCertificateOptions = {},
+): Promise<CertificatePaths> {
+  const days = options.days ?? defaultDays;
+  validateOptions([name], [], days, defaultKeyMode);
+  x509.cryptoProvider.set(webcrypto);
+  const cert = new x509.X509Certificate(await readFile(pki.ca.cert, "utf8"));
+  const pkcs8 = x509.PemConverter.decode(await readFile(pki.ca.key, "utf8"))[0];
+  if (pkcs8 === undefined) {
+    throw new GatewayError("CONFIG_INVALID", `dev PKI: ${pki.ca.key} contains no PEM key`);
+  }
+  const privateKey = await webcrypto.subtle.importKey("pkcs8", pkcs8, keyAlgorithm, true, ["sign"]);
+  const publicKey = await webcrypto.subtle.importKey(
+    "spki",
+    cert.publicKey.rawData,
+    keyAlgorithm,
+    true,
+    ["verify"],
+  );
+  const now = Date.now();
+  const validity = {
+    notBefore: new Date(now - backdateMs),
+    notAfter: new Date(now + days * dayMs),
+  };
+  const issuer = { cert, keys: { publicKey, privateKey } };
+  const client = await createLeaf(issuer, options.commonName ?? name, "client", validity);
+  const files = paths(pki.dir, name);
+  await writeFileAtomic(files.cert, client.cert, certificateMode);
+  await writeFileAtomic(files.key, client.key, defaultKeyMode);
+  return files;
 }
 
 function validateOptions(
