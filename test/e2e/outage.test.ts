@@ -9,7 +9,9 @@ import { cliCommand } from "../helpers/agent-process.js";
 import type { ReceivedMessage } from "../helpers/subscriber.js";
 import {
   buildWorld,
+  expectNoGap,
   keepWriting,
+  masimoSeqs,
   masimoLine,
   observationsOf,
   payloadOf,
@@ -20,28 +22,6 @@ import {
 } from "./scenario.js";
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Sequence numbers of the Masimo device's observations, first arrival of each, in order. */
-function masimoSeqs(messages: readonly ReceivedMessage[]): number[] {
-  const seen = new Set<number>();
-  const seqs: number[] = [];
-  for (const message of messages.filter(observationsOf("bed12-spo2"))) {
-    const seq = payloadOf<ObservationsPayload>(message).seq;
-    if (seen.has(seq)) continue;
-    seen.add(seq);
-    seqs.push(seq);
-  }
-  return seqs;
-}
-
-function expectNoGap(t: ExecutionContext, seqs: readonly number[]): void {
-  const first = seqs[0] ?? 0;
-  t.deepEqual(
-    seqs,
-    seqs.map((_, index) => first + index),
-    "in order, with no gap",
-  );
-}
 
 const seqAtLeast = (seq: number) => (m: ReceivedMessage) =>
   observationsOf("bed12-spo2")(m) && payloadOf<ObservationsPayload>(m).seq >= seq;

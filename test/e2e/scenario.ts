@@ -182,6 +182,28 @@ export const observationsOf = (deviceId: string) => (message: ReceivedMessage) =
 
 export const payloadOf = <T>(message: ReceivedMessage | undefined) => message?.payload as T;
 
+/** Sequence numbers of the Masimo device's observations, first arrival of each, in order. */
+export function masimoSeqs(messages: readonly ReceivedMessage[]): number[] {
+  const seen = new Set<number>();
+  const seqs: number[] = [];
+  for (const message of messages.filter(observationsOf("bed12-spo2"))) {
+    const seq = payloadOf<ObservationsPayload>(message).seq;
+    if (seen.has(seq)) continue;
+    seen.add(seq);
+    seqs.push(seq);
+  }
+  return seqs;
+}
+
+export function expectNoGap(t: ExecutionContext, seqs: readonly number[]): void {
+  const first = seqs[0] ?? 0;
+  t.deepEqual(
+    seqs,
+    seqs.map((_, index) => first + index),
+    "in order, with no gap",
+  );
+}
+
 export type { AlarmPayload, DeviceStatePayload, GatewayStatePayload, ObservationsPayload };
 
 /** What the subscriber must see from a running agent: measurements from both devices and state. */
