@@ -1,8 +1,8 @@
 /**
  * Watches the broker's CA bundle, client certificate and private key for a renewal. Every
- * `broker.tlsReloadCheckMs` it compares each file's identity (mtime, size, inode); after a
+ * `broker.tlsReloadCheckMs` it compares each file's identity (mtime, size, inode). After a
  * change it reads the three files and runs every check of the agent's start on them
- * (readTlsMaterial). Material that passes replaces the current one. Renewal tools often rename
+ * (readTlsMaterial), and material that passes replaces the current one. Renewal tools often rename
  * the certificate and the key into place one after the other, so material that fails is
  * rejected only once the files stayed unchanged for a whole interval: until then the agent
  * waits for the other half of the pair.
@@ -77,6 +77,7 @@ export class TlsWatcher {
     if (identity === this.acceptedIdentity || identity === this.rejectedIdentity) {
       return { outcome: "unchanged" };
     }
+
     const { broker, configFile, log } = this.options;
     const read = readTlsMaterial(broker, configFile, { now, uid: this.options.uid });
     if (read.ok) {
@@ -88,12 +89,14 @@ export class TlsWatcher {
       this.options.onLoaded(read.tls);
       return { outcome: "loaded", tls: read.tls };
     }
+
     if (!settled) {
       log.debug("broker TLS files changed and fail a check; waiting for the rest of the renewal", {
         problems: read.problems.map(formatProblem),
       });
       return { outcome: "waiting", problems: read.problems };
     }
+
     this.rejectedIdentity = identity;
     log.error(
       "new broker TLS files rejected; the agent keeps using its current certificate until " +

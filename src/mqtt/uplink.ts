@@ -176,8 +176,8 @@ export class MqttUplink {
   }
 
   /**
-   * Uses `tls` for every later connection, and closes the current one so that the broker sees
-   * the new certificate now rather than at the next outage. Records in flight get their PUBACK
+   * Uses `tls` for every later connection, and closes the current one so that the new
+   * certificate is used now rather than after the next outage. Records in flight get their PUBACK
    * before the DISCONNECT (or go back to the outbox), so none is lost and their order is kept.
    */
   async replaceTls(tls: TlsMaterial): Promise<void> {
@@ -220,6 +220,7 @@ export class MqttUplink {
     clearTimeout(timer);
     if (finished) return;
     // mqtt.js calls back only on PUBACK, so give every record in flight back to the outbox.
+    // NOTE: no test runs this path, because the e2e tests renew while the broker sends PUBACKs.
     for (const messageId of Object.keys(client.outgoing)) {
       client.removeOutgoingMessage(Number(messageId));
     }

@@ -35,7 +35,7 @@ async function streamingAgent(t: ExecutionContext): Promise<{ world: World; agen
   return { world, agent };
 }
 
-/** The MQTT user names (certificate CNs) of the agent's connections, from the broker's log. */
+/** Reads the MQTT user names (certificate CNs) of the agent's connections from the broker's log. */
 function brokerUsers(world: World): string[] {
   const log = readFileSync(world.broker.logFile, "utf8");
   const pattern = new RegExp(
