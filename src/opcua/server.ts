@@ -6,21 +6,17 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import {
-  MessageSecurityMode,
-  OPCUACertificateManager,
-  OPCUAServer,
-  SecurityPolicy,
-  nodesets,
-} from "node-opcua";
+import { MessageSecurityMode, OPCUAServer, SecurityPolicy, nodesets } from "node-opcua";
 import type { OpcuaConfig } from "../config/schema.js";
 import { GatewayError, messageOf } from "../errors.js";
 import { agentVersion } from "../version.js";
 import type { Logger } from "../log.js";
+import { restrictAccess } from "./access.js";
 import { buildAddressSpace } from "./address-space.js";
 import { verifyPassword } from "./passwords.js";
 import type { OpcuaServerHandle, OpcuaServerOptions } from "./handle.js";
-import { ensureStores, storeDir } from "./trust-store.js";
+import { TrustListCertificateManager } from "./certificate-manager.js";
+import { ensureStores, type StoreKind } from "./trust-store.js";
 
 const policies: Record<OpcuaConfig["securityPolicies"][number], SecurityPolicy> = {
   Basic256Sha256: SecurityPolicy.Basic256Sha256,
@@ -36,12 +32,8 @@ const modes: Record<OpcuaConfig["securityModes"][number], MessageSecurityMode> =
 export async function startOpcuaServer(options: OpcuaServerOptions): Promise<OpcuaServerHandle> {
   const { config, certificate, dataDir, log } = options;
   ensureStores(dataDir);
-  // Unknown certificates go to rejected/ and stay refused until `iomt-gateway opcua trust`.
-  const managerOf = async (store: "applications" | "users") => {
-    const manager = new OPCUACertificateManager({
-      rootFolder: storeDir(dataDir, store),
-      automaticallyAcceptUnknownCertificate: false,
-    });
+  const managerOf = async (store: StoreKind) => {
+    const manager = new TrustListCertificateManager(dataDir, store, log);
     await manager.initialize();
     return manager;
   };
@@ -85,6 +77,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
   const addressSpace = server.engine.addressSpace;
   if (addressSpace === null)
     throw new Error("opcua: the address space is missing after initialize");
+  restrictAccess(addressSpace);
   const nodes = buildAddressSpace(addressSpace, options.devices);
   try {
     await server.start();
