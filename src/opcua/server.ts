@@ -6,7 +6,13 @@
 import { existsSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { MessageSecurityMode, OPCUAServer, SecurityPolicy, nodesets } from "node-opcua";
+import {
+  MessageSecurityMode,
+  OPCUAServer,
+  SecurityPolicy,
+  UserTokenType,
+  nodesets,
+} from "node-opcua";
 import type { OpcuaConfig } from "../config/schema.js";
 import { GatewayError, messageOf } from "../errors.js";
 import { agentVersion } from "../version.js";
@@ -37,7 +43,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
     await manager.initialize();
     return manager;
   };
-  const server = new OPCUAServer({
+  const server = new GatewayOpcuaServer({
     host: config.host,
     port: config.port,
     hostname: config.hostname ?? hostname(),
@@ -74,6 +80,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
       },
     );
   }
+  if (config.usersFile === undefined) withdrawUserNameTokens(server);
   const addressSpace = server.engine.addressSpace;
   if (addressSpace === null)
     throw new Error("opcua: the address space is missing after initialize");
@@ -103,9 +110,32 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
 }
 
 /**
- * Checks user names against opcua.usersFile. node-opcua advertises the user name token even
- * without that file, so every user name is rejected then.
+ * node-opcua's server without its start-up check of the certificate's subjectAltName (warning
+ * NODE-OPCUA-W26 in 2.182.2). That check expects the machine's own names, ignores the configured
+ * hostname and suggests regenerating a self-signed certificate; readOpcuaCertificate checks
+ * opcua.hostname instead and names the setting to change.
  */
+class GatewayOpcuaServer extends OPCUAServer {
+  override checkCertificateSAN(): string[] {
+    return [];
+  }
+}
+
+/**
+ * Removes the user name token policies from every endpoint when no opcua.usersFile is set, so
+ * clients are offered only X.509 users. node-opcua 2.182.2 has no option for the token types.
+ */
+function withdrawUserNameTokens(server: OPCUAServer): void {
+  for (const endpoint of server.endpoints) {
+    for (const description of endpoint.endpointDescriptions()) {
+      description.userIdentityTokens = (description.userIdentityTokens ?? []).filter(
+        (token) => token.tokenType !== UserTokenType.UserName,
+      );
+    }
+  }
+}
+
+/** Checks user names against opcua.usersFile; without it every user name is rejected. */
 function userManagerOf(usersFile: string | undefined, log: Logger) {
   return {
     isValidUserAsync: (

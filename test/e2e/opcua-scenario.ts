@@ -32,6 +32,8 @@ export interface Setup {
   untrusted: ClientOptions["application"];
   user: { cert: string; key: string };
   unknownUser: { cert: string; key: string };
+  /** Everything the agent wrote to stdout and stderr so far. */
+  agentOutput(): string;
 }
 
 export async function setUpOpcua(t: ExecutionContext, command: string[]): Promise<Setup> {
@@ -87,6 +89,7 @@ export async function setUpOpcua(t: ExecutionContext, command: string[]): Promis
     untrusted,
     user,
     unknownUser,
+    agentOutput: () => agent.output(),
   };
 }
 

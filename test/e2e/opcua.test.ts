@@ -12,6 +12,7 @@ import {
   SecurityPolicy,
   StatusCodes,
   TimestampsToReturn,
+  VariantArrayType,
   constructEventFilter,
   type ClientSession,
   type DataValue,
@@ -155,6 +156,10 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
     "the unknown user's certificate is kept for review",
   );
   await expectRejectedThenTrusted(t, setup, { ...trustedOptions, application: setup.untrusted });
+  t.true(refusalLogged(setup, "application", /CN=visitor/), "the refused application is logged");
+  t.true(refusalLogged(setup, "user", /CN=stranger/), "the refused user is logged");
+  t.false(setup.agentOutput().includes("NODE-OPCUA-W26"), "no misleading SAN warning");
+  await expectDiagnosticsHiddenAndReadOnly(t, session);
 
   const [health] = await world.subscriber.waitFor(
     (m) =>
@@ -190,6 +195,61 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
   );
   await subscription.terminate();
 });
+
+/** Returns whether the agent logged a JSON warn line for a refused certificate of `kind`. */
+function refusalLogged(setup: Setup, kind: "application" | "user", subject: RegExp): boolean {
+  return setup
+    .agentOutput()
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as { level?: string; msg?: string; subject?: string }];
+      } catch {
+        return []; // node-opcua's own text lines
+      }
+    })
+    .some(
+      (record) =>
+        record.level === "warn" &&
+        record.msg === `opcua ${kind} certificate refused` &&
+        subject.test(record.subject ?? ""),
+    );
+}
+
+/**
+ * No session sees the list of sessions, and no diagnostics variable is writable. node-opcua's
+ * per-session SubscriptionDiagnosticsArray was writable, and an empty array written there made
+ * the next DeleteSubscriptions end the agent with an uncaught exception.
+ */
+async function expectDiagnosticsHiddenAndReadOnly(t: ExecutionContext, session: ClientSession) {
+  const subscription = await session.createSubscription2({
+    requestedPublishingInterval: 100,
+    publishingEnabled: true,
+    requestedMaxKeepAliveCount: 20,
+    requestedLifetimeCount: 600,
+  });
+  const summary = await session.browse("i=3706"); // Server.ServerDiagnostics.SessionsDiagnosticsSummary
+  t.is(summary.statusCode, StatusCodes.BadNodeIdUnknown, "the sessions list is hidden");
+  t.is((await readValue(session, "i=3707")).statusCode, StatusCodes.BadNodeIdUnknown);
+  const sessionId = session.sessionId.toString();
+  t.is((await readValue(session, sessionId)).statusCode, StatusCodes.BadNodeIdUnknown);
+  const emptyArray = {
+    value: { dataType: DataType.ExtensionObject, arrayType: VariantArrayType.Array, value: [] },
+  };
+  // Server.ServerDiagnostics.ServerDiagnosticsSummary and its EnabledFlag.
+  for (const [nodeId, value] of [
+    ["i=2275", emptyArray],
+    ["i=2294", { value: { dataType: DataType.Boolean, value: false } }],
+  ] as const) {
+    const status = await session.write({ nodeId, attributeId: AttributeIds.Value, value });
+    t.true(
+      status === StatusCodes.BadUserAccessDenied || status === StatusCodes.BadNotWritable,
+      `write to ${nodeId}: ${status.toString()}`,
+    );
+  }
+  await subscription.terminate();
+  t.is((await readValue(session, spo2)).statusCode, StatusCodes.Good, "the agent still serves");
+}
 
 /** An unknown application is refused and kept in rejected/ until `opcua trust` names it. */
 async function expectRejectedThenTrusted(
