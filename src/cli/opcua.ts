@@ -111,7 +111,7 @@ function storeOption(user: boolean, application: boolean): StoreKind | undefined
   return application ? "applications" : undefined;
 }
 
-/** One line per certificate; `aligned` pads the columns for list. */
+/** Formats a certificate as one line; `aligned` pads the columns for list. */
 function describe(entry: StoredCertificate, aligned = true): string {
   const kind = entry.store === "users" ? "user" : "application";
   const uris = entry.uris.length === 0 ? "" : ` ${entry.uris.join(" ")}`;

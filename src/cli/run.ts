@@ -1,6 +1,7 @@
 import { startAgent } from "../agent.js";
 import { startEventLoopLog } from "../health/event-loop.js";
 import { formatProblem } from "../config/problems.js";
+import { messageOf } from "../errors.js";
 import { createLogger } from "../log.js";
 import { preflight } from "../preflight.js";
 import { startOpcuaWhenEnabled } from "../opcua/handle.js";
@@ -54,12 +55,13 @@ export async function runCommand(args: string[]): Promise<number> {
 /**
  * Logs an exception nothing caught (such as one thrown inside node-opcua's request handling) as
  * a JSON error line before the process exits with code 1. It does not keep the agent running,
- * because the library that threw may be left half-way through a change; the service manager
+ * because the library that threw may be left half-way through a change. The service manager
  * restarts the agent, and the outbox keeps the records not yet sent.
  */
 function logUncaughtExceptions(log: ReturnType<typeof createLogger>): void {
-  process.once("uncaughtException", (error: Error) => {
-    log.error("uncaught exception, exiting", { error: error.message, stack: error.stack });
+  process.once("uncaughtException", (error: unknown, origin: string) => {
+    const stack = error instanceof Error ? error.stack : undefined;
+    log.error("uncaught exception, exiting", { error: messageOf(error), origin, stack });
     process.exit(1);
   });
 }

@@ -30,9 +30,9 @@ const everySessionNodes = [
 /**
  * Makes the address space read-only for every session, and hides the lists of all sessions.
  *
- * node-opcua (2.182.2) resolves a user without roles from the user manager to the Anonymous
- * role, and a node without its own RolePermissions to its namespace's default; with no default
- * it allows everything. Its session diagnostics variables have UserAccessLevel CurrentWrite, and
+ * node-opcua (2.182.2) gives a user without roles from the user manager the Anonymous role. It
+ * checks a node without its own RolePermissions against its namespace's default, and allows
+ * everything when there is no default. Its session diagnostics variables have UserAccessLevel CurrentWrite, and
  * writing an empty array to one makes the later DeleteSubscriptions throw out of the event loop.
  * Nodes of the standard nodeset that carry their own RolePermissions grant Write only to
  * ConfigureAdmin or SecurityAdmin, roles no user of this server has.

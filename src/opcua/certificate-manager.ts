@@ -48,7 +48,7 @@ export class TrustListCertificateManager extends OPCUACertificateManager {
   /**
    * Verifies the chain as node-opcua's own checkCertificate does (the leaf, or its issuing CA,
    * must be in trusted/). node-opcua would move every certificate of an incomplete chain to
-   * rejected/, including a leaf the technician trusted; here only a leaf that is not trusted is
+   * rejected/, even a leaf the technician trusted. Here only a leaf that is not trusted is
    * written to rejected/, for review with `iomt-gateway opcua list`.
    */
   private async check(certificates: Certificate[]): Promise<StatusCode> {
@@ -97,7 +97,7 @@ function describeCertificate(der: Certificate): { thumbprint: string; subject: s
   }
 }
 
-/** The technician's next step for each refusal reason of node-opcua-pki's verifyCertificate. */
+/** Returns the technician's next step for a refusal reason of node-opcua-pki's verifyCertificate. */
 function fixFor(reason: string, store: StoreKind, thumbprint: string, trusted: boolean): string {
   const folder = `<dataDir>/opcua/${store}`;
   const user = store === "users" ? " --user" : "";

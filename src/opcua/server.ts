@@ -112,7 +112,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
 /**
  * node-opcua's server without its start-up check of the certificate's subjectAltName (warning
  * NODE-OPCUA-W26 in 2.182.2). That check expects the machine's own names, ignores the configured
- * hostname and suggests regenerating a self-signed certificate; readOpcuaCertificate checks
+ * hostname and suggests regenerating a self-signed certificate. readOpcuaCertificate checks
  * opcua.hostname instead and names the setting to change.
  */
 class GatewayOpcuaServer extends OPCUAServer {
