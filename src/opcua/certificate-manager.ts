@@ -3,7 +3,8 @@
  * two changes: every refused certificate is logged with its reason and the fix, and a trusted
  * certificate is never moved back to rejected/ by the server.
  */
-import { X509Certificate } from "node:crypto";
+import { X509Certificate, createPrivateKey } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { OPCUACertificateManager, StatusCodes, type StatusCode } from "node-opcua";
 import type { Logger } from "../log.js";
 import { storeDir, type StoreKind } from "./trust-store.js";
@@ -19,14 +20,25 @@ const maxRememberedRefusals = 1000;
 export class TrustListCertificateManager extends OPCUACertificateManager {
   private readonly lastLogged = new Map<string, number>();
 
+  /**
+   * `keyFile` is the server's own key (opcua.keyFile). Given to node-opcua, it keeps the manager
+   * from generating an unused own/private/private_key.pem in the trust list.
+   */
   constructor(
     dataDir: string,
+    keyFile: string,
     private readonly store: StoreKind,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {
     // Unknown certificates go to rejected/ and stay refused until `iomt-gateway opcua trust`.
-    super({ rootFolder: storeDir(dataDir, store), automaticallyAcceptUnknownCertificate: false });
+    super({
+      rootFolder: storeDir(dataDir, store),
+      automaticallyAcceptUnknownCertificate: false,
+      privateKeyProvider: {
+        getPrivateKey: () => Promise.resolve({ hidden: createPrivateKey(readFileSync(keyFile)) }),
+      },
+    });
   }
 
   // node-opcua calls both forms: a promise for application certificates, a callback for users.

@@ -39,7 +39,7 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
   const { config, certificate, dataDir, log } = options;
   ensureStores(dataDir);
   const managerOf = async (store: StoreKind) => {
-    const manager = new TrustListCertificateManager(dataDir, store, log);
+    const manager = new TrustListCertificateManager(dataDir, certificate.keyFile, store, log);
     await manager.initialize();
     return manager;
   };

@@ -159,6 +159,10 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
   t.true(refusalLogged(setup, "application", /CN=visitor/), "the refused application is logged");
   t.true(refusalLogged(setup, "user", /CN=stranger/), "the refused user is logged");
   t.false(setup.agentOutput().includes("NODE-OPCUA-W26"), "no misleading SAN warning");
+  for (const store of ["applications", "users"]) {
+    const unusedKey = join(world.dir, "data", "opcua", store, "own", "private", "private_key.pem");
+    t.false(existsSync(unusedKey), `no unused key in ${store}`);
+  }
   await expectDiagnosticsHiddenAndReadOnly(t, session);
 
   const [health] = await world.subscriber.waitFor(

@@ -26,7 +26,15 @@ async function managerIn(t: ExecutionContext, dataDir: string, clock = { ms: 0 }
     format: "json",
     sink: { write: (line) => records.push(JSON.parse(line) as LogRecord) },
   });
-  const manager = new TrustListCertificateManager(dataDir, "applications", log, () => clock.ms);
+  // The server's own key, which the manager reads instead of generating one.
+  const { key } = await createOpcuaCertificate(tempDir(t), "gateway", { applicationUri: "urn:gw" });
+  const manager = new TrustListCertificateManager(
+    dataDir,
+    key,
+    "applications",
+    log,
+    () => clock.ms,
+  );
   await manager.initialize();
   t.teardown(() => manager.dispose());
   return { manager, records };
@@ -71,6 +79,7 @@ test("CA in issuers with CRL lets a trusted leaf in", async (t) => {
   t.is(await manager.checkCertificate(derOf(leaf.cert)), StatusCodes.BadCertificateChainIncomplete);
   t.true(existsSync(early.file), "the technician's trust is not undone");
   t.is(records[0]?.reason, "BadCertificateChainIncomplete");
+  t.false(existsSync(join(folder, "own", "private", "private_key.pem")), "no unused key");
   t.regex(records[0]?.fix ?? "", /issuers[\\/]certs/);
 
   copyFileSync(ca.cert, join(folder, "issuers", "certs", "ca.pem"));
