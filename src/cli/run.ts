@@ -58,7 +58,7 @@ export async function runCommand(args: string[]): Promise<number> {
  * because the library that threw may be left half-way through a change. The service manager
  * restarts the agent, and the outbox keeps the records not yet sent.
  */
-function logUncaughtExceptions(log: ReturnType<typeof createLogger>): void {
+export function logUncaughtExceptions(log: ReturnType<typeof createLogger>): void {
   process.once("uncaughtException", (error: unknown, origin: string) => {
     const stack = error instanceof Error ? error.stack : undefined;
     log.error("uncaught exception, exiting", { error: messageOf(error), origin, stack });

@@ -156,8 +156,19 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
     "the unknown user's certificate is kept for review",
   );
   await expectRejectedThenTrusted(t, setup, { ...trustedOptions, application: setup.untrusted });
+  // A CA in issuers/ lets its client's chain be checked; the client itself still needs trust.
+  await expectRejectedThenTrusted(
+    t,
+    setup,
+    { ...trustedOptions, application: setup.caIssued },
+    "historian",
+  );
   t.true(refusalLogged(setup, "application", /CN=visitor/), "the refused application is logged");
   t.true(refusalLogged(setup, "user", /CN=stranger/), "the refused user is logged");
+  t.true(
+    refusalLogged(setup, "application", /CN=historian/, "BadCertificateUntrusted"),
+    "the CA-issued client's chain is complete, only its trust is missing",
+  );
   t.false(setup.agentOutput().includes("NODE-OPCUA-W26"), "no misleading SAN warning");
   for (const store of ["applications", "users"]) {
     const unusedKey = join(world.dir, "data", "opcua", store, "own", "private", "private_key.pem");
@@ -201,13 +212,20 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
 });
 
 /** Returns whether the agent logged a JSON warn line for a refused certificate of `kind`. */
-function refusalLogged(setup: Setup, kind: "application" | "user", subject: RegExp): boolean {
+function refusalLogged(
+  setup: Setup,
+  kind: "application" | "user",
+  subject: RegExp,
+  reason?: string,
+): boolean {
   return setup
     .agentOutput()
     .split("\n")
     .flatMap((line) => {
       try {
-        return [JSON.parse(line) as { level?: string; msg?: string; subject?: string }];
+        return [
+          JSON.parse(line) as { level?: string; msg?: string; subject?: string; reason?: string },
+        ];
       } catch {
         return []; // node-opcua's own text lines
       }
@@ -216,7 +234,8 @@ function refusalLogged(setup: Setup, kind: "application" | "user", subject: RegE
       (record) =>
         record.level === "warn" &&
         record.msg === `opcua ${kind} certificate refused` &&
-        subject.test(record.subject ?? ""),
+        subject.test(record.subject ?? "") &&
+        (reason === undefined || record.reason === reason),
     );
 }
 
@@ -260,18 +279,19 @@ async function expectRejectedThenTrusted(
   t: ExecutionContext,
   setup: Setup,
   options: ClientOptions,
+  name = "visitor",
 ) {
   await t.throwsAsync(connectOpcua(options), { message: /BadSecurityChecksFailed|Bad/ });
   const rejected = join(setup.world.dir, "data", "opcua", "applications", "rejected");
   await waitUntil(
-    () => existsSync(rejected) && readdirSync(rejected).length > 0,
+    () => existsSync(rejected) && readdirSync(rejected).some((file) => file.startsWith(name)),
     5_000,
-    "rejected file",
+    `the rejected file of ${name}`,
   );
   const listed = await opcuaCli(t, setup.command, setup.world, ["list"]);
   const entry = listed
     .split("\n")
-    .find((row) => row.startsWith("rejected") && row.includes("visitor"));
+    .find((row) => row.startsWith("rejected") && row.includes(`CN=${name}`));
   const thumbprint = entry?.split(/\s+/)[2] ?? "";
   t.regex(thumbprint, /^[0-9a-f]{40}$/, listed);
   await opcuaCli(t, setup.command, setup.world, ["trust", thumbprint]);
