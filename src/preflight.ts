@@ -15,6 +15,7 @@ import { usersFileProblems } from "./opcua/passwords.js";
 import {
   defaultApplicationUri,
   readOpcuaCertificate,
+  securityModeProblems,
   type OpcuaCertificate,
 } from "./opcua/certificate.js";
 import {
@@ -99,6 +100,9 @@ function opcuaProblems(
   const uri = config.opcua.applicationUri ?? defaultApplicationUri(config.site, config.gateway);
   const read = readOpcuaCertificate(config.opcua, uri, configFile);
   const problems = read.ok ? [] : read.problems;
+  for (const message of securityModeProblems(config.opcua)) {
+    problems.push({ file: configFile, path: "opcua.securityModes", message });
+  }
   const owner =
     config.opcua.keyFile === undefined
       ? undefined
@@ -111,7 +115,7 @@ function opcuaProblems(
       problems.push({ file: configFile, path: "opcua.usersFile", message });
     }
   }
-  return read.ok && owner === undefined
+  return read.ok && problems.length === 0
     ? { problems, certificate: read.certificate }
     : { problems };
 }

@@ -17,18 +17,24 @@ export interface DemoOpcua {
   viewer: ClientOptions;
 }
 
+/**
+ * node-opcua's client warns (NODE-OPCUA-W05) at every connection when a certificate is near its
+ * expiry, so the demo's certificates last longer than any demo run.
+ */
+const demoDays = 30;
+
 export async function prepareDemoOpcua(dir: string, dataDir: string): Promise<DemoOpcua> {
   const certs = join(dir, "opcua");
   const server = await createOpcuaCertificate(certs, "gw-demo-opcua", {
     applicationUri: serverUri,
-    days: 2,
+    days: demoDays,
   });
   const viewerUri = "urn:iomt-gateway:demo:viewer";
   const client = await createOpcuaCertificate(certs, "demo-viewer", {
     applicationUri: viewerUri,
-    days: 2,
+    days: demoDays,
   });
-  const user = await createOpcuaCertificate(certs, "demo-nurse", { days: 2 });
+  const user = await createOpcuaCertificate(certs, "demo-nurse", { days: demoDays });
   // What a technician does with `iomt-gateway opcua trust FILE`.
   trustCertificate(dataDir, client.cert, "applications");
   trustCertificate(dataDir, user.cert, "users");

@@ -49,6 +49,7 @@ export function checkCommand(args: string[]): Promise<number> {
       `  OPC UA server on ${config.opcua.host}:${config.opcua.port} as ${opcua.applicationUri}, ` +
         `certificate valid until ${opcua.notAfter} (${left} ${left === 1 ? "day" : "days"})\n`,
     );
+    for (const warning of opcua.warnings) process.stdout.write(`  warning: ${warning}\n`);
   }
   const allowlist = allowlistOf(config);
   process.stdout.write(

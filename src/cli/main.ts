@@ -17,14 +17,15 @@ their measurements to an MQTT broker over mutually authenticated TLS.
 Usage: iomt-gateway <command> [options]
 
 Commands:
-  run --config FILE        Run the agent until SIGTERM or SIGINT.
-  check --config FILE      Validate the configuration, its profiles and certificate files.
-  simulate --profile ID    Stand in for a device on a serial port or a TCP port.
-  profiles                 List the firmware profiles and run their test vectors.
-  opcua list|trust|reject  Review the OPC UA server's trusted and rejected certificates.
-  firewall render|apply    Print or load the host firewall made from egress.allowlist.
-  capture --out FILE       Record a device link's raw bytes with their timing.
-  replay FILE              Decode a capture with a profile; print a table, JSON or a vector.
+  run --config FILE               Run the agent until SIGTERM or SIGINT.
+  check --config FILE             Validate the configuration, its profiles and certificate files.
+  simulate --profile ID           Stand in for a device on a serial port or a TCP port.
+  profiles                        List the firmware profiles and run their test vectors.
+  opcua list|trust|reject|passwd  Review the OPC UA server's trusted and rejected certificates,
+                                  and set OPC UA user passwords.
+  firewall render|apply           Print or load the host firewall made from egress.allowlist.
+  capture --out FILE              Record a device link's raw bytes with their timing.
+  replay FILE                     Decode a capture with a profile; print a table, JSON or a vector.
 
 Run "iomt-gateway <command> --help" for a command's options.
 `;

@@ -5,9 +5,11 @@ import type { GatewayConfig } from "../config/schema.js";
 import { GatewayError } from "../errors.js";
 import { setPassword } from "../opcua/passwords.js";
 import {
+  isExpired,
   listCertificates,
   rejectCertificate,
   trustCertificate,
+  type StoreKind,
   type StoredCertificate,
 } from "../opcua/trust-store.js";
 import { parseCommandArgs, requireOption } from "./args.js";
@@ -21,6 +23,8 @@ itself: an unknown client or user certificate is refused and kept as "rejected" 
   list                 Show trusted and rejected certificates with their thumbprints.
   trust THUMBPRINT     Trust a rejected certificate (a unique thumbprint prefix of 8+ digits).
   trust FILE [--user]  Trust a certificate file (PEM or DER); --user for an X.509 user.
+                       trust warns when the certificate has expired, or when the issuing CA
+                       or its CRL is missing from the list's issuers folder.
   reject THUMBPRINT    Withdraw trust: move a trusted certificate back to rejected.
   passwd USER          Add a user name to opcua.usersFile, or set its password. The
                        password is read from the terminal without echo, or from the
@@ -30,14 +34,20 @@ A newly trusted certificate works at the client's next connection; no restart is
 
 Options:
   --config FILE   The YAML configuration file (for dataDir).
-  --user          With trust FILE: the file is a user's certificate, not an application's.
+  --user          The user certificates' list: for trust FILE, the file is a user's
+                  certificate; for a thumbprint, look only among users.
+  --application   For a thumbprint: look only among client applications.
   -h, --help      Show this help.
 `;
 
 export function opcuaCommand(args: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(
     args,
-    { config: { type: "string", short: "c" }, user: { type: "boolean" } },
+    {
+      config: { type: "string", short: "c" },
+      user: { type: "boolean" },
+      application: { type: "boolean" },
+    },
     help,
     true,
   );
@@ -64,11 +74,14 @@ export function opcuaCommand(args: string[]): Promise<number> {
   }
   if (action === "passwd" && target !== undefined) return setUserPassword(loaded.config, target);
   if ((action === "trust" || action === "reject") && target !== undefined) {
-    const entry =
-      action === "trust"
-        ? trustCertificate(dataDir, target, values.user === true ? "users" : "applications")
-        : rejectCertificate(dataDir, target);
-    process.stdout.write(`${action === "trust" ? "trusted" : "rejected"}: ${describe(entry)}\n`);
+    const store = storeOption(values.user === true, values.application === true);
+    if (action === "reject") {
+      process.stdout.write(`${describe(rejectCertificate(dataDir, target, store), false)}\n`);
+      return Promise.resolve(0);
+    }
+    const entry = trustCertificate(dataDir, target, store);
+    process.stdout.write(`${describe(entry, false)}\n`);
+    for (const warning of entry.warnings) process.stderr.write(`warning: ${warning}\n`);
     return Promise.resolve(0);
   }
   throw new GatewayError(
@@ -90,8 +103,22 @@ async function setUserPassword(config: GatewayConfig, user: string): Promise<num
   return 0;
 }
 
-function describe(entry: StoredCertificate): string {
+function storeOption(user: boolean, application: boolean): StoreKind | undefined {
+  if (user && application) {
+    throw new GatewayError("CLI_USAGE", `give --user or --application, not both\n\n${help}`);
+  }
+  if (user) return "users";
+  return application ? "applications" : undefined;
+}
+
+/** Formats a certificate as one line; `aligned` pads the columns for list. */
+function describe(entry: StoredCertificate, aligned = true): string {
   const kind = entry.store === "users" ? "user" : "application";
   const uris = entry.uris.length === 0 ? "" : ` ${entry.uris.join(" ")}`;
-  return `${entry.status.padEnd(8)} ${kind.padEnd(11)} ${entry.thumbprint} ${entry.subject}${uris} (valid until ${entry.notAfter})`;
+  const validity = isExpired(entry)
+    ? `EXPIRED on ${entry.notAfter}`
+    : `valid until ${entry.notAfter}`;
+  const status = aligned ? entry.status.padEnd(8) : entry.status;
+  const kindColumn = aligned ? kind.padEnd(11) : kind;
+  return `${status} ${kindColumn} ${entry.thumbprint} ${entry.subject}${uris} (${validity})`;
 }

@@ -1,6 +1,7 @@
 import { startAgent } from "../agent.js";
 import { startEventLoopLog } from "../health/event-loop.js";
 import { formatProblem } from "../config/problems.js";
+import { messageOf } from "../errors.js";
 import { createLogger } from "../log.js";
 import { preflight } from "../preflight.js";
 import { startOpcuaWhenEnabled } from "../opcua/handle.js";
@@ -35,6 +36,7 @@ export async function runCommand(args: string[]): Promise<number> {
   for (const { id, file, overridden } of checked.prepared.profileOverrides) {
     log.info("profile file overrides another with the same id", { profile: id, file, overridden });
   }
+  logUncaughtExceptions(log);
   const opcua = await startOpcuaWhenEnabled(checked.prepared, log);
   const agent = startAgent(checked.prepared, log, opcua === undefined ? {} : { opcua });
   const stopEventLoopLog = startEventLoopLog(log.child("perf"));
@@ -48,4 +50,18 @@ export async function runCommand(args: string[]): Promise<number> {
     process.once("SIGINT", () => stop("SIGINT"));
   });
   return 0;
+}
+
+/**
+ * Logs an exception nothing caught (such as one thrown inside node-opcua's request handling) as
+ * a JSON error line before the process exits with code 1. It does not keep the agent running,
+ * because the library that threw may be left half-way through a change. The service manager
+ * restarts the agent, and the outbox keeps the records not yet sent.
+ */
+export function logUncaughtExceptions(log: ReturnType<typeof createLogger>): void {
+  process.once("uncaughtException", (error: unknown, origin: string) => {
+    const stack = error instanceof Error ? error.stack : undefined;
+    log.error("uncaught exception, exiting", { error: messageOf(error), origin, stack });
+    process.exit(1);
+  });
 }

@@ -44,9 +44,15 @@ interface MeasurementNode {
 
 const readOnly = { accessLevel: "CurrentRead", userAccessLevel: "CurrentRead" } as const;
 
+/** The strings the device sends; the others come from the profile or the agent and stay Good. */
+const deviceStrings = ["SerialNumber", "Firmware", "DeviceTime"] as const;
+type DeviceString = (typeof deviceStrings)[number];
+
 export class DeviceNode implements DeviceSink {
   private readonly measurements = new Map<string, MeasurementNode>();
   private readonly strings = new Map<string, UAVariable>();
+  /** The last text of each device string, kept so a state change can re-mark it. */
+  private readonly deviceText = new Map<DeviceString, string>();
   private linkState: DeviceStatus["state"] = "connecting";
 
   constructor(
@@ -60,6 +66,7 @@ export class DeviceNode implements DeviceSink {
       this.addString(name);
     }
     for (const name of ["LinkState", "LinkStateReason", "DeviceTime"]) this.addString(name);
+    for (const name of deviceStrings) this.writeDeviceString(name);
     this.setString("Manufacturer", profile.manufacturer);
     this.setString("Model", profile.model);
     this.setString("Profile", `${profile.id}@${profile.version}`);
@@ -70,7 +77,7 @@ export class DeviceNode implements DeviceSink {
   }
 
   observations(batch: NumericsBatch, receivedAtMs: number): void {
-    if (batch.deviceTime !== undefined) this.setString("DeviceTime", batch.deviceTime);
+    if (batch.deviceTime !== undefined) this.setDeviceString("DeviceTime", batch.deviceTime);
     for (const measurement of batch.measurements) {
       const node = this.measurements.get(measurement.deviceCode);
       if (node === undefined) continue;
@@ -104,8 +111,10 @@ export class DeviceNode implements DeviceSink {
 
   identity(identity: Identity): void {
     if (identity.model !== undefined) this.setString("Model", identity.model);
-    if (identity.serialNumber !== undefined) this.setString("SerialNumber", identity.serialNumber);
-    if (identity.firmware !== undefined) this.setString("Firmware", identity.firmware);
+    if (identity.serialNumber !== undefined) {
+      this.setDeviceString("SerialNumber", identity.serialNumber);
+    }
+    if (identity.firmware !== undefined) this.setDeviceString("Firmware", identity.firmware);
   }
 
   /** Returns true: the address space keeps only the latest values, so nothing is stored. */
@@ -118,19 +127,23 @@ export class DeviceNode implements DeviceSink {
     this.setString("LinkState", status.state);
     this.setString("LinkStateReason", status.reason ?? "");
     for (const node of this.measurements.values()) this.write(node);
+    for (const name of deviceStrings) this.writeDeviceString(name);
+  }
+
+  /** Returns the status of a value the device sent, by the state of its link. */
+  private statusOf(received: StatusCode): StatusCode {
+    if (this.linkState === "stale") {
+      return received === StatusCodes.Good ? measurementStatus.stale : received;
+    }
+    // Lost, or reopened (connecting, negotiating) with no frame yet: the value is still old.
+    return this.linkState === "connected" ? received : measurementStatus.lost;
   }
 
   /** Writes a measurement's last value with the status its device state gives it. */
   private write(node: MeasurementNode): void {
     const last = node.last;
     if (last === undefined) return;
-    let status = last.status;
-    if (this.linkState === "stale") {
-      if (status === StatusCodes.Good) status = measurementStatus.stale;
-    } else if (this.linkState !== "connected") {
-      // Lost, or reopened (connecting, negotiating) with no frame yet: the value is still old.
-      status = measurementStatus.lost;
-    }
+    const status = this.statusOf(last.status);
     const value =
       last.value === null
         ? new Variant({ dataType: DataType.Null })
@@ -205,6 +218,29 @@ export class DeviceNode implements DeviceSink {
     });
     variable.setValueFromSource(new Variant({ dataType: DataType.String, value: "" }));
     this.strings.set(name, variable);
+  }
+
+  private setDeviceString(name: DeviceString, value: string): void {
+    if (this.deviceText.get(name) === value) return;
+    this.deviceText.set(name, value);
+    this.writeDeviceString(name);
+  }
+
+  /** Writes a device string with the status codes of a measurement (docs/opcua.md). */
+  private writeDeviceString(name: DeviceString): void {
+    const variable = this.strings.get(name);
+    if (variable === undefined) return;
+    const text = this.deviceText.get(name);
+    const [value, status] =
+      text === undefined
+        ? [new Variant({ dataType: DataType.Null }), measurementStatus.noValueYet]
+        : [
+            new Variant({ dataType: DataType.String, value: text }),
+            this.statusOf(StatusCodes.Good),
+          ];
+    const current = variable.readValue();
+    if (current.statusCode === status && current.value.value === value.value) return;
+    variable.setValueFromSource(value, status);
   }
 
   private setString(name: string, value: string): void {

@@ -39,6 +39,8 @@ export function startOpcuaWhenEnabled(
 ): Promise<OpcuaServerHandle | undefined> {
   const { config } = prepared;
   if (!config.opcua.enabled || prepared.opcua === undefined) return Promise.resolve(undefined);
+  const opcuaLog = log.child("opcua");
+  for (const warning of prepared.opcua.warnings) opcuaLog.warn(warning);
   return startOpcua({
     config: config.opcua,
     certificate: prepared.opcua,
@@ -47,6 +49,6 @@ export function startOpcuaWhenEnabled(
       device,
       profile: (prepared.profiles.get(device.profile) as LoadedProfile).profile,
     })),
-    log: log.child("opcua"),
+    log: opcuaLog,
   });
 }

@@ -8,19 +8,21 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import {
   MessageSecurityMode,
-  OPCUACertificateManager,
   OPCUAServer,
   SecurityPolicy,
+  UserTokenType,
   nodesets,
 } from "node-opcua";
 import type { OpcuaConfig } from "../config/schema.js";
 import { GatewayError, messageOf } from "../errors.js";
 import { agentVersion } from "../version.js";
 import type { Logger } from "../log.js";
+import { restrictAccess } from "./access.js";
 import { buildAddressSpace } from "./address-space.js";
 import { verifyPassword } from "./passwords.js";
 import type { OpcuaServerHandle, OpcuaServerOptions } from "./handle.js";
-import { ensureStores, storeDir } from "./trust-store.js";
+import { TrustListCertificateManager } from "./certificate-manager.js";
+import { ensureStores, type StoreKind } from "./trust-store.js";
 
 const policies: Record<OpcuaConfig["securityPolicies"][number], SecurityPolicy> = {
   Basic256Sha256: SecurityPolicy.Basic256Sha256,
@@ -36,16 +38,12 @@ const modes: Record<OpcuaConfig["securityModes"][number], MessageSecurityMode> =
 export async function startOpcuaServer(options: OpcuaServerOptions): Promise<OpcuaServerHandle> {
   const { config, certificate, dataDir, log } = options;
   ensureStores(dataDir);
-  // Unknown certificates go to rejected/ and stay refused until `iomt-gateway opcua trust`.
-  const managerOf = async (store: "applications" | "users") => {
-    const manager = new OPCUACertificateManager({
-      rootFolder: storeDir(dataDir, store),
-      automaticallyAcceptUnknownCertificate: false,
-    });
+  const managerOf = async (store: StoreKind) => {
+    const manager = new TrustListCertificateManager(dataDir, certificate.keyFile, store, log);
     await manager.initialize();
     return manager;
   };
-  const server = new OPCUAServer({
+  const server = new GatewayOpcuaServer({
     host: config.host,
     port: config.port,
     hostname: config.hostname ?? hostname(),
@@ -82,9 +80,11 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
       },
     );
   }
+  if (config.usersFile === undefined) withdrawUserNameTokens(server);
   const addressSpace = server.engine.addressSpace;
   if (addressSpace === null)
     throw new Error("opcua: the address space is missing after initialize");
+  restrictAccess(addressSpace);
   const nodes = buildAddressSpace(addressSpace, options.devices);
   try {
     await server.start();
@@ -110,9 +110,32 @@ export async function startOpcuaServer(options: OpcuaServerOptions): Promise<Opc
 }
 
 /**
- * Checks user names against opcua.usersFile. node-opcua advertises the user name token even
- * without that file, so every user name is rejected then.
+ * node-opcua's server without its start-up check of the certificate's subjectAltName (warning
+ * NODE-OPCUA-W26 in 2.182.2). That check expects the machine's own names, ignores the configured
+ * hostname and suggests regenerating a self-signed certificate. readOpcuaCertificate checks
+ * opcua.hostname instead and names the setting to change.
  */
+class GatewayOpcuaServer extends OPCUAServer {
+  override checkCertificateSAN(): string[] {
+    return [];
+  }
+}
+
+/**
+ * Removes the user name token policies from every endpoint when no opcua.usersFile is set, so
+ * clients are offered only X.509 users. node-opcua 2.182.2 has no option for the token types.
+ */
+function withdrawUserNameTokens(server: OPCUAServer): void {
+  for (const endpoint of server.endpoints) {
+    for (const description of endpoint.endpointDescriptions()) {
+      description.userIdentityTokens = (description.userIdentityTokens ?? []).filter(
+        (token) => token.tokenType !== UserTokenType.UserName,
+      );
+    }
+  }
+}
+
+/** Checks user names against opcua.usersFile; without it every user name is rejected. */
 function userManagerOf(usersFile: string | undefined, log: Logger) {
   return {
     isValidUserAsync: (

@@ -69,46 +69,63 @@ export function listCertificates(dataDir: string): StoredCertificate[] {
   ]);
 }
 
+/** A certificate after `trust`, with what may still keep the server from accepting it. */
+export interface TrustedCertificate extends StoredCertificate {
+  warnings: string[];
+}
+
 /**
  * Trusts a rejected certificate named by its thumbprint (or a unique prefix of 8 or more hex
- * digits), or a certificate file handed to the technician, for `store`.
+ * digits), or a certificate file handed to the technician. A file goes to `store`; a thumbprint
+ * is looked up in `store` when given, else in both lists. Both forms apply the same checks.
  */
 export function trustCertificate(
   dataDir: string,
   target: string,
-  store: StoreKind,
-): StoredCertificate {
+  store: StoreKind | undefined,
+  now = new Date(),
+): TrustedCertificate {
   ensureStores(dataDir);
-  if (existsSync(target) && !isThumbprintText(target)) return trustFile(dataDir, target, store);
-  const found = findOne(dataDir, target, "rejected");
+  if (existsSync(target) && !isThumbprintText(target)) {
+    return trustFile(dataDir, target, store ?? "applications", now);
+  }
+  const found = findOne(dataDir, target, "rejected", store);
+  checkFitsStore(
+    found,
+    found.store,
+    `the rejected certificate ${found.thumbprint}`,
+    "the client must present an application certificate; a user's certificate file is trusted with --user",
+  );
   const destination = join(trustedDir(dataDir, found.store), fileNameOf(found));
   renameSync(found.file, destination);
   giveToDataDirOwner(dataDir);
-  return { ...found, status: "trusted", file: destination };
+  const trusted = { ...found, status: "trusted" as const, file: destination };
+  return { ...trusted, warnings: trustWarnings(dataDir, trusted, now) };
 }
 
-/** Withdraws trust: moves a trusted certificate back to rejected, where it can be trusted again. */
-export function rejectCertificate(dataDir: string, target: string): StoredCertificate {
+/**
+ * Withdraws trust: moves a trusted certificate back to rejected, where it can be trusted again.
+ * `store` picks the list when the same certificate is trusted in both.
+ */
+export function rejectCertificate(
+  dataDir: string,
+  target: string,
+  store?: StoreKind,
+): StoredCertificate {
   ensureStores(dataDir);
-  const found = findOne(dataDir, target, "trusted");
+  const found = findOne(dataDir, target, "trusted", store);
   const destination = join(rejectedDir(dataDir, found.store), fileNameOf(found));
   renameSync(found.file, destination);
   giveToDataDirOwner(dataDir);
   return { ...found, status: "rejected", file: destination };
 }
 
-function trustFile(dataDir: string, file: string, store: StoreKind): StoredCertificate {
+function trustFile(dataDir: string, file: string, store: StoreKind, now: Date): TrustedCertificate {
   const certificate = parse(file, store, "trusted");
   if (certificate === undefined) {
     throw new GatewayError("CLI_USAGE", `${file} is not a PEM or DER X.509 certificate`);
   }
-  if (store === "applications" && certificate.uris.length === 0) {
-    throw new GatewayError(
-      "CLI_USAGE",
-      `${file} has no subjectAltName URI, so it cannot be an OPC UA application certificate; ` +
-        "add --user if it is a user's certificate",
-    );
-  }
+  checkFitsStore(certificate, store, file, "add --user if it is a user's certificate");
   const destination = join(trustedDir(dataDir, store), fileNameOf(certificate));
   const pem = new X509Certificate(readFileSync(file)).toString();
   writeFileSync(destination, pem, { mode: 0o644 });
@@ -117,7 +134,76 @@ function trustFile(dataDir: string, file: string, store: StoreKind): StoredCerti
     if (stale.thumbprint === certificate.thumbprint) rmSync(stale.file);
   }
   giveToDataDirOwner(dataDir);
-  return { ...certificate, file: destination };
+  const trusted = { ...certificate, file: destination };
+  return { ...trusted, warnings: trustWarnings(dataDir, trusted, now) };
+}
+
+/** Rejects an application certificate without the URI every OPC UA application carries. */
+function checkFitsStore(
+  certificate: StoredCertificate,
+  store: StoreKind,
+  named: string,
+  fix: string,
+): void {
+  if (store === "applications" && certificate.uris.length === 0) {
+    throw new GatewayError(
+      "CLI_USAGE",
+      `${named} has no subjectAltName URI, so it cannot be an OPC UA application certificate; ${fix}`,
+    );
+  }
+}
+
+/** Returns the reasons the server may still refuse a certificate just trusted. */
+function trustWarnings(dataDir: string, entry: StoredCertificate, now: Date): string[] {
+  const warnings: string[] = [];
+  if (isExpired(entry, now)) {
+    warnings.push(
+      `${entry.subject} expired on ${entry.notAfter}; the server refuses it ` +
+        "(BadCertificateTimeInvalid) until the client gets a new certificate",
+    );
+  }
+  const certificate = new X509Certificate(readFileSync(entry.file));
+  if (isSelfSigned(certificate)) return warnings;
+  const folder = storeDir(dataDir, entry.store);
+  const issuer = certificate.issuer.replace(/\n/g, ", ");
+  const issuers = ["issuers/certs", "trusted/certs"].flatMap((sub) =>
+    readCertificates(join(folder, sub)),
+  );
+  if (!issuers.some((candidate) => certificate.checkIssued(candidate))) {
+    warnings.push(
+      `${entry.subject} was issued by ${issuer}, whose certificate is not in ` +
+        `${join(folder, "issuers", "certs")}; the server refuses the client ` +
+        "(BadCertificateChainIncomplete) until the CA certificate is there, with its CRL in issuers/crl",
+    );
+  } else if (
+    readdirSync(join(folder, "issuers", "crl")).length === 0 &&
+    readdirSync(join(folder, "trusted", "crl")).length === 0
+  ) {
+    warnings.push(
+      `no CRL of ${issuer} is in ${join(folder, "issuers", "crl")}; the server refuses the client ` +
+        "(BadCertificateRevocationUnknown) until the CA's CRL is there",
+    );
+  }
+  return warnings;
+}
+
+export function isExpired(entry: StoredCertificate, now = new Date()): boolean {
+  return Date.parse(entry.notAfter) <= now.getTime();
+}
+
+function isSelfSigned(certificate: X509Certificate): boolean {
+  return certificate.checkIssued(certificate) && certificate.verify(certificate.publicKey);
+}
+
+function readCertificates(folder: string): X509Certificate[] {
+  if (!existsSync(folder)) return [];
+  return readdirSync(folder).flatMap((name) => {
+    try {
+      return [new X509Certificate(readFileSync(join(folder, name)))];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /**
@@ -138,6 +224,7 @@ function findOne(
   dataDir: string,
   target: string,
   status: StoredCertificate["status"],
+  store: StoreKind | undefined,
 ): StoredCertificate {
   const wanted = target.replace(/:/g, "").toLowerCase();
   if (!/^[0-9a-f]{8,40}$/.test(wanted)) {
@@ -148,16 +235,31 @@ function findOne(
     );
   }
   const matches = listCertificates(dataDir).filter(
-    (entry) => entry.status === status && entry.thumbprint.startsWith(wanted),
+    (entry) =>
+      entry.status === status &&
+      entry.thumbprint.startsWith(wanted) &&
+      (store === undefined || entry.store === store),
   );
   if (matches.length === 1) return matches[0] as StoredCertificate;
-  const what =
-    matches.length === 0
-      ? `no ${status} certificate has`
-      : `${matches.length} ${status} certificates have`;
+  const where = store === undefined ? "" : ` ${store === "users" ? "user" : "application"}`;
+  if (matches.length === 0) {
+    throw new GatewayError(
+      "CLI_USAGE",
+      `no ${status}${where} certificate has thumbprint ${wanted}; run iomt-gateway opcua list to see them`,
+    );
+  }
+  const thumbprints = new Set(matches.map((entry) => entry.thumbprint));
+  if (thumbprints.size === 1) {
+    throw new GatewayError(
+      "CLI_USAGE",
+      `certificate ${wanted} is ${status} both as an application and as a user; ` +
+        "add --application or --user to choose the list",
+    );
+  }
   throw new GatewayError(
     "CLI_USAGE",
-    `${what} thumbprint ${wanted}; run iomt-gateway opcua list and give the full thumbprint`,
+    `${matches.length} ${status}${where} certificates have thumbprint ${wanted}; ` +
+      "run iomt-gateway opcua list and give the full thumbprint",
   );
 }
 

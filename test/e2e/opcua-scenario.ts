@@ -4,12 +4,14 @@
  * the technician trusted one application and one user before the start.
  */
 import type { ExecutionContext } from "ava";
+import { copyFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { AttributeIds, type ClientSession, type DataValue } from "node-opcua";
 import { setPassword } from "../../src/opcua/passwords.js";
 import { createOpcuaCertificate } from "../../src/pki/dev-ca.js";
 import { runCli } from "../helpers/agent-process.js";
+import { createTestCa } from "../helpers/opcua-ca.js";
 import { freeLoopbackPort } from "../helpers/ports.js";
 import type { ClientOptions } from "../helpers/opcua-client.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -32,6 +34,10 @@ export interface Setup {
   untrusted: ClientOptions["application"];
   user: { cert: string; key: string };
   unknownUser: { cert: string; key: string };
+  /** A client application issued by a CA whose certificate and CRL are in issuers/. */
+  caIssued: ClientOptions["application"];
+  /** Everything the agent wrote to stdout and stderr so far. */
+  agentOutput(): string;
 }
 
 export async function setUpOpcua(t: ExecutionContext, command: string[]): Promise<Setup> {
@@ -68,6 +74,15 @@ export async function setUpOpcua(t: ExecutionContext, command: string[]): Promis
   // The technician trusts the client application and the user before the first start.
   await opcuaCli(t, command, world, ["trust", trusted.cert]);
   await opcuaCli(t, command, world, ["trust", user.cert, "--user"]);
+  // And lets the chain of the hospital CA's applications be checked, as docs/opcua.md says.
+  const ca = await createTestCa(join(dir, "hospital-ca"));
+  const caIssued = {
+    ...(await ca.issue("historian", "urn:test:historian")),
+    uri: "urn:test:historian",
+  };
+  const issuers = join(world.dir, "data", "opcua", "applications", "issuers");
+  copyFileSync(ca.cert, join(issuers, "certs", "hospital-ca.pem"));
+  copyFileSync(ca.crl, join(issuers, "crl", "hospital-ca.crl"));
   const agent = startAgentIn(t, world, command);
   await waitUntil(
     () => {
@@ -87,6 +102,8 @@ export async function setUpOpcua(t: ExecutionContext, command: string[]): Promis
     untrusted,
     user,
     unknownUser,
+    caIssued,
+    agentOutput: () => agent.output(),
   };
 }
 

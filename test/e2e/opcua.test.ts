@@ -12,6 +12,7 @@ import {
   SecurityPolicy,
   StatusCodes,
   TimestampsToReturn,
+  VariantArrayType,
   constructEventFilter,
   type ClientSession,
   type DataValue,
@@ -155,6 +156,25 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
     "the unknown user's certificate is kept for review",
   );
   await expectRejectedThenTrusted(t, setup, { ...trustedOptions, application: setup.untrusted });
+  // A CA in issuers/ lets its client's chain be checked; the client itself still needs trust.
+  await expectRejectedThenTrusted(
+    t,
+    setup,
+    { ...trustedOptions, application: setup.caIssued },
+    "historian",
+  );
+  t.true(refusalLogged(setup, "application", /CN=visitor/), "the refused application is logged");
+  t.true(refusalLogged(setup, "user", /CN=stranger/), "the refused user is logged");
+  t.true(
+    refusalLogged(setup, "application", /CN=historian/, "BadCertificateUntrusted"),
+    "the CA-issued client's chain is complete, only its trust is missing",
+  );
+  t.false(setup.agentOutput().includes("NODE-OPCUA-W26"), "no misleading SAN warning");
+  for (const store of ["applications", "users"]) {
+    const unusedKey = join(world.dir, "data", "opcua", store, "own", "private", "private_key.pem");
+    t.false(existsSync(unusedKey), `no unused key in ${store}`);
+  }
+  await expectDiagnosticsHiddenAndReadOnly(t, session);
 
   const [health] = await world.subscriber.waitFor(
     (m) =>
@@ -191,23 +211,87 @@ test("OPC UA reads, refusals, trust and lost link", async (t) => {
   await subscription.terminate();
 });
 
+/** Returns whether the agent logged a JSON warn line for a refused certificate of `kind`. */
+function refusalLogged(
+  setup: Setup,
+  kind: "application" | "user",
+  subject: RegExp,
+  reason?: string,
+): boolean {
+  return setup
+    .agentOutput()
+    .split("\n")
+    .flatMap((line) => {
+      try {
+        return [
+          JSON.parse(line) as { level?: string; msg?: string; subject?: string; reason?: string },
+        ];
+      } catch {
+        return []; // node-opcua's own text lines
+      }
+    })
+    .some(
+      (record) =>
+        record.level === "warn" &&
+        record.msg === `opcua ${kind} certificate refused` &&
+        subject.test(record.subject ?? "") &&
+        (reason === undefined || record.reason === reason),
+    );
+}
+
+/**
+ * No session sees the list of sessions, and no diagnostics variable is writable. node-opcua's
+ * per-session SubscriptionDiagnosticsArray was writable, and an empty array written there made
+ * the next DeleteSubscriptions end the agent with an uncaught exception.
+ */
+async function expectDiagnosticsHiddenAndReadOnly(t: ExecutionContext, session: ClientSession) {
+  const subscription = await session.createSubscription2({
+    requestedPublishingInterval: 100,
+    publishingEnabled: true,
+    requestedMaxKeepAliveCount: 20,
+    requestedLifetimeCount: 600,
+  });
+  const summary = await session.browse("i=3706"); // Server.ServerDiagnostics.SessionsDiagnosticsSummary
+  t.is(summary.statusCode, StatusCodes.BadNodeIdUnknown, "the sessions list is hidden");
+  t.is((await readValue(session, "i=3707")).statusCode, StatusCodes.BadNodeIdUnknown);
+  const sessionId = session.sessionId.toString();
+  t.is((await readValue(session, sessionId)).statusCode, StatusCodes.BadNodeIdUnknown);
+  const emptyArray = {
+    value: { dataType: DataType.ExtensionObject, arrayType: VariantArrayType.Array, value: [] },
+  };
+  // Server.ServerDiagnostics.ServerDiagnosticsSummary and its EnabledFlag.
+  for (const [nodeId, value] of [
+    ["i=2275", emptyArray],
+    ["i=2294", { value: { dataType: DataType.Boolean, value: false } }],
+  ] as const) {
+    const status = await session.write({ nodeId, attributeId: AttributeIds.Value, value });
+    t.true(
+      status === StatusCodes.BadUserAccessDenied || status === StatusCodes.BadNotWritable,
+      `write to ${nodeId}: ${status.toString()}`,
+    );
+  }
+  await subscription.terminate();
+  t.is((await readValue(session, spo2)).statusCode, StatusCodes.Good, "the agent still serves");
+}
+
 /** An unknown application is refused and kept in rejected/ until `opcua trust` names it. */
 async function expectRejectedThenTrusted(
   t: ExecutionContext,
   setup: Setup,
   options: ClientOptions,
+  name = "visitor",
 ) {
   await t.throwsAsync(connectOpcua(options), { message: /BadSecurityChecksFailed|Bad/ });
   const rejected = join(setup.world.dir, "data", "opcua", "applications", "rejected");
   await waitUntil(
-    () => existsSync(rejected) && readdirSync(rejected).length > 0,
+    () => existsSync(rejected) && readdirSync(rejected).some((file) => file.startsWith(name)),
     5_000,
-    "rejected file",
+    `the rejected file of ${name}`,
   );
   const listed = await opcuaCli(t, setup.command, setup.world, ["list"]);
   const entry = listed
     .split("\n")
-    .find((row) => row.startsWith("rejected") && row.includes("visitor"));
+    .find((row) => row.startsWith("rejected") && row.includes(`CN=${name}`));
   const thumbprint = entry?.split(/\s+/)[2] ?? "";
   t.regex(thumbprint, /^[0-9a-f]{40}$/, listed);
   await opcuaCli(t, setup.command, setup.world, ["trust", thumbprint]);

@@ -92,13 +92,40 @@ test.serial("measurement status follows value and link state", async (t) => {
   t.is(read().statusCode, StatusCodes.Good);
 });
 
+test.serial("device strings follow the link state", async (t) => {
+  const { node, variable } = await shared;
+  const read = (name: string) => variable(name).readValue();
+  node.state(status("connected"));
+  for (const name of ["SerialNumber", "Firmware", "DeviceTime"]) {
+    t.is(read(name).statusCode, StatusCodes.BadWaitingForInitialData, `${name} not yet received`);
+    t.is(read(name).value.value, null);
+  }
+  node.observations({ ...spo2(97), deviceTime: "01/01/26 10:00:00" }, Date.now());
+  t.is(read("DeviceTime").statusCode, StatusCodes.Good);
+  t.is(read("DeviceTime").value.value, "01/01/26 10:00:00");
+  node.state(status("stale"));
+  t.is(read("DeviceTime").statusCode, StatusCodes.UncertainLastUsableValue);
+  node.state(status("lost"));
+  t.is(read("DeviceTime").statusCode, StatusCodes.BadNoCommunication);
+  t.is(read("DeviceTime").value.value, "01/01/26 10:00:00", "the last value is kept");
+  t.is(read("SerialNumber").statusCode, StatusCodes.BadWaitingForInitialData);
+  t.is(read("Model").statusCode, StatusCodes.Good, "the profile's model stays Good");
+  t.is(read("LinkState").statusCode, StatusCodes.Good);
+  node.state(status("connected"));
+  t.is(read("DeviceTime").statusCode, StatusCodes.Good);
+});
+
 test.serial("identity and link state are strings", async (t) => {
   const { node, variable } = await shared;
   t.is(variable("Manufacturer").readValue().value.value, "Masimo");
+  node.state(status("connected"));
   node.identity({ serialNumber: "0000012345", firmware: "7.1" });
+  t.is(variable("SerialNumber").readValue().statusCode, StatusCodes.Good);
   t.is(variable("SerialNumber").readValue().value.value, "0000012345");
   t.is(variable("Firmware").readValue().value.value, "7.1");
   node.state({ ...status("lost"), reason: "link lost: port vanished" });
+  t.is(variable("SerialNumber").readValue().statusCode, StatusCodes.BadNoCommunication);
+  t.is(variable("Firmware").readValue().statusCode, StatusCodes.BadNoCommunication);
   t.is(variable("LinkState").readValue().value.value, "lost");
   t.is(variable("LinkStateReason").readValue().value.value, "link lost: port vanished");
 });

@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { formatProblem } from "../../src/config/problems.js";
@@ -76,7 +76,7 @@ test("an EC certificate, as the MQTT side uses, is refused for OPC UA", async (t
     `  enabled: true\n  certFile: ${pki.server.cert}\n  keyFile: ${pki.server.key}`,
   );
   const problems = problemsOf(file).join("\n");
-  t.regex(problems, /has a ec key; the OPC UA security policies .* need an RSA key/);
+  t.regex(problems, /has an EC key; the OPC UA security policies .* need an RSA key/);
 });
 
 test("enabling OPC UA without a certificate is a configuration problem", async (t) => {
@@ -89,4 +89,45 @@ test("a disabled OPC UA section needs no certificate and checks none", async (t)
   const dir = tempDir(t);
   const file = await configWith(dir, "  enabled: false\n  certFile: /nonexistent.crt");
   t.deepEqual(problemsOf(file), []);
+});
+
+async function opcuaSettings(t: ExecutionContext, settings: string) {
+  const dir = tempDir(t);
+  const cert = await createOpcuaCertificate(join(dir, "opcua"), "opcua-server", {
+    applicationUri: "urn:iomt-gateway:icu3:gw-test",
+  });
+  return configWith(
+    dir,
+    `  enabled: true\n  certFile: ${cert.cert}\n  keyFile: ${cert.key}\n${settings}`,
+  );
+}
+
+const warningsOf = (file: string) => {
+  const result = preflight(file, "check");
+  return result.ok ? (result.prepared.opcua?.warnings ?? []) : result.problems.map(formatProblem);
+};
+
+test("hostname missing from the certificate is a warning", async (t) => {
+  const missing = warningsOf(await opcuaSettings(t, "  hostname: gw-test.icu.example.org"));
+  t.is(missing.length, 1);
+  t.regex(
+    missing[0] ?? "",
+    /opcua\.hostname gw-test\.icu\.example\.org .* not in the subjectAltName .*\(it has DNS:localhost, IP Address:127\.0\.0\.1/,
+  );
+  t.regex(missing[0] ?? "", /Issue the certificate with DNS:gw-test\.icu\.example\.org/);
+  t.deepEqual(warningsOf(await opcuaSettings(t, "  hostname: localhost")), []);
+  t.deepEqual(warningsOf(await opcuaSettings(t, "  hostname: 127.0.0.1")), []);
+});
+
+test("Sign alone is refused, Sign beside encryption warns", async (t) => {
+  const signOnly = problemsOf(
+    await opcuaSettings(t, "  hostname: localhost\n  securityModes: [Sign]"),
+  );
+  t.is(signOnly.length, 1);
+  t.regex(signOnly[0] ?? "", /opcua\.securityModes.*without SignAndEncrypt.*add SignAndEncrypt/);
+  const both = warningsOf(
+    await opcuaSettings(t, "  hostname: localhost\n  securityModes: [SignAndEncrypt, Sign]"),
+  );
+  t.is(both.length, 1);
+  t.regex(both[0] ?? "", /lists Sign: clients may then read values unencrypted/);
 });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { hasCode } from "../../src/errors.js";
 import {
   ensureStores,
+  isExpired,
   listCertificates,
   rejectCertificate,
   storeDir,
@@ -57,7 +58,7 @@ test("a thumbprint that matches nothing names the list command", (t) => {
   const error = t.throws(() => trustCertificate(dataDir, "0123456789abcdef", "applications"));
   t.regex(
     error?.message ?? "",
-    /no rejected certificate has thumbprint 0123456789abcdef; run iomt-gateway opcua list/,
+    /no rejected application certificate has thumbprint 0123456789abcdef; run iomt-gateway opcua list/,
   );
   const text = t.throws(() => trustCertificate(dataDir, "scada", "applications"));
   t.regex(text?.message ?? "", /neither a certificate file nor a thumbprint/);
@@ -81,4 +82,53 @@ test("trust run as root gives the lists to dataDir's owner", async (t) => {
   const entry = trustCertificate(dataDir, cert.cert, "applications");
   t.is(statSync(entry.file).uid, 4321);
   t.is(statSync(join(storeDir(dataDir, "users"), "rejected")).uid, 4321);
+});
+
+test("trust by thumbprint checks the URI as trust FILE does", async (t) => {
+  const dataDir = tempDir(t);
+  const user = await createOpcuaCertificate(tempDir(t), "nurse");
+  ensureStores(dataDir);
+  // As the server does when a client presents a certificate without a URI as its application's.
+  copyFileSync(user.cert, join(storeDir(dataDir, "applications"), "rejected", "nurse.pem"));
+  const [entry] = listCertificates(dataDir);
+  const error = t.throws(() => trustCertificate(dataDir, entry?.thumbprint ?? "", undefined));
+  t.true(hasCode(error, "CLI_USAGE"));
+  t.regex(error?.message ?? "", /no subjectAltName URI, so it cannot be an OPC UA application/);
+  t.deepEqual(
+    listCertificates(dataDir).map((listed) => listed.status),
+    ["rejected"],
+  );
+});
+
+test("reject picks the list when both trust a certificate", async (t) => {
+  const dataDir = tempDir(t);
+  const cert = await createOpcuaCertificate(tempDir(t), "scada", { applicationUri: "urn:scada" });
+  trustCertificate(dataDir, cert.cert, "applications");
+  const asUser = trustCertificate(dataDir, cert.cert, "users");
+  const error = t.throws(() => rejectCertificate(dataDir, asUser.thumbprint));
+  t.regex(
+    error?.message ?? "",
+    /both as an application and as a user; add --application or --user/,
+  );
+  const withdrawn = rejectCertificate(dataDir, asUser.thumbprint, "users");
+  t.is(withdrawn.store, "users");
+  t.deepEqual(
+    listCertificates(dataDir).map((listed) => `${listed.store} ${listed.status}`),
+    ["applications trusted", "users rejected"],
+  );
+});
+
+test("trust warns about an expired certificate", async (t) => {
+  const dataDir = tempDir(t);
+  const cert = await createOpcuaCertificate(tempDir(t), "scada", {
+    applicationUri: "urn:scada",
+    days: 1,
+  });
+  const later = new Date(Date.now() + 3 * 24 * 60 * 60 * 1000);
+  const entry = trustCertificate(dataDir, cert.cert, "applications", later);
+  t.is(entry.warnings.length, 1);
+  t.regex(entry.warnings[0] ?? "", /expired on .*BadCertificateTimeInvalid/);
+  t.true(isExpired(entry, later));
+  t.false(isExpired(entry));
+  t.deepEqual(trustCertificate(dataDir, cert.cert, "applications").warnings, []);
 });
