@@ -89,3 +89,43 @@ test("MEDIBUS corrupt command gets a 0x15 reply", (t) => {
     ["011531360d"],
   );
 });
+
+test("HL7 40000-byte frame is one oversize frame", (t) => {
+  const hl7 = profile("hl7-pcd01-oru.yaml");
+  const pipeline = new DevicePipeline(codecFor(hl7), hl7, host);
+  pipeline.open(0);
+  const frame = Buffer.concat([
+    Buffer.of(0x0b),
+    Buffer.alloc(40_000 - 3, 0x4d),
+    Buffer.of(0x1c, 0x0d),
+  ]);
+  for (let offset = 0; offset < frame.length; offset += 1000) {
+    pipeline.ingest(frame.subarray(offset, offset + 1000), 10);
+  }
+  t.is(pipeline.counters.oversizeFrames, 1);
+  t.is(pipeline.counters.discardedBytes, 40_000);
+});
+
+test("ASTM oversize frame is counted once and NAKed", (t) => {
+  const astm = profile("astm-e1381-blood-gas.yaml");
+  const pipeline = new DevicePipeline(codecFor(astm), astm, host);
+  pipeline.open(0);
+  const enquiry = pipeline.ingest(Buffer.of(0x05), 10);
+  t.deepEqual(
+    enquiry.outgoing.map((item) => item.bytes.toString("hex")),
+    ["06"],
+  );
+  const frame = Buffer.concat([
+    Buffer.from("\x021H|", "latin1"),
+    Buffer.alloc(1000, 0x5a),
+    Buffer.from("\r\x0300\r\n", "latin1"),
+  ]);
+  const outgoing = [];
+  for (const byte of frame) outgoing.push(...pipeline.ingest(Buffer.of(byte), 20).outgoing);
+  t.is(pipeline.counters.oversizeFrames, 1);
+  t.is(pipeline.counters.discardedBytes, frame.length);
+  t.deepEqual(
+    outgoing.map((item) => item.bytes.toString("hex")),
+    ["15"],
+  );
+});
