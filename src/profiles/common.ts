@@ -74,6 +74,12 @@ export function bitMeaningsSchema(example: string) {
     });
 }
 
+/** A closed range of values, bounds included. */
+const valueRangeSchema = z
+  .object({ min: z.number(), max: z.number() })
+  .strict()
+  .refine((range) => range.min <= range.max, { message: "min must not be greater than max" });
+
 /** The mapping of one device code to an IEEE 11073-10101 (MDC) measurement with a UCUM unit. */
 export const measurementSchema = z
   .object({
@@ -91,6 +97,11 @@ export const measurementSchema = z
      * for it. An absent value is not checked. Unset means the device's unit is not checked.
      */
     deviceUnits: z.array(z.string()).min(1).optional(),
+    /**
+     * Plausible values in `unit`, after scaling, bounds included. A value outside it is
+     * published as invalid, because no patient or device setting gives it. Unset means no check.
+     */
+    validRange: valueRangeSchema.optional(),
   })
   .strict();
 
@@ -113,7 +124,7 @@ export const waveMappingSchema = z
     /** Time between two samples, from the device's documented sample rate. */
     samplePeriodMs: z.number().positive().max(1000),
     /** Samples outside this range are the device's invalid markers and publish as null. */
-    validRange: z.object({ min: z.number(), max: z.number() }).strict().optional(),
+    validRange: valueRangeSchema.optional(),
   })
   .strict();
 
