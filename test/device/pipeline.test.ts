@@ -129,3 +129,29 @@ test("ASTM oversize frame is counted once and NAKed", (t) => {
     ["15"],
   );
 });
+
+test("HL7 frame without MSH is a decode error with no reply", (t) => {
+  const hl7 = profile("hl7-pcd01-oru.yaml");
+  const pipeline = new DevicePipeline(codecFor(hl7), hl7, host);
+  pipeline.open(0);
+  const result = pipeline.ingest(Buffer.from("\x0bhello world\x1c\r", "latin1"), 10);
+  t.is(pipeline.counters.frames, 1);
+  t.is(pipeline.counters.decodeErrors, 1);
+  t.deepEqual(result.outgoing, []);
+  t.is(result.errors.length, 1, "the supervisor logs each error as a bad frame");
+  t.regex(result.errors[0]?.message ?? "", /^DECODE_INVALID: HL7 message must start with an MSH/);
+});
+
+test("HL7 message with another field separator is taken", (t) => {
+  const hl7 = profile("hl7-pcd01-oru.yaml");
+  const pipeline = new DevicePipeline(codecFor(hl7), hl7, host);
+  pipeline.open(0);
+  const message = "MSH#^~\\&#MON#ICU#####ORU^R01#M1#P#2.6\rOBX#1#NM#150456^^MDC##97#%\r";
+  const result = pipeline.ingest(Buffer.from(`\x0b${message}\x1c\r`, "latin1"), 10);
+  t.is(pipeline.counters.decodeErrors, 0);
+  t.deepEqual(
+    result.batches.flatMap((batch) => batch.measurements.map((m) => m.value)),
+    [97],
+  );
+  t.regex(result.outgoing[0]?.bytes.toString("latin1") ?? "", /MSA#AA#M1/);
+});
