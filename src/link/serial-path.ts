@@ -34,7 +34,7 @@ export function checkSerialPath(path: string): SerialPathCheck {
   return { ok: true };
 }
 
-/** The message for a port that failed to open because it is not a terminal (ENOTTY). */
+/** Builds the message for a port that failed to open because it is not a terminal (ENOTTY). */
 export function notSerialDeviceMessage(path: string, detail: string): string {
   return `${path} is not a serial device (ENOTTY: ${detail}); ${fix}`;
 }
@@ -50,9 +50,9 @@ function notCharacterDevice(stats: Stats): string | undefined {
 }
 
 /**
- * Returns the Linux device class of a character device from sysfs ("tty" for serial ports,
- * "mem" for /dev/null), or undefined where sysfs has no entry, as for /dev/pts ptys and on
- * other systems; those are not rejected.
+ * Reads the Linux device class of a character device from sysfs: "tty" for serial ports,
+ * "mem" for /dev/null. Returns undefined where sysfs has no entry, as for /dev/pts ptys and
+ * on other systems, so such devices are not rejected.
  */
 function linuxDeviceClass(stats: Stats): string | undefined {
   const major = Math.floor(stats.rdev / 256) & 0xfff;

@@ -14,8 +14,8 @@ export interface RunningSimulator {
   /** Counters of the current simulated device. */
   stats(): Readonly<Record<string, number>>;
   /**
-   * Settles with the reason when the serial port goes away by itself (its pty pair ended, the
-   * adapter was unplugged); never settles for a TCP server or after stop().
+   * Settles with the reason when the serial port goes away by itself, as when its pty pair
+   * ends or the adapter is unplugged. It never settles for a TCP server or after stop().
    */
   lost: Promise<string>;
   stop(): Promise<void>;

@@ -10,9 +10,9 @@
  *   UCUM) is checked against the mapping's deviceUnits, OBX-11 the result status (X or D: no
  *   value) and OBX-14 the observation time, else OBR-7, else MSH-7.
  *
- * Two NM OBX with the same code and observation time in one message would publish two values
- * for one measurement in one record, so the later OBX is used and the earlier one is reported
- * as skipped (a decode error the session still acknowledges with AA).
+ * Two NM OBX with the same code and observation time would put two values of one measurement
+ * in one record. So the later OBX is used, and the earlier one is reported as skipped: a
+ * decode error in a message the session still acknowledges with AA.
  *
  * PID, PV1 and every other segment are not read, so patient identity never reaches a record.
  * A message the gateway cannot take (not ORU^R01, no MSH-10, not version 2.x) is
