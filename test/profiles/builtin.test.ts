@@ -61,10 +61,7 @@ test("invalid profile reports each problem with its line", (t) => {
 });
 
 /** Writes the Masimo profile with `edit` applied and returns the load problems. */
-function problemsOfEdited(
-  t: ExecutionContext,
-  edit: (text: string) => string,
-) {
+function problemsOfEdited(t: ExecutionContext, edit: (text: string) => string) {
   const original = readFileSync(join(repoProfiles, "masimo-radical7-ascii1.yaml"), "utf8");
   const text = edit(original);
   t.not(text, original, "the edit applies");
