@@ -10,6 +10,7 @@ import { loadConfig, resolveSetting } from "./config/load.js";
 import { isRecord, parsePath, type Locate, type Problem } from "./config/problems.js";
 import type { GatewayConfig } from "./config/schema.js";
 import { uncoveredDestinationProblems } from "./egress/destinations.js";
+import { checkSerialPath } from "./link/serial-path.js";
 import { keyOwnerProblem, readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
 import { usersFileProblems } from "./opcua/passwords.js";
 import {
@@ -36,6 +37,8 @@ export interface Prepared {
   tls: TlsMaterial;
   /** The OPC UA server's certificate, when opcua.enabled. */
   opcua?: OpcuaCertificate;
+  /** Findings that do not stop a start, such as a serial adapter that is unplugged now. */
+  warnings: Problem[];
 }
 
 export { keyOwnerProblem };
@@ -73,6 +76,8 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
   if (dataDir !== undefined) problems.push({ file: configFile, path: "dataDir", message: dataDir });
   const outbox = outboxFileProblem(join(config.dataDir, outboxFileName));
   if (outbox !== undefined) problems.push({ file: configFile, path: "dataDir", message: outbox });
+  const serial = serialPathFindings(config, configFile);
+  problems.push(...serial.problems);
 
   if (problems.length > 0 || !tls.ok) {
     return { ok: false, problems: withPositions(problems, configFile, locate) };
@@ -87,8 +92,32 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
       profileOverrides: profileSet.overrides,
       tls: tls.tls,
       ...(opcua.certificate === undefined ? {} : { opcua: opcua.certificate }),
+      warnings: withPositions(serial.warnings, configFile, locate),
     },
   };
+}
+
+/**
+ * Checks each serial link's path without opening it. A path that does not exist is a warning,
+ * because a USB adapter may be unplugged while the gateway is set up; `run` retries it.
+ */
+function serialPathFindings(
+  config: GatewayConfig,
+  configFile: string,
+): { problems: Problem[]; warnings: Problem[] } {
+  const findings = { problems: [] as Problem[], warnings: [] as Problem[] };
+  config.devices.forEach((device, index) => {
+    if (device.link.kind !== "serial") return;
+    const checked = checkSerialPath(device.link.path);
+    if (checked.ok) return;
+    const problem = {
+      file: configFile,
+      path: `devices[${index}].link.path`,
+      message: checked.message,
+    };
+    (checked.missing ? findings.warnings : findings.problems).push(problem);
+  });
+  return findings;
 }
 
 /** Checks the OPC UA server's certificate and key, only when the server is enabled. */

@@ -13,8 +13,9 @@ the CA bundle, the client certificate and its key (readable, matching, not expir
 by the user running the check and not readable by other users), the OPC UA server certificate
 when opcua.enabled (RSA, its subjectAltName URI is the applicationUri), and writes a test file
 in the data folder. Run it as the agent's user. Prints every problem with its place in the file, and
-each profile in profilesDir that replaces a built-in one.
-Exit status: 0 when everything is valid, 1 otherwise.
+each profile in profilesDir that replaces a built-in one. A serial link.path must be a serial
+port; one that does not exist yet (an unplugged USB adapter) is printed as a warning.
+Exit status: 0 when everything is valid, warnings included, 1 otherwise.
 
 Options:
   --config FILE   The YAML configuration file.
@@ -34,8 +35,11 @@ export function checkCommand(args: string[]): Promise<number> {
     for (const problem of checked.problems) process.stderr.write(`  ${formatProblem(problem)}\n`);
     return Promise.resolve(1);
   }
-  const { config, profiles, profileOverrides, tls, opcua } = checked.prepared;
-  process.stdout.write(`${configFile}: valid\n`);
+  const { config, profiles, profileOverrides, tls, opcua, warnings } = checked.prepared;
+  const count = warnings.length;
+  const noted = count === 0 ? "" : ` with ${count} ${count === 1 ? "warning" : "warnings"}`;
+  process.stdout.write(`${configFile}: valid${noted}\n`);
+  for (const warning of warnings) process.stdout.write(`  warning: ${formatProblem(warning)}\n`);
   process.stdout.write(
     `  site ${config.site}, gateway ${config.gateway}, broker ${redactUrl(config.broker.url)}\n`,
   );

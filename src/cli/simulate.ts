@@ -8,7 +8,8 @@ import { findProfile } from "./find-profile.js";
 const help = `Usage: iomt-gateway simulate --profile ID (--port PATH | --tcp-port N) [options]
 
 Stands in for a bedside device: speaks the profile's protocol byte for byte, including its
-session rules, on a serial port or as a TCP server like a serial device server.
+session rules, on a serial port or as a TCP server like a serial device server. Stops on
+SIGTERM or SIGINT with status 0, and with status 1 when its serial port goes away.
 
 Options:
   --profile ID          Profile id, such as masimo-radical7-ascii1, draeger-medibus-evita4 or
@@ -66,19 +67,35 @@ export async function simulateCommand(args: string[]): Promise<number> {
     profileDirsOption(values["profiles-dir"]),
   );
   const options = simulatorOptions(values);
+  if (options.waveRate !== undefined && Object.keys(profile.waves).length === 0) {
+    throw new GatewayError(
+      "CLI_USAGE",
+      `--wave-rate: profile ${profile.id} maps no waves, so its simulator sends none; ` +
+        "remove --wave-rate or pick a profile with waves, such as ge-datex-s5-monitor",
+    );
+  }
   const log = createLogger({ level: "info", format: "text" }, "simulate");
 
   const running =
     values.port !== undefined
       ? await runSerialSimulator(profile, values.port, options, log)
       : await runTcpSimulator(profile, values.host ?? "127.0.0.1", tcpPort, options, log);
-  await new Promise<void>((resolve) => {
-    process.once("SIGTERM", resolve);
-    process.once("SIGINT", resolve);
+  const lost = await new Promise<string | undefined>((resolve) => {
+    process.once("SIGTERM", () => resolve(undefined));
+    process.once("SIGINT", () => resolve(undefined));
+    void running.lost.then(resolve);
   });
   await running.stop();
-  log.info("simulator stopped", running.stats());
-  return 0;
+  if (lost === undefined) {
+    log.info("simulator stopped", running.stats());
+    return 0;
+  }
+  log.error(
+    "serial port is gone, so the simulator stops; start it again once the port exists " +
+      "(socat running, adapter plugged in)",
+    { port: values.port, reason: lost, ...running.stats() },
+  );
+  return 1;
 }
 
 function simulatorOptions(values: SimulateValues): SimulatorOptions {

@@ -21,7 +21,10 @@ export interface MappingResult {
   measurements: Measurement[];
   /** Device codes the profile has no mapping for: counted and reported, never silent. */
   unmapped: string[];
-  /** Mapped values whose text was neither a number nor an absent marker. */
+  /**
+   * Mapped values whose text was neither a number nor an absent marker, or whose unit or
+   * number the mapping does not accept (deviceUnits, validRange).
+   */
   invalid: RawValue[];
 }
 
@@ -56,7 +59,8 @@ export class MeasurementMapper {
           : { value: null, absentReason: raw.absentReason };
       // An absent value has no unit to check, and devices often leave the unit out with it.
       const wrongUnit = parsed.value !== null && !unitMatches(raw, mapping);
-      if (wrongUnit) parsed = { value: null, absentReason: "invalid" };
+      const outOfRange = parsed.value !== null && !inValidRange(parsed.value, mapping);
+      if (wrongUnit || outOfRange) parsed = { value: null, absentReason: "invalid" };
       // A device's own invalid marker is data, not a value the gateway failed to read.
       if (raw.absentReason === undefined && parsed.absentReason === "invalid") {
         result.invalid.push(raw);
@@ -97,6 +101,11 @@ export class MeasurementMapper {
 function unitMatches(raw: RawValue, mapping: MeasurementMapping): boolean {
   if (mapping.deviceUnits === undefined) return true;
   return mapping.deviceUnits.includes(raw.unit ?? "");
+}
+
+function inValidRange(value: number, mapping: MeasurementMapping): boolean {
+  const range = mapping.validRange;
+  return range === undefined || (value >= range.min && value <= range.max);
 }
 
 function measurementOf(deviceCode: string, mapping: MeasurementMapping) {

@@ -153,6 +153,10 @@ export class DevicePipeline {
     for (const event of this.framer.push(chunk)) {
       if (event.kind === "discard") {
         this.countDiscards([event]);
+        // An oversized frame is answered like any frame the decoder rejects (ASTM NAK).
+        if (event.reason === "oversize") {
+          result.outgoing.push(...(this.session.onInvalidFrame?.(nowMs, Buffer.alloc(0)) ?? []));
+        }
         continue;
       }
       this.counters.frames++;

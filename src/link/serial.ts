@@ -1,8 +1,9 @@
 /** A serial port connector on serialport, with the settings from the firmware profile. */
-import { existsSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { SerialPort } from "serialport";
 import { GatewayError, messageOf } from "../errors.js";
 import type { SerialSettings } from "../profiles/common.js";
+import { checkSerialPath, notSerialDeviceMessage } from "./serial-path.js";
 import { maxPendingWriteBytes, type Connector, type LinkConnection } from "./types.js";
 
 const parityLetter = { none: "N", even: "E", odd: "O" } as const;
@@ -37,14 +38,8 @@ function realTarget(path: string): string | undefined {
 }
 
 function openSerial(path: string, settings: SerialSettings): Promise<LinkConnection> {
-  if (!existsSync(path)) {
-    return Promise.reject(
-      new GatewayError(
-        "LINK_OPEN_FAILED",
-        `serial port ${path} does not exist; check the cable and the path`,
-      ),
-    );
-  }
+  const checked = checkSerialPath(path);
+  if (!checked.ok) return Promise.reject(new GatewayError("LINK_OPEN_FAILED", checked.message));
   const port = new SerialPort({
     path,
     baudRate: settings.baudRate,
@@ -59,11 +54,11 @@ function openSerial(path: string, settings: SerialSettings): Promise<LinkConnect
   return new Promise((resolve, reject) => {
     port.open((error) => {
       if (error) {
-        reject(
-          new GatewayError("LINK_OPEN_FAILED", `cannot open ${path}: ${error.message}`, {
-            cause: error,
-          }),
-        );
+        // A character device that is no terminal fails its first termios call with ENOTTY.
+        const message = /ENOTTY|Inappropriate ioctl/.test(error.message)
+          ? notSerialDeviceMessage(path, error.message)
+          : `cannot open ${path}: ${error.message}`;
+        reject(new GatewayError("LINK_OPEN_FAILED", message, { cause: error }));
         return;
       }
       // Flow control owns RTS when rtscts is on; otherwise set the levels the profile names.

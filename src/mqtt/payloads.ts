@@ -20,22 +20,36 @@ export const gatewayStatePayload = z
   })
   .describe("Retained. Set to offline by the broker (last will) when the agent vanishes.");
 
-const countersSchema = z.object({
-  bytesIn: z.number().int(),
-  bytesOut: z.number().int(),
-  frames: z.number().int(),
-  checksumErrors: z.number().int(),
-  decodeErrors: z.number().int(),
-  discardedBytes: z.number().int(),
-  oversizeFrames: z.number().int(),
-  unmappedValues: z.number().int(),
-  invalidValues: z.number().int(),
-  unexpectedFrames: z
-    .number()
-    .int()
-    .describe("Valid frames that answered no request; values dropped"),
-  reconnects: z.number().int(),
-});
+/** A count since the agent started; counts never go down. */
+const count = (description: string) => z.number().int().nonnegative().describe(description);
+
+const countersSchema = z
+  .object({
+    bytesIn: count("Bytes received from the device"),
+    bytesOut: count("Bytes sent to the device: requests, keep-alives and acknowledgements"),
+    frames: count(
+      "Frames cut from the byte stream, bad ones included: a frame that then fails its " +
+        "checksum or decoding counts here and in checksumErrors or decodeErrors",
+    ),
+    checksumErrors: count("Frames whose checksum or frame check sequence was wrong; skipped"),
+    decodeErrors: count(
+      "Frames, or parts of frames, the decoder could not read (bad layout, an HL7 message " +
+        "without a readable MSH, an invalid device time); skipped",
+    ),
+    discardedBytes: count(
+      "Bytes that became no frame: noise between frames, oversized frames, half frames at a " +
+        "reconnect",
+    ),
+    oversizeFrames: count("Frames longer than the profile's maxFrameBytes; each counts once"),
+    unmappedValues: count("Values whose device code the profile does not map; see unmappedCodes"),
+    invalidValues: count(
+      "Mapped values published as null with absentReason invalid: not a number, a unit other " +
+        "than the profile's deviceUnits, or outside its validRange",
+    ),
+    unexpectedFrames: count("Valid frames that answered no request; values dropped"),
+    reconnects: count("Times the link went down after it was open"),
+  })
+  .describe("Link and decoding counters of this device since the agent started");
 
 export const deviceStatePayload = z
   .object({

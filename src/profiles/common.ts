@@ -74,6 +74,21 @@ export function bitMeaningsSchema(example: string) {
     });
 }
 
+/**
+ * Multiplier applied to the number the device sent. 0 would publish every value as 0, and
+ * zod's number already rejects infinities.
+ */
+const scaleSchema = z
+  .number()
+  .refine((scale) => scale !== 0, { message: "must not be 0; a scale of 0 makes every value 0" })
+  .default(1);
+
+/** A closed range of values, bounds included. */
+const valueRangeSchema = z
+  .object({ min: z.number(), max: z.number() })
+  .strict()
+  .refine((range) => range.min <= range.max, { message: "min must not be greater than max" });
+
 /** The mapping of one device code to an IEEE 11073-10101 (MDC) measurement with a UCUM unit. */
 export const measurementSchema = z
   .object({
@@ -82,8 +97,7 @@ export const measurementSchema = z
       .string()
       .regex(/^MDC_[A-Z0-9_]+$/, "must be an MDC reference id like MDC_PULS_OXIM_SAT_O2"),
     unit: z.string().min(1).describe("UCUM unit code, such as %, /min, mm[Hg], mbar"),
-    /** Multiplier applied to the number the device sent. */
-    scale: z.number().default(1),
+    scale: scaleSchema,
     /**
      * Unit texts the device may send with this value, for protocols that carry a unit (ASTM
      * R.5, the identifier of HL7 OBX-6); "" matches a value sent without a unit. A value sent
@@ -91,6 +105,11 @@ export const measurementSchema = z
      * for it. An absent value is not checked. Unset means the device's unit is not checked.
      */
     deviceUnits: z.array(z.string()).min(1).optional(),
+    /**
+     * Plausible values in `unit`, after scaling, bounds included. A value outside it is
+     * published as invalid, because no patient or device setting gives it. Unset means no check.
+     */
+    validRange: valueRangeSchema.optional(),
   })
   .strict();
 
@@ -108,12 +127,12 @@ export const waveMappingSchema = z
       .regex(/^MDC_[A-Z0-9_]+$/, "must be an MDC reference id like MDC_PRESS_BLD_ART"),
     unit: z.string().min(1).describe("UCUM unit code of the scaled value, such as mV or mm[Hg]"),
     /** value = sample * scale + offset */
-    scale: z.number().default(1),
+    scale: scaleSchema,
     offset: z.number().default(0),
     /** Time between two samples, from the device's documented sample rate. */
     samplePeriodMs: z.number().positive().max(1000),
     /** Samples outside this range are the device's invalid markers and publish as null. */
-    validRange: z.object({ min: z.number(), max: z.number() }).strict().optional(),
+    validRange: valueRangeSchema.optional(),
   })
   .strict();
 

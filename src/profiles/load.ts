@@ -5,9 +5,15 @@
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { problemsFromIssues, yamlErrorMessage, type Problem } from "../config/problems.js";
+import {
+  positionOf,
+  problemsFromIssues,
+  yamlErrorMessage,
+  type Problem,
+} from "../config/problems.js";
 import { readYamlFile } from "../config/yaml-file.js";
 import { messageOf } from "../errors.js";
+import { checkProfile } from "./checks.js";
 import { profileSchema, type Profile } from "./schema.js";
 
 export interface LoadedProfile {
@@ -100,20 +106,10 @@ export function loadProfileFile(
     );
     return { ok: false, problems };
   }
-  const patternProblems = checkPatterns(file, parsed.data);
-  if (patternProblems.length > 0) return { ok: false, problems: patternProblems };
+  const locate = (path: readonly (string | number)[]) =>
+    positionOf(yaml.document, yaml.lines, path);
+  const checkProblems = checkProfile(file, parsed.data, locate);
+  if (checkProblems.length > 0) return { ok: false, problems: checkProblems };
   const sha256 = createHash("sha256").update(yaml.text).digest("hex");
   return { ok: true, loaded: { profile: parsed.data, file, sha256 } };
-}
-
-function checkPatterns(file: string, profile: Profile): Problem[] {
-  return profile.absentPatterns.flatMap((pattern, index) => {
-    try {
-      new RegExp(pattern);
-      return [];
-    } catch (error) {
-      const message = `is not a valid regular expression (${(error as Error).message})`;
-      return [{ file, path: `absentPatterns[${index}]`, message }];
-    }
-  });
 }

@@ -149,6 +149,7 @@ export interface Session {
   /**
    * Called with a frame the decoder rejected as DECODE_INVALID, for protocols that answer
    * every frame (ASTM NAK, HL7 MSA AE or AR). Sessions that do not answer leave it unset.
+   * The pipeline also calls it with an empty buffer when the framer drops a frame as oversize.
    */
   onInvalidFrame?(nowMs: number, frame: Buffer): Outgoing[];
   /**

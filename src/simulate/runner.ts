@@ -13,6 +13,11 @@ import { codecFor } from "../protocols/registry.js";
 export interface RunningSimulator {
   /** Counters of the current simulated device. */
   stats(): Readonly<Record<string, number>>;
+  /**
+   * Settles with the reason when the serial port goes away by itself, as when its pty pair
+   * ends or the adapter is unplugged. It never settles for a TCP server or after stop().
+   */
+  lost: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -63,11 +68,21 @@ export async function runSerialSimulator(
   port.on("error", (error) =>
     log.warn("simulator port error", { port: path, error: error.message }),
   );
+  let stopping = false;
+  const lost = new Promise<string>((resolve) => {
+    // serialport emits close more than once for a port that failed, so only the first counts.
+    port.once("close", (error?: Error) => {
+      driver.stop();
+      if (!stopping) resolve(error === undefined ? "the port was closed" : error.message);
+    });
+  });
   log.info("simulating device", { profile: profile.id, port: path });
   return {
     stats: () => simulator.stats,
+    lost,
     stop: () =>
       new Promise((resolve) => {
+        stopping = true;
         driver.stop();
         if (!port.isOpen) return resolve();
         port.close(() => resolve());
@@ -98,7 +113,7 @@ export async function runTcpSimulator(
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (error: NodeJS.ErrnoException) => reject(listenError(error, host, port)));
     server.listen(port, host, () => resolve());
   });
   const address = server.address();
@@ -107,10 +122,29 @@ export async function runTcpSimulator(
   return {
     port: boundPort,
     stats: () => current?.stats ?? {},
+    // A listening server has no port to lose; each connection starts a new device.
+    lost: new Promise<string>(() => undefined),
     stop: () =>
       new Promise((resolve) => {
         for (const socket of sockets) socket.destroy();
         server.close(() => resolve());
       }),
   };
+}
+
+/** Names the address and the fix when the TCP server cannot listen. */
+function listenError(error: NodeJS.ErrnoException, host: string, port: number): GatewayError {
+  const hints: Record<string, string> = {
+    EADDRINUSE:
+      "another program listens on it; stop that program, or give another --tcp-port " +
+      "(0 picks a free port)",
+    EACCES: "ports below 1024 need root or CAP_NET_BIND_SERVICE; give a --tcp-port of 1024 or more",
+    EADDRNOTAVAIL: "the address is not one of this machine's; check --host",
+  };
+  const hint = hints[error.code ?? ""] ?? "check --host and --tcp-port";
+  return new GatewayError(
+    "LINK_OPEN_FAILED",
+    `cannot listen on ${host}:${port} (${error.code ?? error.message}): ${hint}`,
+    { cause: error },
+  );
 }

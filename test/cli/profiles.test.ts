@@ -35,6 +35,6 @@ test("profiles check runs a Nonin profile's vectors and reports a failure", asyn
   writeFileSync(file, broken);
   const result = await runCli(cliCommand("source"), ["profiles", "check", file], dir);
   t.is(result.code, 1);
-  t.regex(result.output, /1 of 5 vectors FAIL/);
+  t.regex(result.output, /1 of 6 vectors FAIL/);
   t.regex(result.output, /PROFILE_VECTOR_FAILED: heart rate above 127: observations: expected/);
 });

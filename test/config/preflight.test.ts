@@ -235,3 +235,43 @@ const runsAsRoot = process.getuid?.() === 0;
   t.regex(problem?.message ?? "", /chown the key to that user/);
   t.is(problem?.line, 8);
 });
+
+const serialLink = (path: string) => `link: { kind: serial, path: ${path} }`;
+const tcpLink = "link: { kind: tcp, host: 127.0.0.1, port: 4001 }";
+
+test("serial path that is a file or folder is a problem", async (t) => {
+  const { base, check, dir } = await setup(t);
+  const file = join(dir, "not-a-port");
+  writeFileSync(file, "");
+  const cases = [
+    [file, /not-a-port is a regular file, not a serial port; set link\.path/],
+    [dir, /is a directory, not a serial port/],
+    // /dev/null is a character device, but sysfs puts it in class mem, not tty.
+    ["/dev/null", /\/dev\/null is a character device of class mem, not a serial port/],
+  ] as const;
+  for (const [path, pattern] of cases) {
+    const problems = problemsOf(t, check(base.replace(tcpLink, serialLink(path))));
+    const problem = findProblem(t, problems, "devices[0].link.path");
+    t.regex(problem?.message ?? "", pattern, path);
+    t.is(problem?.line, 12, `${path}: line`);
+  }
+});
+
+test("serial path that does not exist is a warning", async (t) => {
+  const { base, check, dir } = await setup(t);
+  const result = check(base.replace(tcpLink, serialLink(join(dir, "ttyUSB9"))));
+  if (!result.ok) return t.fail(result.problems.map(formatProblem).join("\n"));
+  const [warning] = result.prepared.warnings;
+  t.is(result.prepared.warnings.length, 1);
+  t.is(warning?.path, "devices[0].link.path");
+  t.regex(warning?.message ?? "", /ttyUSB9 does not exist; plug in the adapter or set link\.path/);
+  t.is(warning?.line, 12);
+});
+
+test("serial path of a terminal device passes", async (t) => {
+  const { base, check } = await setup(t);
+  // /dev/ptmx is in sysfs class tty, like a USB serial adapter, and check never opens it.
+  const result = check(base.replace(tcpLink, serialLink("/dev/ptmx")));
+  t.true(result.ok, result.ok ? "" : result.problems.map(formatProblem).join("\n"));
+  t.deepEqual(result.ok ? result.prepared.warnings : undefined, []);
+});

@@ -81,3 +81,37 @@ test("number too large for a double is invalid, not null", (t) => {
   t.is(measurement?.value, null);
   t.is(measurement?.absentReason, "invalid");
 });
+
+const ranged = {
+  ...profile,
+  measurements: {
+    SPO2: { ...profile.measurements.SPO2, validRange: { min: 0, max: 100 } },
+    TEMP: { ...profile.measurements.TEMP, validRange: { min: 25, max: 45 } },
+  },
+};
+
+const rangeCases: { code: string; text: string; value: number | null }[] = [
+  { code: "SPO2", text: "-97", value: null },
+  { code: "SPO2", text: "099999999999999999999", value: null },
+  { code: "SPO2", text: "100.1", value: null },
+  { code: "SPO2", text: "100", value: 100 },
+  { code: "SPO2", text: "0", value: 0 },
+  // The range applies to the scaled value: 450 * 0.1 is 45 Cel.
+  { code: "TEMP", text: "450", value: 45 },
+  { code: "TEMP", text: "451", value: null },
+];
+
+for (const { code, text, value } of rangeCases) {
+  test(`validRange maps ${code} ${JSON.stringify(text)} to ${String(value)}`, (t) => {
+    const result = new MeasurementMapper(ranged).map([{ deviceCode: code, text }], false);
+    t.is(result.measurements[0]?.value, value);
+    t.is(result.measurements[0]?.absentReason, value === null ? "invalid" : undefined);
+    t.is(result.invalid.length, value === null ? 1 : 0, "counted as invalid");
+  });
+}
+
+test("validRange leaves an absent value absent", (t) => {
+  const result = new MeasurementMapper(ranged).map([{ deviceCode: "SPO2", text: "---" }], false);
+  t.is(result.measurements[0]?.absentReason, "absent");
+  t.deepEqual(result.invalid, []);
+});

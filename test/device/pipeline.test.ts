@@ -89,3 +89,69 @@ test("MEDIBUS corrupt command gets a 0x15 reply", (t) => {
     ["011531360d"],
   );
 });
+
+test("HL7 40000-byte frame is one oversize frame", (t) => {
+  const hl7 = profile("hl7-pcd01-oru.yaml");
+  const pipeline = new DevicePipeline(codecFor(hl7), hl7, host);
+  pipeline.open(0);
+  const frame = Buffer.concat([
+    Buffer.of(0x0b),
+    Buffer.alloc(40_000 - 3, 0x4d),
+    Buffer.of(0x1c, 0x0d),
+  ]);
+  for (let offset = 0; offset < frame.length; offset += 1000) {
+    pipeline.ingest(frame.subarray(offset, offset + 1000), 10);
+  }
+  t.is(pipeline.counters.oversizeFrames, 1);
+  t.is(pipeline.counters.discardedBytes, 40_000);
+});
+
+test("ASTM oversize frame is counted once and NAKed", (t) => {
+  const astm = profile("astm-e1381-blood-gas.yaml");
+  const pipeline = new DevicePipeline(codecFor(astm), astm, host);
+  pipeline.open(0);
+  const enquiry = pipeline.ingest(Buffer.of(0x05), 10);
+  t.deepEqual(
+    enquiry.outgoing.map((item) => item.bytes.toString("hex")),
+    ["06"],
+  );
+  const frame = Buffer.concat([
+    Buffer.from("\x021H|", "latin1"),
+    Buffer.alloc(1000, 0x5a),
+    Buffer.from("\r\x0300\r\n", "latin1"),
+  ]);
+  const outgoing = [];
+  for (const byte of frame) outgoing.push(...pipeline.ingest(Buffer.of(byte), 20).outgoing);
+  t.is(pipeline.counters.oversizeFrames, 1);
+  t.is(pipeline.counters.discardedBytes, frame.length);
+  t.deepEqual(
+    outgoing.map((item) => item.bytes.toString("hex")),
+    ["15"],
+  );
+});
+
+test("HL7 frame without MSH is a decode error with no reply", (t) => {
+  const hl7 = profile("hl7-pcd01-oru.yaml");
+  const pipeline = new DevicePipeline(codecFor(hl7), hl7, host);
+  pipeline.open(0);
+  const result = pipeline.ingest(Buffer.from("\x0bhello world\x1c\r", "latin1"), 10);
+  t.is(pipeline.counters.frames, 1);
+  t.is(pipeline.counters.decodeErrors, 1);
+  t.deepEqual(result.outgoing, []);
+  t.is(result.errors.length, 1, "the supervisor logs each error as a bad frame");
+  t.regex(result.errors[0]?.message ?? "", /^DECODE_INVALID: HL7 message must start with an MSH/);
+});
+
+test("HL7 message with another field separator is taken", (t) => {
+  const hl7 = profile("hl7-pcd01-oru.yaml");
+  const pipeline = new DevicePipeline(codecFor(hl7), hl7, host);
+  pipeline.open(0);
+  const message = "MSH#^~\\&#MON#ICU#####ORU^R01#M1#P#2.6\rOBX#1#NM#150456^^MDC##97#%\r";
+  const result = pipeline.ingest(Buffer.from(`\x0b${message}\x1c\r`, "latin1"), 10);
+  t.is(pipeline.counters.decodeErrors, 0);
+  t.deepEqual(
+    result.batches.flatMap((batch) => batch.measurements.map((m) => m.value)),
+    [97],
+  );
+  t.regex(result.outgoing[0]?.bytes.toString("latin1") ?? "", /MSA#AA#M1/);
+});

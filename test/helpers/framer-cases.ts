@@ -14,6 +14,8 @@ export const hex = (bytes: Uint8Array) =>
 export interface FramerOutcome {
   frames: string[];
   discarded: Partial<Record<DiscardReason, number>>;
+  /** Oversize discard events, because the pipeline counts each one as an oversize frame. */
+  oversizeEvents: number;
   buffered: number;
 }
 
@@ -23,13 +25,14 @@ function collect(events: FramerEvent[], outcome: FramerOutcome): void {
       outcome.frames.push(hex(event.bytes));
     } else {
       outcome.discarded[event.reason] = (outcome.discarded[event.reason] ?? 0) + event.byteCount;
+      if (event.reason === "oversize") outcome.oversizeEvents++;
     }
   }
 }
 
 /** Pushes the chunks into `framer` and returns the frames (as hex), discards and buffer. */
 export function feed(framer: Framer, chunks: Uint8Array[], reset = false): FramerOutcome {
-  const outcome: FramerOutcome = { frames: [], discarded: {}, buffered: 0 };
+  const outcome: FramerOutcome = { frames: [], discarded: {}, oversizeEvents: 0, buffered: 0 };
   for (const chunk of chunks) collect(framer.push(chunk), outcome);
   if (reset) collect(framer.reset(), outcome);
   outcome.buffered = framer.bufferedBytes;
@@ -128,6 +131,8 @@ export interface FramerCase {
   reset?: boolean;
   frames: string[];
   discarded?: Partial<Record<DiscardReason, number>>;
+  /** Oversize discard events expected; 0 when unset. */
+  oversizeEvents?: number;
   buffered?: number;
 }
 
@@ -144,6 +149,7 @@ export function testFramerCases(
       const outcome = feed(create(), [input], testCase.reset);
       t.deepEqual(outcome.frames, testCase.frames);
       t.deepEqual(outcome.discarded, testCase.discarded ?? {});
+      t.is(outcome.oversizeEvents, testCase.oversizeEvents ?? 0, "oversize events");
       t.is(outcome.buffered, testCase.buffered ?? 0);
     });
     test(`framer ${testCase.name}, split at every byte`, (t) => {

@@ -8,6 +8,7 @@
  */
 import { GatewayError } from "../../errors.js";
 import type { DecodeResult, Decoder, DeviceRecord, RawAlarm, RawValue } from "../types.js";
+import { deviceTimeProblem } from "./device-time.js";
 import {
   deviceTimeFormats,
   lineTerminators,
@@ -95,10 +96,19 @@ function takeDeviceTime(
   if (format === undefined) return { ok: true, value: { rest: words } };
   const count = format.split(" ").length;
   const candidate = words.slice(0, count).join(" ");
+  const required = profile.fields.deviceTime?.required === true;
   if (deviceTimeFormats[format].test(candidate)) {
-    return { ok: true, value: { deviceTime: candidate, rest: words.slice(count) } };
+    const problem = deviceTimeProblem(format, candidate);
+    const rest = words.slice(count);
+    if (problem === undefined) return { ok: true, value: { deviceTime: candidate, rest } };
+    // The tokens are the time stamp's, so they are consumed even when the time is dropped.
+    if (!required) return { ok: true, value: { rest } };
+    return failure(
+      `the device time stamp ${quote(candidate)} is not a valid ${format} date and time ` +
+        `(${problem}); check the device clock or fields.deviceTime.format`,
+    );
   }
-  if (profile.fields.deviceTime?.required !== true) return { ok: true, value: { rest: words } };
+  if (!required) return { ok: true, value: { rest: words } };
   return failure(
     `the device time stamp at the start of the line must have the form ${format} ` +
       `(got ${quote(candidate)}); a line cut short by lost bytes starts like this, ` +

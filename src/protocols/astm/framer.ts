@@ -10,11 +10,12 @@
  * An STX, ENQ or EOT inside an unfinished frame ends that frame as `garbage` (the sender
  * started again or gave up) and is handled as usual. Bytes outside a frame, ACK and NAK
  * included (the gateway never sends, so they answer nothing), are `garbage`. A frame that
- * grows past `maxFrameBytes` is dropped as `oversize` with the bytes up to the next STX, ENQ
- * or EOT; the sender then gets no reply and its 15 s timer ends the transfer.
+ * grows past `maxFrameBytes` is dropped as one `oversize` event as soon as it does, and the
+ * rest of it, up to the next STX, ENQ or EOT, is `garbage`, so each oversized frame is one
+ * event and its bytes count once. The pipeline lets the session answer that event with NAK.
  */
 import { FramerEventList } from "../framer-events.js";
-import type { DiscardReason, Framer, FramerEvent } from "../types.js";
+import type { Framer, FramerEvent } from "../types.js";
 import { ENQ, EOT, ETB, ETX, STX, TRAILER_BYTES } from "./codec.js";
 
 export interface AstmFramerOptions {
@@ -27,8 +28,6 @@ export class AstmFramer implements Framer {
   private length = 0;
   /** Bytes still expected after ETB or ETX, or -1 while the end character has not come. */
   private trailerLeft = -1;
-  /** Reason for bytes outside a frame: `oversize` while skipping the rest of one. */
-  private idleReason: DiscardReason = "garbage";
 
   constructor(options: AstmFramerOptions) {
     this.buffer = new Uint8Array(options.maxFrameBytes);
@@ -49,7 +48,6 @@ export class AstmFramer implements Framer {
     events.discard(this.length, "truncated");
     this.length = 0;
     this.trailerLeft = -1;
-    this.idleReason = "garbage";
     return events.list;
   }
 
@@ -61,7 +59,7 @@ export class AstmFramer implements Framer {
       this.dropUnfinished(events);
       this.buffer[this.length++] = byte;
     } else if (this.length === 0) {
-      events.discard(1, this.idleReason);
+      events.discard(1, "garbage");
     } else {
       this.append(byte, events);
     }
@@ -71,7 +69,6 @@ export class AstmFramer implements Framer {
     events.discard(this.length, "garbage");
     this.length = 0;
     this.trailerLeft = -1;
-    this.idleReason = "garbage";
   }
 
   private append(byte: number, events: FramerEventList): void {
@@ -79,7 +76,6 @@ export class AstmFramer implements Framer {
       events.discard(this.length + 1, "oversize");
       this.length = 0;
       this.trailerLeft = -1;
-      this.idleReason = "oversize";
       return;
     }
     this.buffer[this.length++] = byte;

@@ -7,6 +7,9 @@
  * - A frame with the expected frame number, or a repeat of the last one: ACK.
  * - A frame with a bad checksum, a bad layout or a frame number out of sequence: NAK. The
  *   sender sends the same frame again and gives up with EOT after 6 NAKs of it.
+ * - A frame longer than maxFrameBytes: NAK as soon as the framer drops it.
+ *   NOTE: that NAK can reach the sender before it has sent the frame's last byte. A sender
+ *   that clears its input before waiting for the reply then times out (15 s) instead.
  * - EOT: the line is neutral again.
  * - No frame or EOT for receiverTimeoutMs (30 s) during a transfer: the line is neutral,
  *   and frames that still arrive are ignored, with their values, until the next ENQ.

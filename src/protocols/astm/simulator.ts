@@ -27,6 +27,14 @@ export interface AstmSimulatorOptions extends SimulatorOptions {
 }
 
 export const SIMULATOR_TICK_MS = 50;
+/** Time of the first simulated result: 2024-01-01 12:00:00 UTC; each message is 1 s later. */
+const simulatedEpochMs = Date.UTC(2024, 0, 1, 12, 0, 0);
+
+/** Formats a time as ASTM E1394 YYYYMMDDHHMMSS, in UTC. */
+function astmTime(ms: number): string {
+  return new Date(ms).toISOString().slice(0, 19).replace(/[-T:]/g, "");
+}
+
 /** Sender timer of LIS01-A2: the wait for a reply to ENQ or to a frame. */
 export const SENDER_TIMEOUT_MS = 15_000;
 /** Wait after a NAK to ENQ (receiver busy) before the next ENQ. */
@@ -180,7 +188,7 @@ export class AstmAnalyzerSimulator implements DeviceSimulator {
   /** Builds one result message; its time stamps are synthetic and count up from 2024-01-01. */
   private message(): Buffer {
     this.sequence++;
-    const time = `20240101${String(120000 + (this.sequence % 5000)).padStart(6, "0")}`;
+    const time = astmTime(simulatedEpochMs + this.sequence * 1000);
     const records = [
       `H|\\^&|||SimBGA^1.0^${this.options.serialNumber}|||||||P|LIS2-A2|${time}`,
       `P|1||${SIMULATED_PATIENT_ID}||${SIMULATED_PATIENT_NAME}||19700101|F`,

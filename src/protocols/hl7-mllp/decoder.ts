@@ -10,6 +10,10 @@
  *   UCUM) is checked against the mapping's deviceUnits, OBX-11 the result status (X or D: no
  *   value) and OBX-14 the observation time, else OBR-7, else MSH-7.
  *
+ * Two NM OBX with the same code and observation time would put two values of one measurement
+ * in one record. So the later OBX is used, and the earlier one is reported as skipped: a
+ * decode error in a message the session still acknowledges with AA.
+ *
  * PID, PV1 and every other segment are not read, so patient identity never reaches a record.
  * A message the gateway cannot take (not ORU^R01, no MSH-10, not version 2.x) is
  * DECODE_INVALID, and the session replies to it with AR or AE.
@@ -57,7 +61,8 @@ export function createHl7Decoder(): Decoder {
     if (rejection !== undefined) return invalid(rejection.reason, text);
 
     const fallbackTime = messageTime(message);
-    const byTime = new Map<string, RawValue[]>();
+    // Per observation time, the OBX of each code: a later OBX with the same code replaces it.
+    const byTime = new Map<string, Map<string, { value: RawValue; setId: string }>>();
     const skipped: GatewayError[] = [];
     for (const segment of message.segments) {
       if (segment.id !== "OBX") continue;
@@ -68,9 +73,18 @@ export function createHl7Decoder(): Decoder {
         continue;
       }
       const time = observation.time ?? fallbackTime ?? "";
-      byTime.set(time, [...(byTime.get(time) ?? []), observation.value]);
+      const values = byTime.get(time) ?? new Map<string, { value: RawValue; setId: string }>();
+      byTime.set(time, values);
+      const { deviceCode } = observation.value;
+      const setId = segment.fields[1] ?? "?";
+      const earlier = values.get(deviceCode);
+      if (earlier !== undefined) skipped.push(repeatedCode(deviceCode, earlier.setId, setId));
+      // Deleting first moves the code to the end, so values keep the order of the OBX used.
+      values.delete(deviceCode);
+      values.set(deviceCode, { value: observation.value, setId });
     }
-    const records: DeviceRecord[] = [...byTime].map(([time, values]) => {
+    const records: DeviceRecord[] = [...byTime].map(([time, byCode]) => {
+      const values = [...byCode.values()].map((entry) => entry.value);
       const record: DeviceRecord = { kind: "numerics", values, snapshot: false };
       if (time !== "") record.deviceTime = time;
       return record;
@@ -108,6 +122,13 @@ function messageTime(message: Hl7Message): string | undefined {
 function firstComponent(message: Hl7Message, field: string | undefined): string | undefined {
   const text = componentsOf(message, field)[0]?.trim() ?? "";
   return text === "" ? undefined : text;
+}
+
+function repeatedCode(deviceCode: string, earlierSetId: string, setId: string): GatewayError {
+  const message =
+    `HL7 OBX-${setId} repeats code ${JSON.stringify(deviceCode)} of OBX-${earlierSetId} with ` +
+    `the same observation time; OBX-${setId} is used and OBX-${earlierSetId} skipped`;
+  return new GatewayError("DECODE_INVALID", message);
 }
 
 function invalid(problem: string, text: string): DecodeResult {

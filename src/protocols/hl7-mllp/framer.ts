@@ -8,11 +8,12 @@
  *   because the sender started over.
  * - FS ends a frame. The frame includes the CR after it; when another byte follows FS
  *   instead, the frame ends at FS and that byte is handled as the start of what follows.
- * - A frame that grows past `maxFrameBytes` is dropped as `oversize`, with the bytes up to
- *   the next VT.
+ * - A frame that grows past `maxFrameBytes` is dropped as one `oversize` event as soon as it
+ *   does, so a sender that never sends FS is reported too. The rest of that frame, up to the
+ *   next VT, is `garbage`, so each oversized frame is one event and its bytes count once.
  */
 import { FramerEventList } from "../framer-events.js";
-import type { DiscardReason, Framer, FramerEvent } from "../types.js";
+import type { Framer, FramerEvent } from "../types.js";
 import { CR, FS, VT } from "./codec.js";
 
 export interface MllpFramerOptions {
@@ -25,7 +26,6 @@ export class MllpFramer implements Framer {
   private length = 0;
   /** True after FS, while the CR that ends the frame is still expected. */
   private afterEndBlock = false;
-  private idleReason: DiscardReason = "garbage";
 
   constructor(options: MllpFramerOptions) {
     this.buffer = new Uint8Array(options.maxFrameBytes);
@@ -46,7 +46,6 @@ export class MllpFramer implements Framer {
     events.discard(this.length, "truncated");
     this.length = 0;
     this.afterEndBlock = false;
-    this.idleReason = "garbage";
     return events.list;
   }
 
@@ -63,10 +62,9 @@ export class MllpFramer implements Framer {
     if (byte === VT) {
       events.discard(this.length, "garbage");
       this.length = 0;
-      this.idleReason = "garbage";
       this.buffer[this.length++] = byte;
     } else if (this.length === 0) {
-      events.discard(1, this.idleReason);
+      events.discard(1, "garbage");
     } else {
       this.append(byte, events);
     }
@@ -78,7 +76,6 @@ export class MllpFramer implements Framer {
     if (this.length >= limit) {
       events.discard(this.length + 1, "oversize");
       this.length = 0;
-      this.idleReason = "oversize";
       return;
     }
     this.buffer[this.length++] = byte;
@@ -88,7 +85,6 @@ export class MllpFramer implements Framer {
   private emit(events: FramerEventList): void {
     events.frame(Buffer.from(this.buffer.subarray(0, this.length)));
     this.length = 0;
-    this.idleReason = "garbage";
   }
 }
 

@@ -3,8 +3,10 @@
  * original-mode acknowledgement, `MSH …|ACK^R01^ACK|…` and `MSA|code|<MSH-10 of the message>`,
  * framed in MLLP. AA: the message was taken. A message with the MSH-10 of one taken shortly
  * before was sent again because our ACK was lost, so it gets AA while its values are not used
- * twice. AR: its type or version is one the gateway does not take. AE: it could not be read. A frame without a readable MSH gets no reply, because an
- * acknowledgement without the control id would match no message at the sender.
+ * twice. AR: its type or version is one the gateway does not take. AE: its MSH was read but
+ * the rest could not be. A frame without a readable MSH gets no reply, because an
+ * acknowledgement without the control id would match no message at the sender. The pipeline
+ * still counts it as a decode error and the supervisor logs it.
  */
 import type { HostIdentity } from "../family.js";
 import type { Hl7Header, Outgoing, Session, SessionEvent } from "../types.js";

@@ -6,6 +6,7 @@ import { DevicePipeline } from "../../../src/device/pipeline.js";
 import { hasCode } from "../../../src/errors.js";
 import { profileSchema } from "../../../src/profiles/schema.js";
 import { createAsciiLineDecoder } from "../../../src/protocols/ascii-line/decoder.js";
+import { deviceTimeProblem } from "../../../src/protocols/ascii-line/device-time.js";
 import {
   asciiLineProfileSchema,
   withoutFirstLineSkip,
@@ -243,7 +244,73 @@ const badLines: BadLine[] = [
     line: "2024-01-01 12:00:00 SPO2=097%\r\n",
     fragment: "device time stamp",
   },
+  {
+    name: "month 13 and hour 25",
+    line: "13/45/26 25:61:00 SPO2=097%\r\n",
+    fragment:
+      'device time stamp "13/45/26 25:61:00" is not a valid MM/DD/YY HH:MM:SS date and time (month 13 is not 1 to 12)',
+  },
+  {
+    name: "day 31 of April",
+    line: "04/31/24 12:00:00 SPO2=097%\r\n",
+    fragment: "day 31 is not 1 to 30",
+  },
+  {
+    name: "29 February 2023",
+    line: "02/29/23 12:00:00 SPO2=097%\r\n",
+    fragment: "day 29 is not 1 to 28",
+  },
+  { name: "hour 24", line: "01/01/24 24:00:00 SPO2=097%\r\n", fragment: "hour 24 is not 0 to 23" },
+  {
+    name: "minute 60",
+    line: "01/01/24 12:60:00 SPO2=097%\r\n",
+    fragment: "minute 60 is not 0 to 59",
+  },
+  {
+    name: "second 61",
+    line: "01/01/24 12:00:61 SPO2=097%\r\n",
+    fragment: "second 61 is not 0 to 59",
+  },
 ];
+
+test("decoder: 29 February of a leap year is valid", (t) => {
+  const result = decode(Buffer.from("02/29/24 23:59:59 SPO2=097%\r\n", "latin1"));
+  t.is(
+    result.ok ? recordOf(result.records, "numerics")?.deviceTime : undefined,
+    "02/29/24 23:59:59",
+  );
+});
+
+test("decoder: invalid optional time stamp is dropped", (t) => {
+  const profile: AsciiLineProfile = {
+    ...masimo,
+    fields: { ...masimo.fields, deviceTime: { format: "MM/DD/YY HH:MM:SS", required: false } },
+  };
+  const line = "13/45/26 25:61:00 SPO2=097%\r\n";
+  const result = createAsciiLineDecoder(profile)(Buffer.from(line, "latin1"));
+  t.true(result.ok);
+  const numerics = result.ok ? recordOf(result.records, "numerics") : undefined;
+  t.is(numerics?.deviceTime, undefined);
+  t.deepEqual(numerics?.values, [{ deviceCode: "SPO2", text: "097" }]);
+});
+
+for (const [format, text] of [
+  ["DD/MM/YY HH:MM:SS", "31/12/24 23:59:59"],
+  ["YYYY-MM-DD HH:MM:SS", "2024-12-31 00:00:00"],
+  ["DD-MMM-YY HH:MM:SS", "31-Dec-24 08:30:00"],
+] as const) {
+  test(`device time ${format} accepts and checks ranges`, (t) => {
+    t.is(deviceTimeProblem(format, text), undefined);
+    t.truthy(deviceTimeProblem(format, text.replace("31", "32")), "day 32");
+  });
+}
+
+test("device time DD-MMM-YY rejects an unknown month", (t) => {
+  t.is(
+    deviceTimeProblem("DD-MMM-YY HH:MM:SS", "01-Foo-24 08:30:00"),
+    "the month is not a month name",
+  );
+});
 
 for (const bad of badLines) {
   test(`decoder: rejects ${bad.name}`, (t) => {

@@ -88,7 +88,23 @@ const cases: FramerCase[] = [
     input: `${frame(1, "A".repeat(20))} ${ENQ}`,
     maxFrameBytes: 16,
     frames: [ENQ],
-    discarded: { oversize: 27 },
+    discarded: { oversize: 17, garbage: 10 },
+    oversizeEvents: 1,
+  },
+  {
+    name: "counts a long frame as one oversize event",
+    input: `${frame(1, "H|" + "Z".repeat(1000))} ${HEADER}`,
+    frames: [HEADER],
+    discarded: { oversize: 248, garbage: 761 },
+    oversizeEvents: 1,
+  },
+  {
+    name: "counts two oversize frames apart",
+    input: `${frame(1, "A".repeat(20))} ${frame(2, "B".repeat(20))} ${END}`,
+    maxFrameBytes: 16,
+    frames: [END],
+    discarded: { oversize: 34, garbage: 20 },
+    oversizeEvents: 2,
   },
 ];
 

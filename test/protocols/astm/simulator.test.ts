@@ -65,6 +65,33 @@ test("simulator splits its message into ETB and ETX frames numbered from 1", (t)
   t.is(simulator.stats.completedTransfers, 1);
 });
 
+test("simulator result times are valid and count up", (t) => {
+  const simulator = createSimulator();
+  simulator.start(0);
+  const times: string[] = [];
+  let now = 0;
+  // 70 transfers: the old time stamp reached second 61 after 61 messages.
+  for (let transfer = 0; transfer < 70; transfer++) {
+    const [enquiry] = nextOutput(simulator, now + 50, now + 5000);
+    t.deepEqual(enquiry, Buffer.of(ENQ));
+    now += 5000;
+    let text = "";
+    for (let reply = simulator.receive(ack, now); reply[0]?.[0] !== EOT;) {
+      for (const frame of reply) {
+        const parsed = parseAstmFrame(frame);
+        if (parsed.ok && parsed.frame.kind === "data") text += parsed.frame.text.toString("latin1");
+      }
+      reply = simulator.receive(ack, now);
+    }
+    const result = text.split("\r").find((record) => record.startsWith("R|1|"));
+    times.push(result?.split("|")[12] ?? "");
+  }
+  t.is(times[0], "20240101120001");
+  t.is(times[60], "20240101120101");
+  for (const time of times) t.regex(time, /^20240101\d{2}[0-5]\d[0-5]\d$/);
+  t.deepEqual([...times].sort(), times, "times count up");
+});
+
 test("simulator sends a frame again after NAK and gives up after 6", (t) => {
   const simulator = createSimulator();
   simulator.start(0);

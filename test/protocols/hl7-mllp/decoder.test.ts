@@ -99,6 +99,46 @@ test("decoder reports an NM OBX without code and keeps the rest", (t) => {
   t.is(numerics(result.records)[0]?.values[0]?.text, "97");
 });
 
+test("decoder keeps the last OBX of a repeated code", (t) => {
+  const result = decode(
+    frameOf(
+      msh(),
+      "OBX|1|NM|150456^S^MDC||97",
+      "OBX|2|NM|147842^H^MDC||72",
+      "OBX|3|NM|150456^S^MDC||95",
+    ),
+  );
+  if (!result.ok) return t.fail(result.error.message);
+  t.deepEqual(
+    numerics(result.records)[0]?.values.map((value) => [value.deviceCode, value.text]),
+    [
+      ["147842", "72"],
+      ["150456", "95"],
+    ],
+  );
+  t.is(result.skipped?.length, 1);
+  t.regex(
+    result.skipped?.[0]?.message ?? "",
+    /OBX-3 repeats code "150456" of OBX-1 .*OBX-1 skipped/,
+  );
+});
+
+test("decoder keeps one code at two observation times", (t) => {
+  const result = decode(
+    frameOf(
+      msh(),
+      "OBX|1|NM|150456^S^MDC||97||||||R|||20240101120001",
+      "OBX|2|NM|150456^S^MDC||96||||||R|||20240101120002",
+    ),
+  );
+  if (!result.ok) return t.fail(result.error.message);
+  t.deepEqual(
+    numerics(result.records).map((record) => record.values[0]?.text),
+    ["97", "96"],
+  );
+  t.is(result.skipped, undefined);
+});
+
 interface Rejected {
   name: string;
   frame: Buffer;

@@ -64,14 +64,34 @@ const cases: FramerCase[] = [
     input: `${message("M".repeat(14))} ${message("MSH")}`,
     maxFrameBytes: 16,
     frames: [message("MSH")],
-    discarded: { oversize: 17 },
+    // FS finds no room for its CR, so the frame is dropped at FS and the CR is garbage.
+    discarded: { oversize: 16, garbage: 1 },
+    oversizeEvents: 1,
   },
   {
     name: "skips an oversize message up to the next VT",
     input: `${message("M".repeat(30))} ${message("MSH")}`,
     maxFrameBytes: 16,
     frames: [message("MSH")],
-    discarded: { oversize: 33 },
+    discarded: { oversize: 17, garbage: 16 },
+    oversizeEvents: 1,
+  },
+  {
+    // The pipeline test feeds the full 40,000 bytes; split at every byte, this size stays fast.
+    name: "counts a message 5 times too long as one oversize event",
+    input: `${message("M".repeat(317))} ${message("MSH")}`,
+    maxFrameBytes: 64,
+    frames: [message("MSH")],
+    discarded: { oversize: 65, garbage: 255 },
+    oversizeEvents: 1,
+  },
+  {
+    name: "counts two oversize messages apart",
+    input: `${message("M".repeat(30))} ${message("N".repeat(30))} ${message("MSH")}`,
+    maxFrameBytes: 16,
+    frames: [message("MSH")],
+    discarded: { oversize: 34, garbage: 32 },
+    oversizeEvents: 2,
   },
 ];
 
