@@ -22,6 +22,7 @@ export type ErrorCode =
   | "EGRESS_FIREWALL_UNSAFE"
   // Capture files of the capture and replay commands.
   | "CAPTURE_INVALID"
+  | "CAPTURE_TOO_LARGE"
   // Files in the data folder.
   | "STATE_DAMAGED"
   | "STATE_LOCKED";

@@ -104,6 +104,11 @@ export class DevicePipeline {
     this.waves = new WaveBatcher(profile);
   }
 
+  /** Bytes the framer contains as the start of a frame not yet complete. */
+  get bufferedBytes(): number {
+    return this.framer.bufferedBytes;
+  }
+
   get established(): boolean {
     return this.session.established;
   }

@@ -56,18 +56,46 @@ function vectorProfile(profile: Profile): Profile {
 }
 
 /**
- * Runs chunks of device bytes through a fresh pipeline. The bytes are the device's alone,
- * with no requests before them, so every response counts as expected: the session's own
- * rules have their own tests.
+ * A fresh pipeline fed device bytes one chunk at a time, so a replay can print each result
+ * and drop it. The bytes are the device's alone, with no requests before them, so every
+ * response counts as expected: the session's own rules have their own tests.
  */
+export class ReplayRun {
+  private readonly pipeline: DevicePipeline;
+  private lastMs = 0;
+
+  constructor(profile: Profile) {
+    const runProfile = vectorProfile(profile);
+    const codec = { ...codecFor(runProfile), createSession: createListenOnlySession };
+    this.pipeline = new DevicePipeline(codec, runProfile, host);
+    this.pipeline.open(0);
+  }
+
+  get counters(): LinkCounters {
+    return this.pipeline.counters;
+  }
+
+  ingest({ bytes, atMs }: ReplayChunk): ReplayStep {
+    this.lastMs = atMs;
+    return { atMs, result: this.pipeline.ingest(bytes, atMs) };
+  }
+
+  /** Closes the wave segments still partial, at the time of the last chunk. */
+  finish(): { lastSegments: WaveSegment[]; counters: LinkCounters; bufferedBytes: number } {
+    return {
+      lastSegments: this.pipeline.flushWaves(this.lastMs),
+      counters: this.pipeline.counters,
+      bufferedBytes: this.pipeline.bufferedBytes,
+    };
+  }
+}
+
+/** Runs chunks of device bytes through a fresh pipeline, as `ReplayRun` does. */
 export function replayChunks(profile: Profile, chunks: readonly ReplayChunk[]): ReplayOutcome {
-  const runProfile = vectorProfile(profile);
-  const codec = { ...codecFor(runProfile), createSession: createListenOnlySession };
-  const pipeline = new DevicePipeline(codec, runProfile, host);
-  pipeline.open(0);
-  const steps = chunks.map(({ bytes, atMs }) => ({ atMs, result: pipeline.ingest(bytes, atMs) }));
-  const endMs = chunks.at(-1)?.atMs ?? 0;
-  return { steps, lastSegments: pipeline.flushWaves(endMs), counters: pipeline.counters };
+  const run = new ReplayRun(profile);
+  const steps = chunks.map((chunk) => run.ingest(chunk));
+  const { lastSegments, counters } = run.finish();
+  return { steps, lastSegments, counters };
 }
 
 /** Sums up a replay in the fields a test vector's `expect` has. */
@@ -137,7 +165,8 @@ function wavesByCode(segments: readonly WaveSegment[]) {
   const waves = new Map<number, (number | null)[]>();
   for (const segment of segments) {
     const samples = waves.get(segment.mdcCode) ?? [];
-    samples.push(...segment.samples);
+    // One push per sample: spreading a long segment into push() overflows the call stack.
+    for (const sample of segment.samples) samples.push(sample);
     waves.set(segment.mdcCode, samples);
   }
   return [...waves].map(([mdcCode, samples]) => ({ mdcCode, samples }));
