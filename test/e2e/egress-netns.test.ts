@@ -261,7 +261,11 @@ if (problem === undefined) {
       "--config",
       configFile,
     ]);
-    const received = () => messagesOf(subscriber.output());
+    // Every line the subscriber printed: its watched output keeps only a tail, which the burst
+    // of audit records sent at the first connection can push the gateway state out of.
+    let subscriberText = "";
+    subscriber.child.stdout?.on("data", (chunk: Buffer) => (subscriberText += chunk.toString()));
+    const received = () => messagesOf(subscriberText);
     const details = () => `agent:\n${agent.output()}\nsubscriber:\n${subscriber.output()}`;
     await waitFor(
       "the agent online at the broker",
