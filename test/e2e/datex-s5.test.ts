@@ -4,8 +4,6 @@
  * subscriber checks values, units, invalid markers and wave segments.
  */
 import test from "ava";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { SerialPort } from "serialport";
 import {
@@ -14,15 +12,19 @@ import {
   waveSegmentPayload,
   type ObservationsPayload,
 } from "../../src/mqtt/payloads.js";
-import { createDevPki } from "../../src/pki/dev-ca.js";
 import { DatexFramer } from "../../src/protocols/datex/framer.js";
 import { decodeDatexFrame } from "../../src/protocols/datex/decoder.js";
-import { createPtyPair } from "../../src/simulate/pty-pair.js";
 import { cliCommand, startCli, type AgentProcess } from "../helpers/agent-process.js";
-import { startMosquitto } from "../helpers/mosquitto.js";
-import { connectSubscriber } from "../helpers/subscriber.js";
 import { tempDir } from "../helpers/tmp.js";
 import type { ExecutionContext } from "ava";
+import {
+  createTestPki,
+  startAgentFromConfig,
+  startBrokerAndSubscriber,
+  startPtyPair,
+  writeAgentConfig,
+  serialDevice,
+} from "./single-device.js";
 
 const prefix = "iomt/v1/icu3/gw-s5";
 const device = `${prefix}/devices/bed7-monitor`;
@@ -50,34 +52,20 @@ async function startSimulator(
 
 test("S/5 monitor on a pty reaches the broker", async (t) => {
   const dir = tempDir(t);
-  const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
-  const broker = await startMosquitto({ pki, dir: tempDir(t) });
-  t.teardown(() => broker.stop());
-  const subscriber = await connectSubscriber(broker.url, pki, "dashboard");
-  t.teardown(() => subscriber.close());
-  await subscriber.subscribe(`${prefix}/#`, 1);
+  const pki = await createTestPki(dir);
+  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki, `${prefix}/#`);
 
-  const pty = await createPtyPair(dir, { deviceName: "s5-device", hostName: "s5-host" });
-  t.teardown(() => pty.stop());
+  const pty = await startPtyPair(t, dir, "s5");
   await startSimulator(t, pty.devicePath);
 
-  const configFile = join(dir, "config.yaml");
-  const client = pki.clients.gateway;
-  writeFileSync(
-    configFile,
-    `site: icu3
-gateway: gw-s5
-dataDir: ${join(dir, "data")}
-broker: { url: "${broker.url}", caFile: "${pki.ca.cert}", certFile: "${client?.cert}", keyFile: "${client?.key}" }
-devices:
-  - { id: bed7-monitor, profile: ge-datex-s5-monitor, link: { kind: serial, path: ${pty.hostPath} } }
-`,
-  );
-  const agent = startCli(cliCommand("source"), ["run", "--config", configFile], dir);
-  t.teardown(async () => {
-    await agent.stop();
-    if (!t.passed) t.log(agent.output().slice(-4000));
+  const configFile = writeAgentConfig(dir, {
+    site: "icu3",
+    gateway: "gw-s5",
+    brokerUrl: broker.url,
+    pki,
+    devices: [serialDevice("bed7-monitor", "ge-datex-s5-monitor", pty.hostPath)],
   });
+  startAgentFromConfig(t, dir, configFile);
 
   // The first record comes at once after the request, the next one 5 s later.
   const messages = await subscriber.waitFor((m) => m.topic === `${device}/obs`, 30_000, 2);
@@ -132,8 +120,7 @@ devices:
 
 test("simulate --stream sends without a request", async (t) => {
   const dir = tempDir(t);
-  const pty = await createPtyPair(dir, { deviceName: "s5-device", hostName: "s5-host" });
-  t.teardown(() => pty.stop());
+  const pty = await startPtyPair(t, dir, "s5");
   const host = new SerialPort({ path: pty.hostPath, baudRate: 19200, autoOpen: false });
   await new Promise<void>((resolve, reject) =>
     host.open((error) => (error ? reject(error) : resolve())),

@@ -5,65 +5,42 @@
  * certificate checks numerics, units, an alarm and a wave segment.
  */
 import test from "ava";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { createLogger } from "../../src/log.js";
 import {
   waveSegmentPayload,
   type AlarmPayload,
   type ObservationsPayload,
   type WaveSegmentPayload,
 } from "../../src/mqtt/payloads.js";
-import { createDevPki } from "../../src/pki/dev-ca.js";
-import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
-import { defaultSimulatorOptions } from "../../src/protocols/family.js";
-import { createPtyPair } from "../../src/simulate/pty-pair.js";
-import { runSerialSimulator } from "../../src/simulate/runner.js";
-import { cliCommand, startCli } from "../helpers/agent-process.js";
-import { startMosquitto } from "../helpers/mosquitto.js";
-import { connectSubscriber } from "../helpers/subscriber.js";
 import { tempDir } from "../helpers/tmp.js";
+import {
+  builtInProfile,
+  createTestPki,
+  startAgentFromConfig,
+  startBrokerAndSubscriber,
+  startPtyPair,
+  startSerialSimulator,
+  writeAgentConfig,
+  serialDevice,
+} from "./single-device.js";
 
 const prefix = "iomt/v1/icu3/gw-test/devices/bed7-monitor";
 
 test("IntelliVue monitor on a serial port reaches the broker", async (t) => {
   const dir = tempDir(t);
-  const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
-  const broker = await startMosquitto({ pki, dir: tempDir(t) });
-  t.teardown(() => broker.stop());
-  const subscriber = await connectSubscriber(broker.url, pki, "dashboard");
-  t.teardown(() => subscriber.close());
-  await subscriber.subscribe("iomt/v1/#", 1);
+  const pki = await createTestPki(dir);
+  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
 
-  const profile =
-    loadProfiles(builtInProfileDirs()).profiles.get("philips-intellivue-mp70")?.profile;
-  if (profile === undefined) return t.fail("profile missing");
-  const pty = await createPtyPair(dir, { deviceName: "mp70-device", hostName: "mp70-host" });
-  t.teardown(() => pty.stop());
-  const simulator = await runSerialSimulator(
-    profile,
-    pty.devicePath,
-    defaultSimulatorOptions,
-    createLogger({ level: "error", format: "text" }),
-  );
-  t.teardown(() => simulator.stop());
+  const pty = await startPtyPair(t, dir, "mp70");
+  await startSerialSimulator(t, builtInProfile("philips-intellivue-mp70"), pty.devicePath);
 
-  const file = join(dir, "config.yaml");
-  writeFileSync(
-    file,
-    `site: icu3
-gateway: gw-test
-dataDir: ${join(dir, "data")}
-broker: { url: "${broker.url}", caFile: "${pki.ca.cert}", certFile: "${pki.clients.gateway?.cert}", keyFile: "${pki.clients.gateway?.key}" }
-devices:
-  - { id: bed7-monitor, profile: philips-intellivue-mp70, link: { kind: serial, path: ${pty.hostPath} } }
-`,
-  );
-  const agent = startCli(cliCommand("source"), ["run", "--config", file], dir);
-  t.teardown(async () => {
-    await agent.stop();
-    if (!t.passed) t.log(agent.output().slice(-4000));
+  const file = writeAgentConfig(dir, {
+    site: "icu3",
+    gateway: "gw-test",
+    brokerUrl: broker.url,
+    pki,
+    devices: [serialDevice("bed7-monitor", "philips-intellivue-mp70", pty.hostPath)],
   });
+  startAgentFromConfig(t, dir, file);
 
   const [obsMessage] = await subscriber.waitFor((m) => m.topic === `${prefix}/obs`, 20_000);
   const obs = obsMessage?.payload as ObservationsPayload;

@@ -6,27 +6,28 @@
  * with its own client certificate checks values, units and that no patient data arrives.
  */
 import test from "ava";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { createLogger } from "../../src/log.js";
 import { observationsPayload } from "../../src/mqtt/payloads.js";
-import { createDevPki } from "../../src/pki/dev-ca.js";
-import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
-import type { Profile } from "../../src/profiles/schema.js";
 import {
   SIMULATED_PATIENT_ID,
   SIMULATED_PATIENT_NAME,
 } from "../../src/protocols/astm/simulator.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
-import { createPtyPair } from "../../src/simulate/pty-pair.js";
-import { runSerialSimulator, runTcpSimulator } from "../../src/simulate/runner.js";
-import { cliCommand, startCli } from "../helpers/agent-process.js";
-import { startMosquitto } from "../helpers/mosquitto.js";
-import { connectSubscriber, type ReceivedMessage } from "../helpers/subscriber.js";
+import type { ReceivedMessage } from "../helpers/subscriber.js";
 import { tempDir } from "../helpers/tmp.js";
+import {
+  builtInProfile,
+  createTestPki,
+  startAgentFromConfig,
+  startBrokerAndSubscriber,
+  startPtyPair,
+  startSerialSimulator,
+  startTcpSimulator,
+  writeAgentConfig,
+  serialDevice,
+  tcpDevice,
+} from "./single-device.js";
 
 const prefix = "iomt/v1/lab/gw1/devices";
-const quiet = createLogger({ level: "error", format: "text" });
 
 function observationsOf(message: ReceivedMessage | undefined) {
   return observationsPayload.parse(message?.payload).observations;
@@ -34,46 +35,32 @@ function observationsOf(message: ReceivedMessage | undefined) {
 
 test("analyzer and HL7 monitor reach the broker", async (t) => {
   const dir = tempDir(t);
-  const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
-  const broker = await startMosquitto({ pki, dir: tempDir(t) });
-  t.teardown(() => broker.stop());
-  const subscriber = await connectSubscriber(broker.url, pki, "dashboard");
-  t.teardown(() => subscriber.close());
-  await subscriber.subscribe("iomt/v1/#", 1);
+  const pki = await createTestPki(dir);
+  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
 
-  const profiles = loadProfiles(builtInProfileDirs()).profiles;
-  const astm = profiles.get("astm-e1381-blood-gas")?.profile as Profile;
-  const hl7 = profiles.get("hl7-pcd01-oru")?.profile as Profile;
-  const pty = await createPtyPair(dir, { deviceName: "bga-device", hostName: "bga-host" });
-  t.teardown(() => pty.stop());
-  const monitor = await runTcpSimulator(
-    hl7,
-    "127.0.0.1",
-    0,
-    { ...defaultSimulatorOptions, corruptEvery: 3, garbageEvery: 2 },
-    quiet,
-  );
-  t.teardown(() => monitor.stop());
-
-  const file = join(dir, "config.yaml");
-  const client = pki.clients.gateway;
-  writeFileSync(
-    file,
-    `site: lab
-gateway: gw1
-dataDir: ${join(dir, "data")}
-broker: { url: "${broker.url}", caFile: "${pki.ca.cert}", certFile: "${client?.cert}", keyFile: "${client?.key}" }
-health: { intervalMs: 1000 }
-reconnect: { initialDelayMs: 100, maxDelayMs: 500 }
-devices:
-  - { id: bga1, profile: astm-e1381-blood-gas, link: { kind: serial, path: ${pty.hostPath} } }
-  - { id: mon1, profile: hl7-pcd01-oru, link: { kind: tcp, host: 127.0.0.1, port: ${monitor.port} } }
-`,
-  );
-  const agent = startCli(cliCommand("source"), ["run", "--config", file], dir);
-  t.teardown(async () => {
-    await agent.stop();
+  const astm = builtInProfile("astm-e1381-blood-gas");
+  const pty = await startPtyPair(t, dir, "bga");
+  const monitor = await startTcpSimulator(t, builtInProfile("hl7-pcd01-oru"), {
+    ...defaultSimulatorOptions,
+    corruptEvery: 3,
+    garbageEvery: 2,
   });
+
+  const file = writeAgentConfig(dir, {
+    site: "lab",
+    gateway: "gw1",
+    brokerUrl: broker.url,
+    pki,
+    settings: {
+      health: { intervalMs: 1000 },
+      reconnect: { initialDelayMs: 100, maxDelayMs: 500 },
+    },
+    devices: [
+      serialDevice("bga1", "astm-e1381-blood-gas", pty.hostPath),
+      tcpDevice("mon1", "hl7-pcd01-oru", monitor.port),
+    ],
+  });
+  startAgentFromConfig(t, dir, file);
 
   const monitorObservations = await subscriber.waitFor(
     (m) => m.topic === `${prefix}/mon1/obs`,
@@ -88,13 +75,12 @@ devices:
 
   // Started once the agent runs: an ENQ sent before the port is open gets no reply, and the
   // analyzer would wait out its 15 s sender timer before trying again.
-  const analyzer = await runSerialSimulator(
-    astm,
-    pty.devicePath,
-    { ...defaultSimulatorOptions, serialNumber: "BGA-0042", corruptEvery: 4, garbageEvery: 5 },
-    quiet,
-  );
-  t.teardown(() => analyzer.stop());
+  const analyzer = await startSerialSimulator(t, astm, pty.devicePath, {
+    ...defaultSimulatorOptions,
+    serialNumber: "BGA-0042",
+    corruptEvery: 4,
+    garbageEvery: 5,
+  });
   const analyzerObservations = await subscriber.waitFor(
     (m) => m.topic === `${prefix}/bga1/obs`,
     30_000,

@@ -4,65 +4,49 @@
  * certificate sees it.
  */
 import test from "ava";
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
-import { createLogger } from "../../src/log.js";
 import type {
   DeviceInfoPayload,
   HealthPayload,
   WaveSegmentPayload,
 } from "../../src/mqtt/payloads.js";
-import { createDevPki } from "../../src/pki/dev-ca.js";
-import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
-import { createPtyPair } from "../../src/simulate/pty-pair.js";
-import { runSerialSimulator } from "../../src/simulate/runner.js";
-import { cliCommand, startCli } from "../helpers/agent-process.js";
-import { startMosquitto } from "../helpers/mosquitto.js";
-import { connectSubscriber } from "../helpers/subscriber.js";
 import { tempDir } from "../helpers/tmp.js";
 import type { ObservationsPayload } from "./scenario.js";
+import {
+  builtInProfile,
+  createTestPki,
+  startAgentFromConfig,
+  startBrokerAndSubscriber,
+  startPtyPair,
+  startSerialSimulator,
+  writeAgentConfig,
+  serialDevice,
+} from "./single-device.js";
 
 const prefix = "iomt/v1/ward2/gw-nonin/devices/bed7-spo2";
 
 test("Nonin oximeter on a serial port reaches the broker", async (t) => {
   const dir = tempDir(t);
-  const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
-  const broker = await startMosquitto({ pki, dir: tempDir(t) });
-  t.teardown(() => broker.stop());
-  const subscriber = await connectSubscriber(broker.url, pki, "dashboard");
-  t.teardown(() => subscriber.close());
-  await subscriber.subscribe("iomt/v1/#", 1);
+  const pki = await createTestPki(dir);
+  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
 
-  const profile = loadProfiles(builtInProfileDirs()).profiles.get("nonin-onyx2-9560-df7")?.profile;
-  if (profile === undefined) return t.fail("profile missing");
-  const pty = await createPtyPair(dir, { deviceName: "nonin-device", hostName: "nonin-host" });
-  t.teardown(() => pty.stop());
-  const simulator = await runSerialSimulator(
-    profile,
+  const pty = await startPtyPair(t, dir, "nonin");
+  const simulator = await startSerialSimulator(
+    t,
+    builtInProfile("nonin-onyx2-9560-df7"),
     pty.devicePath,
     { ...defaultSimulatorOptions, corruptEvery: 4 },
-    createLogger({ level: "error", format: "text" }),
   );
-  t.teardown(() => simulator.stop());
 
-  const file = join(dir, "config.yaml");
-  writeFileSync(
-    file,
-    `site: ward2
-gateway: gw-nonin
-dataDir: ${join(dir, "data")}
-broker: { url: "${broker.url}", caFile: "${pki.ca.cert}", certFile: "${pki.clients.gateway?.cert}", keyFile: "${pki.clients.gateway?.key}" }
-health: { intervalMs: 1000 }
-devices:
-  - { id: bed7-spo2, profile: nonin-onyx2-9560-df7, link: { kind: serial, path: ${pty.hostPath} } }
-`,
-  );
-  const agent = startCli(cliCommand("source"), ["run", "--config", file], dir);
-  t.teardown(async () => {
-    await agent.stop();
-    if (!t.passed) t.log(agent.output().slice(-4000));
+  const file = writeAgentConfig(dir, {
+    site: "ward2",
+    gateway: "gw-nonin",
+    brokerUrl: broker.url,
+    pki,
+    settings: { health: { intervalMs: 1000 } },
+    devices: [serialDevice("bed7-spo2", "nonin-onyx2-9560-df7", pty.hostPath)],
   });
+  startAgentFromConfig(t, dir, file);
 
   const messages = await subscriber.waitFor((m) => m.topic === `${prefix}/obs`, 20_000, 3);
   for (const message of messages) {
