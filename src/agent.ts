@@ -152,7 +152,9 @@ export function startAgent(
     configSha256: prepared.configSha256,
   });
   let stopped = false;
-  // Connections wait for the allowlist's names to resolve, so the first attempts are not denied.
+  // Connections wait for the allowlist's names to resolve and a managed firewall to be applied,
+  // so the first attempts are neither denied by the agent nor cut off by the new table.
+  // Rejects when a managed firewall cannot be applied, and then nothing is connected.
   const started = egress.start(() => {
     if (stopped) return;
     uplink.start();
@@ -169,7 +171,7 @@ export function startAgent(
     started,
     stop: async () => {
       stopped = true;
-      await started;
+      await started.catch(() => undefined);
       egress.stop();
       tlsWatcher.stop();
       health.stop();

@@ -9,7 +9,8 @@ import { outboxFileName, outboxFileProblem } from "./outbox/store.js";
 import { loadConfig, resolveSetting } from "./config/load.js";
 import { isRecord, parsePath, type Locate, type Problem } from "./config/problems.js";
 import type { GatewayConfig } from "./config/schema.js";
-import { uncoveredDestinationProblems } from "./egress/destinations.js";
+import { allowlistOf, uncoveredDestinationProblems } from "./egress/destinations.js";
+import { blockedResolverProblems } from "./egress/resolvers.js";
 import { checkSerialPath } from "./link/serial-path.js";
 import { keyOwnerProblem, readTlsMaterial, type TlsMaterial } from "./mqtt/tls.js";
 import { usersFileProblems } from "./opcua/passwords.js";
@@ -67,6 +68,9 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
     ...profileSet.problems,
     ...missingProfiles(configFile, config.devices, profileSet.profiles, new Set()),
     ...uncoveredDestinationProblems(config, configFile),
+    ...(mode === "check" || config.egress?.firewall.manage === true
+      ? blockedResolverProblems(config, allowlistOf(config), configFile)
+      : []),
   ];
   const tls = readTlsMaterial(config.broker, configFile, { uid: process.getuid?.() });
   if (!tls.ok) problems.push(...tls.problems);

@@ -61,7 +61,8 @@ export class AuditTrail {
     };
     const body = JSON.stringify(payload);
     const log = this.options.log;
-    if (severity === "warning") log.warn(text, { audit: event, ...details });
+    if (severity === "error") log.error(text, { audit: event, ...details });
+    else if (severity === "warning") log.warn(text, { audit: event, ...details });
     else log.info(text, { audit: event, ...details });
     try {
       this.options.file.append(body, !this.batching);

@@ -1,7 +1,7 @@
 import { formatProblem } from "../config/problems.js";
 import { allowlistOf } from "../egress/destinations.js";
 import { daysUntil } from "../mqtt/tls.js";
-import { redactUrl } from "../mqtt/uplink.js";
+import { redactUrl } from "../config/redact-url.js";
 import { preflight } from "../preflight.js";
 import { parseCommandArgs, requireOption } from "./args.js";
 import { describeOverrides } from "./overrides.js";

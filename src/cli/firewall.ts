@@ -7,7 +7,7 @@ import {
   brokerDestination,
   uncoveredDestinationProblems,
 } from "../egress/destinations.js";
-import { applyFirewall, assertReachesBroker } from "../egress/firewall.js";
+import { applyFirewall, assertFirewallSafe } from "../egress/firewall.js";
 import { renderRuleset } from "../egress/nftables.js";
 import { AllowlistPinning, systemLookup } from "../egress/pinning.js";
 import { createLogger } from "../log.js";
@@ -25,7 +25,9 @@ Names in the allowlist are resolved now; the ruleset allows the addresses they r
 
   render   Prints the ruleset. "nft -c -f FILE" checks it without loading it.
   apply    Loads it with "nft -f", replacing only the agent's table, in one transaction.
-           Refuses when the ruleset would not allow the broker. Needs root or CAP_NET_ADMIN.
+           Needs root or CAP_NET_ADMIN.
+Both refuse a ruleset that would not allow the broker, or that has names but no dns entry
+for a nameserver in egress.firewall.resolvConf (default /etc/resolv.conf).
 
 Exit status: 0 on success, 1 otherwise.
 
@@ -73,10 +75,11 @@ export async function firewallCommand(args: string[]): Promise<number> {
     allowlist,
     broker: brokerDestination(config),
     header: [`made by iomt-gateway firewall ${action} from ${configFile}`],
+    resolvConf: egress.firewall.resolvConf,
   };
   try {
     if (action === "render") {
-      assertReachesBroker(allowlist, options.broker);
+      assertFirewallSafe(options);
       process.stdout.write(renderRuleset(options));
       return 0;
     }

@@ -40,16 +40,27 @@ export async function runCommand(args: string[]): Promise<number> {
   const opcua = await startOpcuaWhenEnabled(checked.prepared, log);
   const agent = startAgent(checked.prepared, log, opcua === undefined ? {} : { opcua });
   const stopEventLoopLog = startEventLoopLog(log.child("perf"));
-  await new Promise<void>((resolve) => {
+  return new Promise<number>((resolve) => {
     const stop = (signal: string) => {
       log.info("stopping", { signal });
       stopEventLoopLog();
-      agent.stop().then(resolve, resolve);
+      agent.stop().then(
+        () => resolve(0),
+        () => resolve(0),
+      );
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    // A gateway configured to manage its firewall (egress.firewall.manage) must not run without it.
+    agent.started.catch((error: unknown) => {
+      log.error("not starting", { error: messageOf(error) });
+      stopEventLoopLog();
+      agent.stop().then(
+        () => resolve(1),
+        () => resolve(1),
+      );
+    });
   });
-  return 0;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import { isIP } from "node:net";
 import { z } from "zod";
+import { mappedIpv4, networkAddress, sameAddress } from "./ip-address.js";
 
 /** Purposes whose entries admit connections in to the gateway; all others are outbound. */
 export const inboundPurposes = ["opcua-client", "admin"] as const;
@@ -31,20 +32,49 @@ function parseableAsAddress(host: string): boolean {
 
 /** Returns what is wrong with an allowlist host (name, address or CIDR), or undefined. */
 export function allowlistHostProblem(host: string): string | undefined {
-  const slash = host.indexOf("/");
-  if (slash >= 0) {
-    const address = host.slice(0, slash);
-    const prefix = host.slice(slash + 1);
-    const family = isIP(address);
-    if (family === 0) return `${host}: the part before "/" must be an IPv4 or IPv6 address`;
-    const max = family === 4 ? 32 : 128;
-    if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) {
-      return `${host}: the prefix length must be 0 to ${max}`;
-    }
-    return undefined;
+  if (host.includes("%")) {
+    const address = host.slice(0, host.indexOf("%"));
+    return (
+      `${host}: nftables rules cannot match a zone id (${host.slice(address.length)}); ` +
+      `write the address alone, ${address}`
+    );
   }
-  if (isIP(host) !== 0 || hostNamePattern.test(host)) return undefined;
+  const slash = host.indexOf("/");
+  if (slash >= 0) return cidrProblem(host, host.slice(0, slash), host.slice(slash + 1));
+  if (isIP(host) !== 0) return addressProblem(host, host);
+  if (/^[\d.]+$/.test(host)) {
+    return `${host} is not a valid IPv4 address (each of the four numbers is 0 to 255)`;
+  }
+  if (hostNamePattern.test(host)) return undefined;
   return `${host} is not a host name, an IP address or a CIDR block such as 10.20.0.0/16`;
+}
+
+function cidrProblem(host: string, address: string, prefix: string): string | undefined {
+  const family = isIP(address);
+  if (family === 0) return `${host}: the part before "/" must be an IPv4 or IPv6 address`;
+  const max = family === 4 ? 32 : 128;
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) {
+    return `${host}: the prefix length must be 1 to ${max}`;
+  }
+  if (Number(prefix) === 0) {
+    return `${host} allows every address, which defeats the allowlist; list the networks the gateway needs`;
+  }
+  const mapped = addressProblem(host, address);
+  if (mapped !== undefined) return mapped;
+  const network = networkAddress(address, Number(prefix));
+  if (!sameAddress(network, address)) {
+    return `${host} has host bits set; write the network address, ${network}/${prefix}`;
+  }
+  return undefined;
+}
+
+function addressProblem(host: string, address: string): string | undefined {
+  const ipv4 = mappedIpv4(address);
+  if (ipv4 === undefined) return undefined;
+  return (
+    `${host} is an IPv4-mapped IPv6 address, which IPv4 packets never carry; ` +
+    `write the IPv4 address, ${ipv4}`
+  );
 }
 
 const allowlistEntrySchema = z
@@ -91,6 +121,33 @@ export function directionOf(entry: Pick<AllowlistEntry, "purpose" | "direction">
   return (inboundPurposes as readonly string[]).includes(entry.purpose) ? "in" : "out";
 }
 
+/** Rejects an entry that repeats an earlier one, so each rule in the firewall has one source. */
+function rejectDuplicateEntries(
+  entries: readonly AllowlistEntry[],
+  context: z.RefinementCtx,
+): void {
+  const seen = new Map<string, number>();
+  entries.forEach((entry, index) => {
+    const key = JSON.stringify([
+      entry.host.toLowerCase(),
+      entry.port,
+      entry.protocol,
+      entry.purpose,
+      directionOf(entry),
+    ]);
+    const first = seen.get(key);
+    if (first === undefined) {
+      seen.set(key, index);
+      return;
+    }
+    context.addIssue({
+      code: "custom",
+      path: [index],
+      message: `repeats entry ${first} (same host, port, protocol and purpose); remove one of them`,
+    });
+  });
+}
+
 export const egressSchema = z
   .object({
     /**
@@ -99,7 +156,7 @@ export const egressSchema = z
      * Without this setting, the agent allows only its own broker and device servers (derived
      * from broker.url and the devices' tcp links) and the firewall commands refuse to run.
      */
-    allowlist: z.array(allowlistEntrySchema),
+    allowlist: z.array(allowlistEntrySchema).superRefine(rejectDuplicateEntries),
     /** How often names in the allowlist are resolved again. Default 5 min. */
     refreshIntervalMs: z.number().int().min(10_000).max(86_400_000).default(300_000),
     firewall: z
@@ -113,9 +170,20 @@ export const egressSchema = z
           .default("iomt_gateway"),
         /** How often `run` reads the firewall's drop counters for health and the audit trail. */
         counterPollMs: z.number().int().min(1000).max(3_600_000).default(10_000),
+        /**
+         * The resolver configuration whose nameservers the firewall must let through when the
+         * allowlist has names. On hosts where /etc/resolv.conf points at the local
+         * systemd-resolved stub, its upstream servers are in /run/systemd/resolve/resolv.conf.
+         */
+        resolvConf: z.string().min(1).default("/etc/resolv.conf"),
       })
       .strict()
-      .default({ manage: false, table: "iomt_gateway", counterPollMs: 10_000 }),
+      .default({
+        manage: false,
+        table: "iomt_gateway",
+        counterPollMs: 10_000,
+        resolvConf: "/etc/resolv.conf",
+      }),
   })
   .strict();
 

@@ -1,5 +1,6 @@
 /** A problem found in a file the agent reads, located by its path and line in that file. */
 import type { z } from "zod";
+import { redactUrl } from "./redact-url.js";
 import { isMap, isSeq, type Document, type LineCounter } from "yaml";
 
 export interface Problem {
@@ -41,10 +42,13 @@ export function formatProblem(problem: Problem): string {
   return `${where}: ${what}${problem.message}`;
 }
 
-/** Describes a received value for a message, bounded so a huge value cannot flood a log. */
+/**
+ * Describes a received value for a message, bounded so a huge value cannot flood a log, and
+ * with any credentials in a URL masked.
+ */
 export function describeValue(value: unknown): string {
   if (value === undefined) return "nothing";
-  const text = JSON.stringify(value) ?? typeof value;
+  const text = redactUrl(JSON.stringify(value) ?? typeof value);
   return text.length > 80 ? `${text.slice(0, 77)}...` : text;
 }
 

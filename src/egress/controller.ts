@@ -28,6 +28,8 @@ export interface EgressControllerOptions {
   log: Logger;
   lookup?: LookupAll;
   nft?: RunNft;
+  /** systemd-resolved's upstream resolver configuration, for tests. */
+  upstreamConf?: string;
 }
 
 interface FirewallState {
@@ -99,15 +101,17 @@ export class EgressController {
   }
 
   /**
-   * Resolves the names, calls `onResolved` (where the agent opens its connections, which
-   * need the pinned addresses), then audits the allowlist and applies the firewall when
-   * managed. Never rejects.
+   * Resolves the names, audits the allowlist, applies the firewall when managed, then calls
+   * `onResolved`, where the agent opens its connections. Those need the pinned addresses, and
+   * opening them only after the table is loaded means each one starts with a packet the
+   * ruleset accepts, so conntrack lets its replies in. Rejects with EGRESS_FIREWALL_FAILED or
+   * EGRESS_FIREWALL_UNSAFE, without calling `onResolved`, when a managed firewall cannot be
+   * applied, because the gateway would otherwise run without the firewall it was told to have.
    */
   async start(onResolved: () => void = () => undefined): Promise<void> {
     const { audit, config } = this.options;
     await this.pinning.start();
     this.loaded = true;
-    onResolved();
     audit.record("allowlist-loaded", "info", `allowlist ${this.allowlist.source} loaded`, {
       source: this.allowlist.source,
       sha256: this.allowlist.version(),
@@ -117,13 +121,16 @@ export class EgressController {
         .map((name) => `${name}=${this.allowlist.pinnedAddresses(name).join(",")}`),
       unresolvedNames: this.unresolvedNames(),
     });
-    if (!this.manage) return;
-    await this.apply();
-    this.pollTimer = setInterval(
-      () => void this.pollCounters(),
-      config.egress?.firewall.counterPollMs ?? 10_000,
-    );
-    this.pollTimer.unref();
+    if (this.manage) {
+      const error = await this.apply();
+      if (error !== undefined) throw error;
+      this.pollTimer = setInterval(
+        () => void this.pollCounters(),
+        config.egress?.firewall.counterPollMs ?? 10_000,
+      );
+      this.pollTimer.unref();
+    }
+    onResolved();
   }
 
   /** Resolves the names now, as the refresh timer does, and waits for any re-apply. */
@@ -175,7 +182,7 @@ export class EgressController {
       this.options.audit.record(
         "egress-denied",
         "warning",
-        `the firewall dropped ${delta[direction]} ${direction === "out" ? "outbound" : "inbound"} packets`,
+        `the firewall dropped ${packetCount(delta[direction], direction)}`,
         {
           by: "firewall",
           direction,
@@ -210,13 +217,17 @@ export class EgressController {
     if (this.manage) void this.apply();
   }
 
-  /** Applies the firewall. Applies run one after another, so the last uses the newest pins. */
-  private apply(): Promise<void> {
-    this.applying = this.applying.then(() => this.applyNow());
-    return this.applying;
+  /**
+   * Applies the firewall and resolves with the error when it failed. Applies run one after
+   * another, so the last uses the newest pins.
+   */
+  private apply(): Promise<Error | undefined> {
+    const result = this.applying.then(() => this.applyNow());
+    this.applying = result.then(() => undefined);
+    return result;
   }
 
-  private async applyNow(): Promise<void> {
+  private async applyNow(): Promise<Error | undefined> {
     const { config, configFile, audit } = this.options;
     // Re-applying recreates the table and so zeroes its counters, so count their packets first.
     await this.pollCounters();
@@ -226,16 +237,15 @@ export class EgressController {
         allowlist: this.allowlist,
         broker: brokerDestination(config),
         header: [`applied by iomt-gateway run from ${configFile}`],
+        ...(config.egress === undefined ? {} : { resolvConf: config.egress.firewall.resolvConf }),
+        ...(this.options.upstreamConf === undefined
+          ? {}
+          : { upstreamConf: this.options.upstreamConf }),
         nft: this.nft,
       });
     } catch (error) {
-      this.firewall.reason = messageOf(error);
-      audit.record("firewall-failed", "warning", "the firewall was not applied", {
-        table: this.table(),
-        error: messageOf(error),
-        previouslyApplied: this.firewall.applied,
-      });
-      return;
+      this.failed(error);
+      return error instanceof Error ? error : new Error(messageOf(error));
     }
     this.firewall.applied = true;
     this.firewall.reason = "applied by the agent";
@@ -246,5 +256,32 @@ export class EgressController {
       table: this.table(),
       sha256: this.allowlist.version(),
     });
+    return undefined;
   }
+
+  /**
+   * Records a failed apply. nft -f loads a ruleset in one transaction, so after a failed
+   * re-apply the host still enforces the last ruleset that was applied.
+   */
+  private failed(error: unknown): void {
+    const previouslyApplied = this.firewall.applied;
+    const kept = previouslyApplied
+      ? `the host keeps the ruleset applied at ${this.firewall.appliedAt ?? "start"}`
+      : "the host has no firewall from the agent";
+    this.firewall.reason = `the last apply failed, so ${kept}: ${messageOf(error)}`;
+    const text = previouslyApplied
+      ? `the firewall was not re-applied; ${kept}`
+      : "the firewall was not applied, so the agent does not start";
+    this.options.audit.record("firewall-failed", "error", text, {
+      table: this.table(),
+      error: messageOf(error),
+      previouslyApplied,
+    });
+  }
+}
+
+/** Counts packets in words, such as "1 outbound packet" or "3 inbound packets". */
+function packetCount(packets: number, direction: "in" | "out"): string {
+  const noun = packets === 1 ? "packet" : "packets";
+  return `${packets} ${direction === "out" ? "outbound" : "inbound"} ${noun}`;
 }

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { GatewayError } from "../errors.js";
 import type { Allowlist, Destination } from "./allowlist.js";
 import { counterNames, renderRuleset } from "./nftables.js";
+import { blockedResolvers } from "./resolvers.js";
 
 export interface NftResult {
   code: number | null;
@@ -76,6 +77,10 @@ export interface FirewallOptions {
   /** The broker the agent needs; a ruleset that would not allow it is never applied. */
   broker: Destination;
   header?: readonly string[];
+  /** The resolver configuration whose nameservers the ruleset must allow when it has names. */
+  resolvConf?: string;
+  /** systemd-resolved's upstream servers, checked when resolvConf names its stub. */
+  upstreamConf?: string;
   nft?: RunNft;
 }
 
@@ -97,21 +102,59 @@ export function assertReachesBroker(allowlist: Allowlist, broker: Destination): 
   );
 }
 
+/**
+ * Throws EGRESS_FIREWALL_UNSAFE when the ruleset would cut the agent off from its broker or
+ * from the DNS resolvers its names need. The table outlives the agent, so such a ruleset
+ * would also keep the next start from resolving its broker.
+ */
+export function assertFirewallSafe(options: FirewallOptions): void {
+  assertReachesBroker(options.allowlist, options.broker);
+  if (options.resolvConf === undefined) return;
+  const blocked = blockedResolvers(options.allowlist, options.resolvConf, options.upstreamConf);
+  if (blocked.length === 0) return;
+  throw new GatewayError(
+    "EGRESS_FIREWALL_UNSAFE",
+    `not applying the firewall because it would block DNS: ${blocked.join("; ")}`,
+  );
+}
+
 /** Renders, checks and applies the ruleset; resolves with the ruleset text applied. */
 export async function applyFirewall(options: FirewallOptions): Promise<string> {
-  assertReachesBroker(options.allowlist, options.broker);
+  assertFirewallSafe(options);
   const ruleset = renderRuleset(options);
   const nft = options.nft ?? runNft;
   const result = await nft(["-f", "-"], ruleset);
-  if (result.code !== 0) {
-    throw new GatewayError(
+  if (result.code !== 0) throw nftRejected(result, ruleset);
+  return ruleset;
+}
+
+/**
+ * Explains why `nft -f` failed: without the permission to change the firewall, or because it
+ * rejected a line of the ruleset, which is then shown with the allowlist entry it came from.
+ */
+export function nftRejected(result: NftResult, ruleset: string): GatewayError {
+  const output = result.stderr.trim();
+  const exit = `exit ${String(result.code)}`;
+  const kept = "the host keeps its previous rules";
+  if (/Operation not permitted|Permission denied/i.test(output)) {
+    return new GatewayError(
       "EGRESS_FIREWALL_FAILED",
-      `nft -f rejected the ruleset (exit ${String(result.code)}): ${result.stderr.trim()}; ` +
-        "the host keeps its previous rules. Run as root or with CAP_NET_ADMIN, " +
-        "and check the output of iomt-gateway firewall render",
+      `nft -f could not change the firewall (${exit}: ${output}); ${kept}. ` +
+        "Run as root or with CAP_NET_ADMIN",
     );
   }
-  return ruleset;
+  const lineNumber = /^[^:\n]*:(\d+):\d+/m.exec(output)?.[1];
+  const line = lineNumber === undefined ? undefined : ruleset.split("\n")[Number(lineNumber) - 1];
+  const entry = line === undefined ? undefined : /comment "(entry \d+: [^"]*)"/.exec(line)?.[1];
+  const where =
+    entry === undefined
+      ? ""
+      : ` The rejected rule comes from egress.allowlist ${entry}; fix that entry.`;
+  return new GatewayError(
+    "EGRESS_FIREWALL_FAILED",
+    `nft -f rejected the ruleset (${exit}): ${output}; ${kept}.${where} ` +
+      "iomt-gateway firewall render prints the whole ruleset",
+  );
 }
 
 /** Reads the packets counted by the table's drop counters. */

@@ -173,7 +173,7 @@ export const auditPayload = z
     time: isoTime,
     sessionId: z.string(),
     event: z.enum(auditEvents),
-    severity: z.enum(["info", "warning"]),
+    severity: z.enum(["info", "warning", "error"]),
     text: z.string().describe("What happened, in one sentence for a log view"),
     details: z
       .record(

@@ -8,6 +8,7 @@
 import { MqttClient, type IClientOptions } from "mqtt";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
+import { redactUrl } from "../config/redact-url.js";
 import type { BrokerConfig } from "../config/schema.js";
 import { brokerDestination } from "../egress/destinations.js";
 import { openGuardedStream } from "../egress/mqtt-stream.js";
@@ -394,19 +395,6 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<v
   const deadline = Date.now() + timeoutMs;
   while (!condition() && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
-/** Removes a user name and password from a URL before it is logged. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.username === "" && parsed.password === "") return url;
-    parsed.username = "";
-    parsed.password = "";
-    return parsed.toString();
-  } catch {
-    return "(invalid URL)";
   }
 }
 

@@ -165,3 +165,22 @@ test("number where text is expected asks for quotes", (t) => {
   const problem = result.problems.find((p) => p.path === "site");
   t.regex(problem?.message ?? "", /must be text; put the value in quotes \(got 1234\)/);
 });
+
+test("password in broker URL is masked", (t) => {
+  const { result } = load(t, valid.replace("mqtts://", "mqtts://gw5:S3cretPW@"));
+  t.false(result.ok);
+  if (result.ok) return;
+  const message = result.problems.map(formatProblem).join("\n");
+  t.regex(message, /must not contain a user name or password/);
+  t.regex(message, /got "mqtts:\/\/\*\*\*@broker\.example\.org:8883"/);
+  t.notRegex(message, /S3cretPW|gw5/);
+});
+
+test("password in an invalid URL is masked", (t) => {
+  const { result } = load(t, valid.replace("mqtts://broker", "mqtt://gw5:S3cretPW@broker"));
+  t.false(result.ok);
+  if (result.ok) return;
+  const message = result.problems.map(formatProblem).join("\n");
+  t.regex(message, /must start with mqtts:\/\//);
+  t.notRegex(message, /S3cretPW/);
+});

@@ -336,6 +336,12 @@ if (problem === undefined) {
     t.true(received().some((m) => m.payload.event === "allowlist-resolve-failed"));
     const auditFile = readFileSync(join(dir, "data", "audit.jsonl"), "utf8");
     t.regex(auditFile, /"event":"egress-denied"/, "also in the audit file on the gateway");
+    // Connections open only once the table is loaded, so the first device link attempt (which
+    // the agent denies) comes after firewall-applied.
+    const applyIndex = auditFile.indexOf('"event":"firewall-applied"');
+    const firstAgentDenial = auditFile.search(/"event":"egress-denied"[^\n]*"by":"agent"/);
+    t.true(applyIndex >= 0, "firewall-applied in the audit file");
+    t.true(firstAgentDenial > applyIndex, "the first connection attempt after the apply");
     await waitFor(
       "health with the firewall applied",
       () =>

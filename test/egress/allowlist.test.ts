@@ -198,3 +198,44 @@ test("enabled OPC UA server needs an opcua-client entry", (t) => {
   });
   t.deepEqual(uncoveredDestinationProblems(admitted, "c.yaml"), []);
 });
+
+const hostProblems: { host: string; problem: RegExp }[] = [
+  { host: "fe80::1%eth0", problem: /cannot match a zone id \(%eth0\).*fe80::1$/ },
+  { host: "256.1.1.1", problem: /256\.1\.1\.1 is not a valid IPv4 address/ },
+  { host: "10.1.1", problem: /is not a valid IPv4 address/ },
+  { host: "0.0.0.0/0", problem: /allows every address/ },
+  { host: "::/0", problem: /allows every address/ },
+  { host: "10.99.9.1/24", problem: /host bits set; write the network address, 10\.99\.9\.0\/24/ },
+  { host: "fd00:10::1/64", problem: /write the network address, fd00:10::\/64/ },
+  { host: "::ffff:10.99.7.9", problem: /IPv4-mapped.*write the IPv4 address, 10\.99\.7\.9/ },
+  { host: "::ffff:a63:709", problem: /write the IPv4 address, 10\.99\.7\.9/ },
+];
+
+for (const { host, problem } of hostProblems) {
+  test(`schema rejects host ${host}`, (t) => {
+    const entry = { host, port: 123, protocol: "udp", purpose: "time" };
+    const parsed = configSchema.safeParse({ ...baseConfig, egress: { allowlist: [entry] } });
+    t.false(parsed.success);
+    const issue = parsed.error?.issues[0];
+    t.deepEqual(issue?.path, ["egress", "allowlist", 0, "host"]);
+    t.regex(issue?.message ?? "", problem);
+  });
+}
+
+test("schema accepts network addresses", (t) => {
+  for (const host of ["10.99.9.0/24", "10.99.9.1/32", "fd00:10::/64", "::1", "1.2.3.4"]) {
+    const entry = { host, port: 123, protocol: "udp", purpose: "time" };
+    const parsed = configSchema.safeParse({ ...baseConfig, egress: { allowlist: [entry] } });
+    t.true(parsed.success, host);
+  }
+});
+
+test("schema rejects a duplicate entry", (t) => {
+  const entry = { host: "Broker.example.org", port: 8883, purpose: "broker" };
+  const allowlist = [entry, { ...entry, host: "broker.example.org", protocol: "tcp" }];
+  const parsed = configSchema.safeParse({ ...baseConfig, egress: { allowlist } });
+  t.false(parsed.success);
+  const issue = parsed.error?.issues[0];
+  t.deepEqual(issue?.path, ["egress", "allowlist", 1]);
+  t.regex(issue?.message ?? "", /repeats entry 0/);
+});

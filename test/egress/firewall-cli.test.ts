@@ -76,3 +76,31 @@ test("firewall refuses an allowlist without the broker", async (t) => {
   t.is(code, 1);
   t.regex(output, /broker\.url: no allowlist entry for broker 127\.0\.0\.1:8883\/tcp/);
 });
+
+test("firewall refuses a ruleset that blocks DNS", async (t) => {
+  const dir = tempDir(t);
+  const resolvConf = join(dir, "resolv.conf");
+  writeFileSync(resolvConf, "nameserver 10.0.0.54\n");
+  const file = writeConfig(
+    dir,
+    `egress:
+  allowlist:
+    - { host: 127.0.0.1, port: 8883, purpose: broker }
+    - { host: localhost, port: 4001, purpose: device-server }
+  firewall: { resolvConf: ${resolvConf} }
+`,
+  );
+  for (const action of ["render", "apply"]) {
+    const { code, output } = await runCli(
+      cliCommand("source"),
+      ["firewall", action, "--config", file],
+      dir,
+    );
+    t.is(code, 1, action);
+    t.regex(output, /EGRESS_FIREWALL_UNSAFE: not applying the firewall because it would block DNS/);
+    t.regex(output, /add \{ host: 10\.0\.0\.54, port: 53, protocol: udp, purpose: dns \}/);
+  }
+  const checked = await runCli(cliCommand("source"), ["check", "--config", file], dir);
+  t.is(checked.code, 1);
+  t.regex(checked.output, /egress\.allowlist: the resolver 10\.0\.0\.54 from .* has no dns entry/);
+});
