@@ -80,7 +80,12 @@ export type DeviceRecord =
 
 /** Protocol-level traffic the session must see: responses and commands from the device. */
 export type SessionEvent =
-  | { type: "response"; command: number }
+  | {
+      type: "response";
+      command: number;
+      /** The S/5 interface level the record was sent at, for a session that keeps one level. */
+      driLevel?: number;
+    }
   | { type: "command"; command: number; payload: Buffer }
   /** The device reported that it could not read our last command. */
   | { type: "rejected"; command: number }

@@ -92,7 +92,10 @@ export function decodeDatexFrame(frame: Buffer): DecodeResult {
   const header = decodeHeader(opened.record);
   try {
     const records = decodeRecord(opened.record, header);
-    records.push({ kind: "session", event: { type: "response", command: header.mainType } });
+    records.push({
+      kind: "session",
+      event: { type: "response", command: header.mainType, driLevel: header.driLevel },
+    });
     return { ok: true, records };
   } catch (error) {
     if (error instanceof InvalidRecord) return invalid(error.message);

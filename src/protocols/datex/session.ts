@@ -44,6 +44,12 @@ export class DatexSession implements Session {
 
   private open = false;
   private receiving = false;
+  /**
+   * The interface level of the first record on this link. The session requests at several
+   * levels because monitors answer only their own; one that answered more than one would
+   * send every value once per level, so records at any other level are not published.
+   */
+  private level: number | undefined;
   private readonly displayed: Stream;
   private readonly waves: Stream | undefined;
 
@@ -87,6 +93,7 @@ export class DatexSession implements Session {
   onOpen(nowMs: number): Outgoing[] {
     this.open = true;
     this.receiving = false;
+    this.level = undefined;
     const outgoing = this.request(this.displayed, nowMs);
     if (this.waves !== undefined) outgoing.push(...this.request(this.waves, nowMs));
     return outgoing;
@@ -94,6 +101,7 @@ export class DatexSession implements Session {
 
   onEvent(event: SessionEvent, nowMs: number): Outgoing[] {
     if (!this.open || event.type !== "response") return [];
+    this.level ??= event.driLevel;
     if (event.command === MainType.physiological) {
       this.receiving = true;
       this.stats.displayedRecords++;
@@ -111,9 +119,13 @@ export class DatexSession implements Session {
     return [];
   }
 
-  /** Records arrive unasked between requests, and each one is current when it arrives. */
-  expects(): boolean {
-    return true;
+  /**
+   * Returns false for a record at another interface level than the first one. Records arrive
+   * unasked between requests, and each one is current when it arrives.
+   */
+  expects(event: SessionEvent): boolean {
+    if (event.type !== "response" || event.driLevel === undefined) return true;
+    return this.level === undefined || event.driLevel === this.level;
   }
 
   onTick(nowMs: number): Outgoing[] {

@@ -126,7 +126,7 @@ test("decoder skips other classes and trend subrecords", (t) => {
   const result = decodeDatexFrame(encodeFrame(trend));
   t.deepEqual(numerics(result), []);
   t.deepEqual(sessionEvents(result), [
-    { kind: "session", event: { type: "response", command: MainType.physiological } },
+    { kind: "session", event: { type: "response", command: MainType.physiological, driLevel: 9 } },
   ]);
 });
 
@@ -145,7 +145,7 @@ test("decoder reads wave subrecords", (t) => {
     { kind: "wave", deviceCode: "wave99", samples: [], deviceTime: time },
   ]);
   t.deepEqual(sessionEvents(result), [
-    { kind: "session", event: { type: "response", command: MainType.wave } },
+    { kind: "session", event: { type: "response", command: MainType.wave, driLevel: 9 } },
   ]);
 });
 
@@ -157,7 +157,7 @@ test("decoder passes an alarm record on as a session event only", (t) => {
   const result = decodeDatexFrame(encodeFrame(record));
   t.true(result.ok);
   t.deepEqual(result.ok ? result.records : [], [
-    { kind: "session", event: { type: "response", command: MainType.alarm } },
+    { kind: "session", event: { type: "response", command: MainType.alarm, driLevel: 9 } },
   ] satisfies DeviceRecord[]);
 });
 

@@ -156,3 +156,17 @@ test("session schema rejects waves over 600 samples/s", (t) => {
 test("session schema rejects a wave without a known rate", (t) => {
   t.false(datexSessionSchema.safeParse({ waves: ["co2"] }).success);
 });
+
+test("session keeps the first interface level", (t) => {
+  const session = createSession({ driLevels: [9, 8, 7], waves: [] });
+  session.onOpen(0);
+  const atLevel = (driLevel: number): SessionEvent => ({ ...displayedRecord, driLevel });
+
+  t.true(session.expects(atLevel(8)), "the first record sets the level");
+  session.onEvent(atLevel(8), 100);
+
+  t.true(session.expects(atLevel(8)));
+  t.false(session.expects(atLevel(9)), "a second level would repeat every value");
+  session.onOpen(1000);
+  t.true(session.expects(atLevel(9)), "a new link finds its level again");
+});
