@@ -14,8 +14,9 @@
  * rest of it, up to the next STX, ENQ or EOT, is `garbage`, so each oversized frame is one
  * event and its bytes count once. The pipeline lets the session answer that event with NAK.
  */
-import { FramerEventList } from "../framer-events.js";
-import type { Framer, FramerEvent } from "../types.js";
+import { ByteFramer } from "../byte-framer.js";
+import type { FramerEventList } from "../framer-events.js";
+import type { Framer } from "../types.js";
 import { ENQ, EOT, ETB, ETX, STX, TRAILER_BYTES } from "./codec.js";
 
 export interface AstmFramerOptions {
@@ -23,35 +24,19 @@ export interface AstmFramerOptions {
   maxFrameBytes: number;
 }
 
-export class AstmFramer implements Framer {
-  private readonly buffer: Uint8Array;
-  private length = 0;
+export class AstmFramer extends ByteFramer {
   /** Bytes still expected after ETB or ETX, or -1 while the end character has not come. */
   private trailerLeft = -1;
 
   constructor(options: AstmFramerOptions) {
-    this.buffer = new Uint8Array(options.maxFrameBytes);
+    super(options.maxFrameBytes);
   }
 
-  get bufferedBytes(): number {
-    return this.length;
-  }
-
-  push(chunk: Uint8Array): FramerEvent[] {
-    const events = new FramerEventList();
-    for (const byte of chunk) this.pushByte(byte, events);
-    return events.list;
-  }
-
-  reset(): FramerEvent[] {
-    const events = new FramerEventList();
-    events.discard(this.length, "truncated");
-    this.length = 0;
+  protected override clearState(): void {
     this.trailerLeft = -1;
-    return events.list;
   }
 
-  private pushByte(byte: number, events: FramerEventList): void {
+  protected pushByte(byte: number, events: FramerEventList): void {
     if (byte === ENQ || byte === EOT) {
       this.dropUnfinished(events);
       events.frame(Buffer.from([byte]));

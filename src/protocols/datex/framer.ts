@@ -12,8 +12,9 @@
  * A frame that would grow past maxFrameBytes, both flags included, is dropped as one `oversize`
  * event, and the rest of it up to the next flag as `garbage`.
  */
-import { FramerEventList } from "../framer-events.js";
-import type { Framer, FramerEvent } from "../types.js";
+import { ByteFramer } from "../byte-framer.js";
+import type { FramerEventList } from "../framer-events.js";
+import type { Framer } from "../types.js";
 import { FLAG } from "./codec.js";
 
 export interface DatexFramerOptions {
@@ -21,32 +22,14 @@ export interface DatexFramerOptions {
   maxFrameBytes: number;
 }
 
-export class DatexFramer implements Framer {
-  private readonly buffer: Uint8Array;
-  private length = 0;
-
+export class DatexFramer extends ByteFramer {
   constructor(options: DatexFramerOptions) {
-    this.buffer = new Uint8Array(options.maxFrameBytes);
+    super(options.maxFrameBytes);
   }
 
-  get bufferedBytes(): number {
-    return this.length;
-  }
-
-  push(chunk: Uint8Array): FramerEvent[] {
-    const events = new FramerEventList();
-    for (const byte of chunk) {
-      if (byte === FLAG) this.pushFlag(events);
-      else this.pushData(byte, events);
-    }
-    return events.list;
-  }
-
-  reset(): FramerEvent[] {
-    const events = new FramerEventList();
-    events.discard(this.length, "truncated");
-    this.length = 0;
-    return events.list;
+  protected pushByte(byte: number, events: FramerEventList): void {
+    if (byte === FLAG) this.pushFlag(events);
+    else this.pushData(byte, events);
   }
 
   private pushFlag(events: FramerEventList): void {

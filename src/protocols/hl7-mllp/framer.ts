@@ -12,8 +12,9 @@
  *   does, so a sender that never sends FS is reported too. The rest of that frame, up to the
  *   next VT, is `garbage`, so each oversized frame is one event and its bytes count once.
  */
-import { FramerEventList } from "../framer-events.js";
-import type { Framer, FramerEvent } from "../types.js";
+import { ByteFramer } from "../byte-framer.js";
+import type { FramerEventList } from "../framer-events.js";
+import type { Framer } from "../types.js";
 import { CR, FS, VT } from "./codec.js";
 
 export interface MllpFramerOptions {
@@ -21,35 +22,19 @@ export interface MllpFramerOptions {
   maxFrameBytes: number;
 }
 
-export class MllpFramer implements Framer {
-  private readonly buffer: Uint8Array;
-  private length = 0;
+export class MllpFramer extends ByteFramer {
   /** True after FS, while the CR that ends the frame is still expected. */
   private afterEndBlock = false;
 
   constructor(options: MllpFramerOptions) {
-    this.buffer = new Uint8Array(options.maxFrameBytes);
+    super(options.maxFrameBytes);
   }
 
-  get bufferedBytes(): number {
-    return this.length;
-  }
-
-  push(chunk: Uint8Array): FramerEvent[] {
-    const events = new FramerEventList();
-    for (const byte of chunk) this.pushByte(byte, events);
-    return events.list;
-  }
-
-  reset(): FramerEvent[] {
-    const events = new FramerEventList();
-    events.discard(this.length, "truncated");
-    this.length = 0;
+  protected override clearState(): void {
     this.afterEndBlock = false;
-    return events.list;
   }
 
-  private pushByte(byte: number, events: FramerEventList): void {
+  protected pushByte(byte: number, events: FramerEventList): void {
     if (this.afterEndBlock) {
       this.afterEndBlock = false;
       if (byte === CR) {
