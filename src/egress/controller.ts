@@ -106,7 +106,7 @@ export class EgressController {
    * opening them only after the table is loaded means each one starts with a packet the
    * ruleset accepts, so conntrack lets its replies in. Rejects with EGRESS_FIREWALL_FAILED or
    * EGRESS_FIREWALL_UNSAFE, without calling `onResolved`, when a managed firewall cannot be
-   * applied, because the gateway would otherwise run without the firewall it was told to have.
+   * applied, because the gateway would otherwise run without the firewall its configuration requires.
    */
   async start(onResolved: () => void = () => undefined): Promise<void> {
     const { audit, config } = this.options;

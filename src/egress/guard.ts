@@ -85,7 +85,7 @@ function raiseDenied(destination: Destination, reason: string): never {
 }
 
 /**
- * Returns a `lookup` for net.connect that answers with the pinned addresses and never asks
+ * Returns a `lookup` for net.connect that returns the pinned addresses and never queries
  * DNS. Node calls it with `all: true` when it tries several addresses (autoSelectFamily).
  */
 export function pinnedLookup(addresses: readonly string[]) {

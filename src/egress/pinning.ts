@@ -1,7 +1,7 @@
 /**
  * Resolves the allowlist's host names at start and every refreshIntervalMs, and pins each to the
  * addresses it resolved to. A failed lookup keeps the earlier addresses, so a DNS outage does
- * not cut the gateway off. A changed answer changes what is allowed, and is reported.
+ * not cut the gateway off. A changed DNS result changes what is allowed, and is reported.
  */
 import { lookup as dnsLookup } from "node:dns/promises";
 import { messageOf } from "../errors.js";
@@ -96,7 +96,7 @@ export class AllowlistPinning {
     }
     if (changes.length > 0) {
       for (const change of changes) {
-        // A changed answer changes where the gateway may connect: a trust change, so warn.
+        // A changed DNS result changes where the gateway may connect, which is a trust change.
         const level = change.before.length === 0 ? "info" : "warn";
         this.options.log[level]("allowlist name pinned to new addresses", { ...change });
       }

@@ -39,8 +39,8 @@ export interface RawValue {
   /** The value text with framing and unit suffixes removed, such as "097" or "---". */
   text: string;
   /**
-   * Set by binary decoders that recognise the device's own marker for a missing or invalid
-   * value, such as a reserved integer; the mapper then publishes no number, whatever the text.
+   * Reason set by binary decoders that recognise the device's own marker for a missing or
+   * invalid value, such as a reserved integer. The mapper then publishes no number.
    */
   absentReason?: "absent" | "invalid";
   /**
