@@ -1,9 +1,10 @@
 /** A serial port connector on serialport, with the settings from the firmware profile. */
-import { realpathSync } from "node:fs";
+import { statSync } from "node:fs";
 import { SerialPort } from "serialport";
 import { GatewayError, messageOf } from "../errors.js";
 import type { SerialSettings } from "../profiles/common.js";
 import { checkSerialPath, notSerialDeviceMessage } from "./serial-path.js";
+import { startSerialReader } from "./serial-reader.js";
 import { maxPendingWriteBytes, type Connector, type LinkConnection } from "./types.js";
 
 const parityLetter = { none: "N", even: "E", odd: "O" } as const;
@@ -17,22 +18,28 @@ export function createSerialConnector(path: string, settings: SerialSettings): C
   const shape = describeSerialSettings(settings);
   // The device node the path led to when the port opened. A /dev/serial/by-id link that now
   // leads elsewhere (another adapter got the name) means this port is gone.
-  let openedTarget: string | undefined;
+  let openedNode: string | undefined;
   return {
     description: `serial ${path} ${shape}`,
-    isPresent: () => openedTarget !== undefined && realTarget(path) === openedTarget,
+    isPresent: () => openedNode !== undefined && deviceNode(path) === openedNode,
     connect: async () => {
-      openedTarget = realTarget(path);
+      openedNode = deviceNode(path);
       return openSerial(path, settings);
     },
   };
 }
 
-/** Returns the device node a path leads to, following symlinks; undefined if it is gone. */
-function realTarget(path: string): string | undefined {
+/**
+ * Returns the identity (device number and inode) of the node a path leads to, following
+ * symlinks; undefined if it is gone. One stat call, where realpath costs one per path part,
+ * since this runs every linkWatchMs for every serial device.
+ */
+function deviceNode(path: string): string | undefined {
   try {
-    return realpathSync(path);
+    const stats = statSync(path, { throwIfNoEntry: false, bigint: true });
+    return stats === undefined ? undefined : `${stats.dev}:${stats.ino}:${stats.rdev}`;
   } catch {
+    // A path that cannot be read (EACCES, ELOOP) cannot be opened again either.
     return undefined;
   }
 }
@@ -74,9 +81,23 @@ function openSerial(path: string, settings: SerialSettings): Promise<LinkConnect
 function wrapPort(port: SerialPort): LinkConnection {
   let closed = false;
   const closeListeners: ((reason: string) => void)[] = [];
+  const dataListeners: ((chunk: Buffer) => void)[] = [];
+  const deliver = (chunk: Buffer) => {
+    for (const listener of dataListeners) listener(chunk);
+  };
+  let stopReading: (() => void) | undefined;
+  // Reading starts with the first listener, so no chunk arrives before anyone takes it.
+  const startReading = () => {
+    if (stopReading !== undefined || closed) return;
+    stopReading = startSerialReader(port, { onData: deliver, onError: finish });
+    if (stopReading !== undefined) return;
+    port.on("data", deliver);
+    stopReading = () => port.off("data", deliver);
+  };
   const finish = (reason: string) => {
     if (closed) return;
     closed = true;
+    stopReading?.();
     for (const listener of closeListeners) listener(reason);
     if (port.isOpen) port.close(() => undefined);
   };
@@ -96,7 +117,10 @@ function wrapPort(port: SerialPort): LinkConnection {
       });
     },
     close: (reason = "closed by the agent") => finish(reason),
-    onData: (listener) => port.on("data", listener),
+    onData: (listener) => {
+      dataListeners.push(listener);
+      startReading();
+    },
     onClose: (listener) => closeListeners.push(listener),
   };
 }
