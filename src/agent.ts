@@ -7,6 +7,7 @@ import { AuditFile } from "./audit/file.js";
 import { AuditTrail } from "./audit/trail.js";
 import { DevicePipeline } from "./device/pipeline.js";
 import { fanOut } from "./device/fan-out.js";
+import { SharedIntervals } from "./shared-intervals.js";
 import { DeviceSupervisor, systemClock, type DeviceSink } from "./device/supervisor.js";
 import { EgressController } from "./egress/controller.js";
 import type { EgressGuard } from "./egress/guard.js";
@@ -104,6 +105,7 @@ export function startAgent(
   uplink.setRetained(topics.state, gatewayState("online"));
 
   const host: HostIdentity = { name: "IOMTGW", revision: agentVersion };
+  const intervals = new SharedIntervals();
   const supervisors = config.devices.map((device) => {
     const loaded = prepared.profiles.get(device.profile) as LoadedProfile;
     const deviceLog = log.child("device", { device: device.id });
@@ -111,7 +113,8 @@ export function startAgent(
     const sinks: DeviceSink[] = [publisher];
     if (extras.opcua !== undefined) sinks.push(extras.opcua.sinkFor(device.id));
     const sink = fanOut(sinks);
-    return createSupervisor(device, loaded, prepared, sink, host, egress.guard, deviceLog);
+    const shared = { host, guard: egress.guard, intervals };
+    return createSupervisor(device, loaded, prepared, sink, shared, deviceLog);
   });
 
   watchDrops(outbox, supervisors);
@@ -231,10 +234,10 @@ function createSupervisor(
   loaded: LoadedProfile,
   prepared: Prepared,
   sink: DeviceSink,
-  host: HostIdentity,
-  guard: EgressGuard,
+  shared: { host: HostIdentity; guard: EgressGuard; intervals: SharedIntervals },
   log: Logger,
 ): DeviceSupervisor {
+  const { host, guard, intervals } = shared;
   const { config } = prepared;
   const codec = codecFor(loaded.profile);
   const pipeline = new DevicePipeline(codec, loaded.profile, host);
@@ -259,5 +262,6 @@ function createSupervisor(
     sink,
     log,
     systemClock,
+    intervals,
   );
 }

@@ -10,6 +10,7 @@ import { ReconnectingLink, type ReconnectOptions } from "../link/reconnecting.js
 import type { Connector } from "../link/types.js";
 import type { LoadedProfile } from "../profiles/load.js";
 import type { Outgoing } from "../protocols/types.js";
+import { SharedIntervals } from "../shared-intervals.js";
 import type { DeviceState } from "../mqtt/payloads.js";
 import type { AlarmChange } from "./alarms.js";
 import type { DevicePipeline, Identity, LinkCounters, NumericsBatch } from "./pipeline.js";
@@ -65,7 +66,7 @@ export class DeviceSupervisor {
   private firstOpenedAtMs: number | undefined;
   /** The reason given when the supervisor itself reopened a silent link: no link failure. */
   private silenceRestartReason: string | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
+  private stopTicking: (() => void) | undefined;
   private readonly warnings: RateLimitedWarning;
   private readonly quietTimeMs: number;
   private readonly technicalAlarms = new Set<string>();
@@ -81,11 +82,19 @@ export class DeviceSupervisor {
     private readonly sink: DeviceSink,
     private readonly log: Logger,
     private readonly clock: Clock,
+    /** Timers shared with the other devices, so that they tick in one wake-up. */
+    private readonly intervals = new SharedIntervals(),
   ) {
     this.sinceMs = clock.now();
     this.quietTimeMs = device.quietTimeMs ?? loaded.profile.quietTimeMs;
     this.warnings = new RateLimitedWarning(log, warningIntervalMs, () => clock.monotonic());
-    this.link = new ReconnectingLink(connector, reconnect, this.linkListener, log.child("link"));
+    this.link = new ReconnectingLink(
+      connector,
+      reconnect,
+      this.linkListener,
+      log.child("link"),
+      intervals,
+    );
   }
 
   get id(): string {
@@ -107,11 +116,13 @@ export class DeviceSupervisor {
     this.publishState();
     this.link.start();
     const tickMs = Math.min(this.pipeline.tickMs, 250);
-    this.tickTimer = setInterval(() => this.guarded("tick", () => this.onTick()), tickMs);
+    this.stopTicking = this.intervals.every(tickMs, () =>
+      this.guarded("tick", () => this.onTick()),
+    );
   }
 
   stop(): void {
-    clearInterval(this.tickTimer);
+    this.stopTicking?.();
     this.link.stop();
   }
 

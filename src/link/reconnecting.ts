@@ -4,6 +4,7 @@
  */
 import { messageOf } from "../errors.js";
 import type { Logger } from "../log.js";
+import { SharedIntervals } from "../shared-intervals.js";
 import type { Connector, LinkConnection } from "./types.js";
 
 export interface ReconnectOptions {
@@ -35,7 +36,7 @@ export class ReconnectingLink {
   private stateValue: LinkState = "idle";
   private failures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
-  private watchTimer: NodeJS.Timeout | undefined;
+  private stopWatching: (() => void) | undefined;
   private lastReason = "";
   private openedAtMs = 0;
 
@@ -44,6 +45,7 @@ export class ReconnectingLink {
     private readonly options: ReconnectOptions,
     private readonly listener: LinkListener,
     private readonly log: Logger,
+    private readonly intervals = new SharedIntervals(),
   ) {}
 
   get state(): LinkState {
@@ -58,15 +60,16 @@ export class ReconnectingLink {
     if (this.stateValue !== "idle") return;
     this.open();
     if (this.connector.isPresent !== undefined) {
-      this.watchTimer = setInterval(() => this.watch(), this.options.watchMs);
-      this.watchTimer.unref();
+      this.stopWatching = this.intervals.every(this.options.watchMs, () => this.watch(), {
+        ref: false,
+      });
     }
   }
 
   stop(): void {
     this.stateValue = "stopped";
     clearTimeout(this.retryTimer);
-    clearInterval(this.watchTimer);
+    this.stopWatching?.();
     this.connection?.close();
     this.connection = undefined;
   }
