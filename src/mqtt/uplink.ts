@@ -5,7 +5,10 @@
  * handed to mqtt.js at once, which resends them after a reconnect until the broker acknowledges.
  * Retained topics (states, health) keep only their latest payload and are re-sent on connect.
  */
-import { MqttClient, type IClientOptions } from "mqtt";
+import type { IClientOptions } from "mqtt";
+// The client alone: mqtt's index also bundles its WebSocket and SOCKS transports (about
+// 90 KiB), and the agent opens its own TLS stream through the egress guard.
+import MqttClient from "mqtt/lib/client";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { redactUrl } from "../config/redact-url.js";
