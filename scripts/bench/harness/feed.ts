@@ -2,19 +2,26 @@
  * The benchmark's simulated devices: Masimo Radical-7 "ASCII 1" lines, written by this process
  * to the device end of a virtual serial port, so the harness knows when the last byte of every
  * frame left. Each line carries its frame number in values the profile maps, BPM (the number
- * modulo 1000) and PI (the number divided by 1000, as hundredths), so a subscriber can tell
+ * modulo 300) and PI (the number divided by 300, as hundredths), so a subscriber can tell
  * which frame an observation came from, through the agent or through the pass-through program.
  * The exception bit 0x008 (pulse search) is set in frames 10 to 19 of every 20, so every 10th
  * frame changes it and the agent publishes an alarm record after that frame's observation.
  */
 import { SerialPort } from "serialport";
 
+/**
+ * Frames per PI step. BPM stays below the profile's validRange maximum of 350 and PI below
+ * 100 up to frame 3,000,000; the agent publishes a value outside its validRange as null, and
+ * a null BPM or PI would hide which frame the observation came from.
+ */
+const framesPerPiStep = 300;
+
 /** Formats frame `frame` (1 or more) as a CR LF terminated line. */
 export function formatLine(frame: number, nowMs: number): string {
   const time = new Date(nowMs).toISOString();
   const deviceTime = `${time.slice(5, 7)}/${time.slice(8, 10)}/${time.slice(2, 4)} ${time.slice(11, 19)}`;
-  const bpm = String(frame % 1000).padStart(3, "0");
-  const pi = (Math.floor(frame / 1000) / 100).toFixed(2).padStart(5, "0");
+  const bpm = String(frame % framesPerPiStep).padStart(3, "0");
+  const pi = (Math.floor(frame / framesPerPiStep) / 100).toFixed(2).padStart(5, "0");
   const exc = frame % 20 >= 10 ? "000008" : "000000";
   return (
     `${deviceTime} SN=0000012345 SPO2=097% BPM=${bpm} PI=${pi}% SPCO=01.0% SPMET=01.2% ` +
@@ -24,7 +31,7 @@ export function formatLine(frame: number, nowMs: number): string {
 
 /** Returns the frame number encoded by formatLine from the BPM and PI values. */
 export function frameOf(bpm: number, pi: number): number {
-  return Math.round(pi * 100) * 1000 + bpm;
+  return Math.round(pi * 100) * framesPerPiStep + bpm;
 }
 
 /** Returns the frame number of a raw line as formatLine wrote it, or undefined. */
