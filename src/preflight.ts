@@ -63,7 +63,10 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
   }
   const { config, locate } = loaded;
 
-  const profileSet = loadConfiguredProfiles(configFile, config.profilesDir);
+  // `run` reads only the profiles its devices name; `check` reads them all, so a technician
+  // learns of a broken profile before a device uses it.
+  const only = mode === "run" ? new Set(config.devices.map((device) => device.profile)) : undefined;
+  const profileSet = loadConfiguredProfiles(configFile, config.profilesDir, only);
   const problems = [
     ...profileSet.problems,
     ...missingProfiles(configFile, config.devices, profileSet.profiles, new Set()),
@@ -190,10 +193,15 @@ function unvalidatedProfileProblems(
 }
 
 /** Loads profilesDir, when set, and the built-in profiles; profilesDir's problems come first. */
-function loadConfiguredProfiles(configFile: string, profilesDir: string | undefined): ProfileSet {
+function loadConfiguredProfiles(
+  configFile: string,
+  profilesDir: string | undefined,
+  only?: ReadonlySet<string>,
+): ProfileSet {
   const problem = profilesDir === undefined ? undefined : profilesDirProblem(profilesDir);
   const usable = profilesDir !== undefined && problem === undefined;
-  const profileSet = loadProfiles([...(usable ? [profilesDir] : []), ...builtInProfileDirs()]);
+  const dirs = [...(usable ? [profilesDir] : []), ...builtInProfileDirs()];
+  const profileSet = loadProfiles(dirs, only);
   if (problem === undefined) return profileSet;
   const message =
     `${problem}; set profilesDir to the folder that contains the site's profiles, ` +

@@ -205,6 +205,27 @@ test("profile in profilesDir overrides the built-in one", async (t) => {
   ]);
 });
 
+test("run loads only the profiles devices name", async (t) => {
+  const { base, dir, file } = await setup(t);
+  mkdirSync(join(dir, "profiles"));
+  writeFileSync(join(dir, "profiles", "broken.yaml"), "id: site-broken\nname: [unclosed\n");
+  // A quoted key hides the id from the quick scan, so this file must be parsed in full.
+  const quotedKey = readFileSync(builtInMasimo, "utf8")
+    .replace(/^id: /m, '"id": ')
+    .replace(/^name: .*$/m, "name: Site Radical-7");
+  writeFileSync(join(dir, "profiles", "radical7-site.yaml"), quotedKey);
+  writeFileSync(file, `${base}profilesDir: ./profiles\n`);
+
+  const problems = problemsOf(t, preflight(file, "check"));
+  const broken = problems.filter((problem) => problem.file.endsWith("broken.yaml"));
+  t.true(broken.length > 0, "check reports the profile no device uses");
+
+  const run = preflight(file, "run");
+  if (!run.ok) return t.fail(run.problems.map(formatProblem).join("\n"));
+  t.deepEqual([...run.prepared.profiles.keys()], ["masimo-radical7-ascii1"]);
+  t.is(run.prepared.profiles.get("masimo-radical7-ascii1")?.profile.name, "Site Radical-7");
+});
+
 test("keyOwnerProblem compares owner and user", (t) => {
   const file = join(tempDir(t), "gateway.key");
   writeFileSync(file, "not a key\n", { mode: 0o600 });
