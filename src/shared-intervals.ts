@@ -1,8 +1,8 @@
 /**
- * Periodic callbacks that share one timer per period. Each device ticks its session a few
- * times a second and checks its serial path every second; with a timer of its own per device,
- * 16 devices wake the process 80 times a second. Sharing one timer per period wakes it 5 times,
- * and a Raspberry Pi-class CPU pays for every wake-up.
+ * Periodic callbacks that share one timer per period. Each device ticks its session four times
+ * a second and checks its serial path every second. With timers of its own per device, 16
+ * devices wake the process 80 times a second; one timer per period wakes it 5 times, and a
+ * Raspberry Pi-class CPU pays for every wake-up.
  */
 
 interface Group {
@@ -45,8 +45,8 @@ export class SharedIntervals {
 }
 
 /**
- * Runs every callback even when one throws; the first exception is thrown afterwards, so it
- * still reaches the process's handler as it would from a timer of its own.
+ * Runs every callback even when one throws. The first exception is thrown afterwards, so it
+ * reaches the process's handler as it would from a timer of its own.
  */
 function runAll(callbacks: ReadonlySet<() => void>): void {
   let failure: { error: unknown } | undefined;

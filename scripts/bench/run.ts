@@ -19,6 +19,7 @@ import { quantile } from "./harness/proc.js";
 export const lineRateBytesPerSecond = 11_520;
 
 interface Comparison {
+  feed: LoadOptions["feed"];
   ports: number;
   bytesPerSecondPerPort: number;
   agent: LoadResult;
@@ -39,7 +40,8 @@ const shape = (ports: number, bytesPerSecond: number, measureMs: number): LoadSh
 async function compare(load: LoadShape): Promise<Comparison> {
   const agent = await runLoad({ ...load, target: "agent" });
   const passThrough = await runLoad({ ...load, target: "pass-through" });
-  return { ports: load.ports, bytesPerSecondPerPort: load.bytesPerSecond, agent, passThrough };
+  const { feed, ports, bytesPerSecond } = load;
+  return { feed, ports, bytesPerSecondPerPort: bytesPerSecond, agent, passThrough };
 }
 
 const scenarios: Record<string, () => Promise<unknown>> = {
@@ -58,6 +60,12 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     for (const bytesPerSecond of [0, lineRateBytesPerSecond]) {
       for (const ports of [1, 4, 16, 32])
         comparisons.push(await compare(shape(ports, bytesPerSecond, 10_000)));
+    }
+    // Monitors with numerics at 1 Hz and ECG, pleth and ABP waves, as in the ward.
+    for (const ports of [1, 4, 16, 32]) {
+      comparisons.push(
+        await compare({ ...shape(ports, 0, 10_000), feed: "monitor", warmupMs: 3000 }),
+      );
     }
     return { comparisons };
   },
@@ -125,8 +133,12 @@ function figure(result: LoadResult, path: string): number | null {
 
 function printComparison(comparison: Comparison): void {
   const rate =
-    comparison.bytesPerSecondPerPort === 0 ? "1 line/s" : `${comparison.bytesPerSecondPerPort} B/s`;
-  console.log(`\n${comparison.ports} port(s) at ${rate} per port`);
+    comparison.feed === "monitor"
+      ? "a monitor with waves"
+      : comparison.bytesPerSecondPerPort === 0
+        ? "1 line/s"
+        : `${comparison.bytesPerSecondPerPort} B/s`;
+  console.log(`\n${comparison.ports} port(s), each ${rate}`);
   const rows = tableFigures.map((name) => {
     const agent = figure(comparison.agent, name);
     const base = figure(comparison.passThrough, name);

@@ -28,15 +28,15 @@ const readableEvent = 1;
 const writableEvent = 2;
 
 /**
- * The largest read. A UART at 115200 baud delivers about 11.5 KiB a second, so a read seldom
+ * The largest read. A UART at 115200 baud delivers about 11.5 kB a second, so a read seldom
  * fills it, and bytes left after one are reported readable again at once.
  */
 const readBytes = 64 * 1024;
 
 /**
  * Zero-byte reads in a row after which the port counts as hung up. A tty in raw mode with VMIN 1
- * returns at least one byte when poll says readable, so a run of empty reads means the line is
- * gone.
+ * returns at least one byte when poll reports it readable, so a run of empty reads means the
+ * line is gone.
  */
 const maxEmptyReads = 100;
 
@@ -68,7 +68,7 @@ export function startSerialReader(
   let emptyReads = 0;
   // The binding's poll(events) replaces the events libuv waits for. serialport's write calls
   // it with "writable" alone when the port takes no more bytes, which would stop reading until
-  // the device reads again; so while this reader runs, every poll also asks for "readable".
+  // the device reads again. So while this reader runs, every poll also requests "readable".
   const bindingPoll = poller.poll.bind(poller);
   poller.poll = (flags: number) => bindingPoll(flags | readableEvent);
   const stop = () => {
@@ -76,7 +76,7 @@ export function startSerialReader(
     poller.poll = bindingPoll;
     poller.removeListener("readable", onReadable);
   };
-  // A write that waits for the port to take bytes (a "writable" listener) is asked for again.
+  // A write that waits for the port to take bytes (a "writable" listener) is requested again.
   const poll = () =>
     poller.poll(readableEvent | (poller.listenerCount("writable") > 0 ? writableEvent : 0));
   const fail = (message: string) => {

@@ -285,8 +285,9 @@ export class MqttUplink {
       connectTimeout: broker.connectTimeoutMs,
       reconnectPeriod: broker.reconnectPeriodMs,
       reconnectOnConnackError: true,
-      // mqtt-packet's default writes each packet id from a table of 65,536 two-byte Buffers,
-      // about 7 MB of heap kept for the life of the process; writing the two bytes costs less.
+      // By default mqtt-packet writes each packet id from a table of 65,536 two-byte Buffers,
+      // which keeps about 7 MB of heap for the life of the process. Writing the two bytes
+      // costs less.
       writeCache: false,
       rejectUnauthorized: true,
       minVersion: "TLSv1.2",
