@@ -7,7 +7,7 @@
  */
 import type { IClientOptions } from "mqtt";
 // The client alone: mqtt's index also bundles its WebSocket and SOCKS transports (about
-// 90 KiB), and the agent opens its own TLS stream through the egress guard.
+// 190 KiB of the bundle), and the agent opens its own TLS stream through the egress guard.
 import MqttClient from "mqtt/lib/client";
 import { isIP } from "node:net";
 import type { ConnectionOptions } from "node:tls";

@@ -16,19 +16,27 @@ export class Reader {
     return this.bytes.length - this.offset;
   }
 
+  // The numbers are read in place: a wave reply carries hundreds of samples, and a subarray per
+  // sample was a Buffer object each.
   u8(field: string): number {
-    return this.take(1, field).readUInt8(0);
+    return this.bytes.readUInt8(this.advance(1, field));
   }
 
   u16(field: string): number {
-    return this.take(2, field).readUInt16BE(0);
+    return this.bytes.readUInt16BE(this.advance(2, field));
   }
 
   u32(field: string): number {
-    return this.take(4, field).readUInt32BE(0);
+    return this.bytes.readUInt32BE(this.advance(4, field));
   }
 
   take(length: number, field: string): Buffer {
+    const start = this.advance(length, field);
+    return this.bytes.subarray(start, start + length);
+  }
+
+  /** Moves past `length` bytes; returns the offset they start at. */
+  private advance(length: number, field: string): number {
     if (length > this.remaining) {
       throw new InvalidPayload(
         `IntelliVue ${this.what} field ${field} needs ${length} bytes at offset ` +
@@ -36,9 +44,9 @@ export class Reader {
           `a length field that does not match the data`,
       );
     }
-    const part = this.bytes.subarray(this.offset, this.offset + length);
+    const start = this.offset;
     this.offset += length;
-    return part;
+    return start;
   }
 
   /** Reads a u16 length and returns a reader over that many bytes. */
