@@ -31,7 +31,12 @@ export function openGuardedStream(
     if (options[key] !== undefined) Object.assign(tls, { [key]: options[key] });
   }
   try {
-    return guard.connectTls(destination, tls);
+    const socket = guard.connectTls(destination, tls);
+    // mqtt.js already writes the packets of one turn of the event loop together. Nagle's
+    // algorithm would hold a small packet until the broker acknowledges the one before, and
+    // a broker that delays its ACK (Linux does, up to 40 ms) would delay the record with it.
+    socket.setNoDelay(true);
+    return socket;
   } catch (error) {
     if (!hasCode(error, "EGRESS_DENIED")) throw error;
     return failedStream(error as Error);
