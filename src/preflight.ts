@@ -66,7 +66,11 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
   // `run` reads only the profiles its devices name; `check` reads them all, so a technician
   // learns of a broken profile before a device uses it.
   const only = mode === "run" ? new Set(config.devices.map((device) => device.profile)) : undefined;
-  const profileSet = loadConfiguredProfiles(configFile, config.profilesDir, only);
+  let profileSet = loadConfiguredProfiles(configFile, config.profilesDir, only);
+  // A profile that was not found is reported with every id there is, so all are read then.
+  if (config.devices.some((device) => !profileSet.profiles.has(device.profile))) {
+    profileSet = loadConfiguredProfiles(configFile, config.profilesDir);
+  }
   const problems = [
     ...profileSet.problems,
     ...missingProfiles(configFile, config.devices, profileSet.profiles, new Set()),

@@ -46,6 +46,10 @@ const maxEmptyReads = 100;
  */
 const buffer = Buffer.allocUnsafe(readBytes);
 
+/** Read errors of a port whose adapter was unplugged or whose far end closed. */
+const goneCodes = new Set(["EIO", "ENXIO", "ENODEV", "EBADF"]);
+const goneMessage = "serial port hung up or was removed";
+
 export interface SerialReaderEvents {
   onData(chunk: Buffer): void;
   /** Called once when a read fails; the reader has stopped. */
@@ -86,7 +90,8 @@ export function startSerialReader(
   function onReadable(error: Error | null): void {
     if (stopped) return;
     if (error !== null) {
-      fail(`serial poll failed: ${error.message}`);
+      // libuv reports a hung-up descriptor (POLLERR) as EBADF, "bad file descriptor".
+      fail(`${goneMessage} (poll error: ${error.message})`);
       return;
     }
     let count: number;
@@ -98,12 +103,17 @@ export function startSerialReader(
         poll();
         return;
       }
-      fail(`serial read failed: ${(readError as Error).message}`);
+      const message = (readError as Error).message;
+      fail(
+        goneCodes.has(code ?? "")
+          ? `${goneMessage} (${message})`
+          : `serial read failed: ${message}`,
+      );
       return;
     }
     if (count === 0) {
       if (++emptyReads >= maxEmptyReads) {
-        fail(`serial port hung up (${maxEmptyReads} empty reads in a row)`);
+        fail(`${goneMessage} (${maxEmptyReads} empty reads in a row)`);
         return;
       }
     } else {

@@ -258,13 +258,13 @@ export class MqttUplink {
         ),
       );
       // A broker that stopped responding must not delay the shutdown past timeoutMs.
-      await Promise.race([finals, waitUntil(() => false, timeoutMs)]);
+      await settledWithin(finals, timeoutMs);
       await waitUntil(() => this.inFlight === 0, deadline - Date.now());
     }
     const unsent = this.queuedRecords;
     if (unsent > 0) this.options.log.warn("stopping with records not acknowledged", { unsent });
     const ended = client.endAsync(!this.connectedValue || Date.now() >= deadline);
-    await Promise.race([ended, waitUntil(() => false, 1000)]);
+    await settledWithin(ended, 1000);
     if (client.connected || !client.disconnected) client.end(true);
   }
 
@@ -396,6 +396,22 @@ function withReplayed(record: StoredRecord, startMaxId: number): string {
   const late = Date.now() - record.createdMs > lateAfterMs;
   const replayed = record.offline || record.id <= startMaxId || late;
   return `{"replayed":${replayed},${record.body.slice(1)}`;
+}
+
+/**
+ * Waits for `promise` or `timeoutMs`, whichever comes first, and clears its timer: a timer
+ * left running would keep the process alive that long after the agent stopped.
+ */
+async function settledWithin(promise: Promise<unknown>, timeoutMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, timeoutMs);
+  });
+  try {
+    await Promise.race([promise.then(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {

@@ -226,6 +226,35 @@ test("run loads only the profiles devices name", async (t) => {
   t.is(run.prepared.profiles.get("masimo-radical7-ascii1")?.profile.name, "Site Radical-7");
 });
 
+test("run reads a profile whose id is escaped", async (t) => {
+  const { base, dir, file } = await setup(t);
+  mkdirSync(join(dir, "profiles"));
+  // "\x2d" is "-" in a double-quoted YAML string: the id is masimo-radical7-ascii1.
+  const escaped = readFileSync(builtInMasimo, "utf8")
+    .replace(/^id: .*$/m, 'id: "masimo-radical7\\x2dascii1"')
+    .replace(/^name: .*$/m, "name: Site Radical-7");
+  writeFileSync(join(dir, "profiles", "radical7-site.yaml"), escaped);
+  writeFileSync(file, `${base}profilesDir: ./profiles\n`);
+  for (const mode of ["run", "check"] as const) {
+    const result = preflight(file, mode);
+    if (!result.ok) return t.fail(result.problems.map(formatProblem).join("\n"));
+    const used = result.prepared.profiles.get("masimo-radical7-ascii1");
+    t.is(used?.profile.name, "Site Radical-7", mode);
+  }
+});
+
+test("run lists known profiles for a missing one", async (t) => {
+  const { base, check } = await setup(t);
+  const text = base.replace("profile: masimo-radical7-ascii1", "profile: no-such-profile");
+  const problems = problemsOf(t, check(text));
+  const problem = findProblem(t, problems, "devices[0].profile");
+  t.regex(
+    problem?.message ?? "",
+    /"no-such-profile" was not found \(known: .*masimo-radical7-ascii1/,
+  );
+  t.notRegex(problem?.message ?? "", /known: none/);
+});
+
 test("keyOwnerProblem compares owner and user", (t) => {
   const file = join(tempDir(t), "gateway.key");
   writeFileSync(file, "not a key\n", { mode: 0o600 });
