@@ -17,16 +17,16 @@ test("shared intervals run a period's callbacks together", async (t) => {
 
 test("shared intervals stop a removed callback", async (t) => {
   const intervals = new SharedIntervals();
-  let kept = 0;
-  let removed = 0;
-  const stopKept = intervals.every(10, () => kept++);
+  let keptCalls = 0;
+  let removedCalls = 0;
+  const stopKept = intervals.every(10, () => keptCalls++);
   t.teardown(stopKept);
-  const stopRemoved = intervals.every(10, () => removed++);
+  const stopRemoved = intervals.every(10, () => removedCalls++);
   stopRemoved();
   stopRemoved();
   await delay(50);
-  t.true(kept > 0);
-  t.is(removed, 0);
+  t.true(keptCalls > 0);
+  t.is(removedCalls, 0);
 });
 
 test("shared intervals keep the same callback twice", async (t) => {

@@ -4,7 +4,7 @@
  *
  * serialport's own stream reads through the libuv thread pool and meets EAGAIN, as an Error
  * with a stack trace, before it waits for the next bytes. So each chunk costs two thread pool
- * reads, an exception and several promises; in a CPU profile of 16 simulated monitors that
+ * reads, an exception and several promises. In a CPU profile of 16 simulated monitors that
  * took more time than decoding their frames. This reader costs one wake-up and one system call
  * per chunk, and a vanished adapter shows at once, as a failed read (EIO, ENXIO, ENODEV) or as
  * the empty reads of a hung-up tty.

@@ -120,7 +120,7 @@ export function loadProfileFile(
  * Returns false when a profile file's top-level `id:` line names an id outside `ids`. Parsing
  * and validating all ten built-in profiles took about 100 ms and raised the agent's peak
  * resident memory by 12 to 15 MB, for a gateway that uses one or two of them. Only a plain,
- * unquoted id is read this way; a file whose id is quoted (which may hide an escape such as
+ * unquoted id is read this way. A file whose id is quoted (which may hide an escape such as
  * `\x2d`), or written any other way, is parsed in full, so no profile is skipped on a guess.
  */
 function mayHaveId(file: string, ids: ReadonlySet<string>): boolean {

@@ -22,7 +22,7 @@ function masimoPipeline(): DevicePipeline {
 }
 
 // A line-rate run writes some 90 frames a second per port, so frame numbers pass 10,000 within
-// two minutes; each must still decode to values the agent publishes as numbers.
+// two minutes. Each must still decode to values the agent publishes as numbers.
 test("bench feed frame numbers survive decoding", (t) => {
   const pipeline = masimoPipeline();
   pipeline.open(0);

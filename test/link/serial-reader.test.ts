@@ -47,7 +47,7 @@ test("serial link reads every byte in order", async (t) => {
 
 test("serial link writes more than the pty holds", async (t) => {
   const { device, connection, received, closed } = await openPair(t);
-  // More than a pty holds (about 30 KB here), less than the link's 64 KiB write bound.
+  // More than a pty buffers (about 30 KB here), less than the link's 64 KiB write bound.
   const toDevice = randomBytes(64_000);
   const atDevice: Buffer[] = [];
   const fromDevice: Buffer[] = [];
@@ -74,7 +74,7 @@ test("serial link writes more than the pty holds", async (t) => {
 });
 
 // socat stops relaying both ways while one way is full, so the pty tests cannot show that
-// reading goes on while a write waits; the poll flags show it.
+// reading goes on while a write waits. The poll flags show it.
 test("serial reader keeps polling readable during a write", (t) => {
   const flags: number[] = [];
   const poller = Object.assign(new EventEmitter(), {
@@ -88,7 +88,7 @@ test("serial reader keeps polling readable during a write", (t) => {
   t.not(stop, undefined);
   t.deepEqual(flags, [1], "reading asks for readable");
 
-  // serialport's write waits for the port to take bytes: it asks for writable alone.
+  // serialport's write waits for the port to take bytes: it requests writable alone.
   poller.once("writable", () => undefined);
   poller.poll(2);
   t.is(flags.at(-1), 3, "a write's poll keeps readable");

@@ -11,7 +11,7 @@ import { SerialPort } from "serialport";
 
 /**
  * Frames per PI step. BPM stays below the profile's validRange maximum of 350 and PI below
- * 100 up to frame 3,000,000; the agent publishes a value outside its validRange as null, and
+ * 100 up to frame 3,000,000. The agent publishes a value outside its validRange as null, and
  * a null BPM or PI would hide which frame the observation came from.
  */
 const framesPerPiStep = 300;
