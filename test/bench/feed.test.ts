@@ -1,25 +1,9 @@
 import test from "ava";
-import { join } from "node:path";
-import { DevicePipeline } from "../../src/device/pipeline.js";
-import { loadProfileFile } from "../../src/profiles/load.js";
-import { withoutFirstLineSkip } from "../../src/protocols/ascii-line/schema.js";
-import { codecFor } from "../../src/protocols/registry.js";
 import { formatLine, frameOf, frameOfLine } from "../../scripts/bench/harness/feed.js";
-import { repoRoot } from "../helpers/agent-process.js";
+import { masimoPipeline } from "../helpers/masimo-pipeline.js";
 
 const bpmCode = 149530;
 const piCode = 150488;
-
-function masimoPipeline(): DevicePipeline {
-  const loaded = loadProfileFile(
-    join(repoRoot, "firmware-profiles", "masimo-radical7-ascii1.yaml"),
-  );
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  const profile = loaded.loaded.profile;
-  if (profile.family !== "ascii-line") throw new Error("unexpected family");
-  const lineStart = withoutFirstLineSkip(profile);
-  return new DevicePipeline(codecFor(lineStart), lineStart, { name: "IOMTGW", revision: "1" });
-}
 
 // A line-rate run writes some 90 frames a second per port, so frame numbers pass 10,000 within
 // two minutes. Each must still decode to values the agent publishes as numbers.

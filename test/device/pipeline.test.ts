@@ -3,9 +3,9 @@ import { join } from "node:path";
 import { DevicePipeline, maxUnmappedCodes, otherUnmappedCode } from "../../src/device/pipeline.js";
 import { loadProfileFile } from "../../src/profiles/load.js";
 import type { Profile } from "../../src/profiles/schema.js";
-import { withoutFirstLineSkip } from "../../src/protocols/ascii-line/schema.js";
 import { encodeResponse } from "../../src/protocols/medibus/codec.js";
 import { codecFor } from "../../src/protocols/registry.js";
+import { masimoPipeline } from "../helpers/masimo-pipeline.js";
 
 const host = { name: "IOMTGW", revision: "1.0.0" };
 
@@ -13,13 +13,6 @@ function profile(name: string): Profile {
   const loaded = loadProfileFile(join(__dirname, "..", "..", "firmware-profiles", name));
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   return loaded.loaded.profile;
-}
-
-function masimoPipeline(): DevicePipeline {
-  const masimo = profile("masimo-radical7-ascii1.yaml");
-  if (masimo.family !== "ascii-line") throw new Error("unexpected family");
-  const lineStart = withoutFirstLineSkip(masimo);
-  return new DevicePipeline(codecFor(lineStart), lineStart, host);
 }
 
 const line = (extra: string) =>
