@@ -24,7 +24,12 @@ export interface WaveSegment {
 }
 
 interface Pending {
+  /**
+   * Allocated once at the segment's expected length, because growing it sample by sample
+   * copied it several times. `count` is the number filled.
+   */
   samples: (number | null)[];
+  count: number;
   /** Monotonic time of the first sample, estimated when its record arrived. */
   firstSampleAtMs: number;
   deviceTime?: string;
@@ -56,23 +61,25 @@ export class WaveBatcher {
     const firstSampleAtMs = nowMs - (samples.length - 1) * mapping.samplePeriodMs;
     let pending = this.pending.get(deviceCode);
     if (pending !== undefined) {
-      const expectedAtMs =
-        pending.firstSampleAtMs + pending.samples.length * mapping.samplePeriodMs;
+      const expectedAtMs = pending.firstSampleAtMs + pending.count * mapping.samplePeriodMs;
       if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs) {
         done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
         pending = undefined;
       }
     }
     if (pending === undefined) {
+      const expectedLength =
+        Math.ceil(this.profile.waveSegmentMs / mapping.samplePeriodMs) + samples.length;
       pending = {
-        samples: [],
+        samples: new Array<number | null>(expectedLength),
+        count: 0,
         firstSampleAtMs,
         ...(deviceTime === undefined ? {} : { deviceTime }),
       };
       this.pending.set(deviceCode, pending);
     }
-    for (const sample of samples) pending.samples.push(validSample(sample, mapping));
-    if (pending.samples.length * mapping.samplePeriodMs >= this.profile.waveSegmentMs) {
+    for (const sample of samples) pending.samples[pending.count++] = validSample(sample, mapping);
+    if (pending.count * mapping.samplePeriodMs >= this.profile.waveSegmentMs) {
       done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
     }
     return done;
@@ -96,6 +103,7 @@ export class WaveBatcher {
     nowMs: number,
   ): WaveSegment {
     this.pending.delete(deviceCode);
+    pending.samples.length = pending.count;
     return {
       deviceCode,
       mdcCode: mapping.mdcCode,
