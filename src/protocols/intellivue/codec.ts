@@ -164,14 +164,22 @@ export function encodeFloatSpecial(mantissa: number): number {
  */
 export function absoluteTimeText(bytes: Uint8Array): string | undefined {
   if (bytes.length !== 8) return undefined;
-  const parts: string[] = [];
-  for (const byte of bytes) {
-    if (byte >>> 4 > 9 || (byte & 0x0f) > 9) return undefined;
-    parts.push(byte.toString(16).padStart(2, "0"));
+  let text = "";
+  for (let index = 0; index < 8; index++) {
+    const digits = bcdDigits[bytes[index] ?? 0xff];
+    if (digits === undefined) return undefined;
+    text += absoluteTimeSeparators[index] + digits;
   }
-  const [century, year, month, day, hour, minute, second, hundredths] = parts;
-  return `${century}${year}-${month}-${day}T${hour}:${minute}:${second}.${hundredths}`;
+  return text;
 }
+
+/** The separator before each byte's two digits in the text of an AbsoluteTime. */
+const absoluteTimeSeparators = ["", "", "-", "-", "T", ":", ":", "."];
+
+/** The two digits of each BCD byte, from "00" to "99", or undefined for a byte that is not BCD. */
+const bcdDigits: (string | undefined)[] = Array.from({ length: 256 }, (_, byte) =>
+  byte >>> 4 > 9 || (byte & 0x0f) > 9 ? undefined : byte.toString(16).padStart(2, "0"),
+);
 
 /** Encodes a date as BCD AbsoluteTime, in UTC. */
 export function encodeAbsoluteTime(date: Date): Buffer {

@@ -198,7 +198,7 @@ function decodeInvoke(operation: Reader, data: Buffer): DeviceRecord[] {
   const invokeId = operation.u16("invoke id");
   const commandType = operation.u16("command type");
   const argument = operation.counted("invoke argument");
-  argument.take(6, "managed object");
+  argument.skip(6, "managed object");
   if (commandType === CommandType.confirmedEventReport) {
     argument.u32("event time");
     const eventType = argument.u16("event type");
@@ -223,7 +223,7 @@ function decodeResult(
   operation.u16("invoke id");
   const commandType = operation.u16("command type");
   const result = operation.counted("result");
-  result.take(6, "managed object");
+  result.skip(6, "managed object");
   if (commandType === CommandType.confirmedEventReport) {
     return [{ kind: "session", event: { type: "response", command: MDS_CREATE_EVENT } }];
   }
@@ -281,7 +281,7 @@ function readPollInfoList(list: Reader): Ava[] {
       const avas = observations.counted("attribute list");
       while (avas.remaining > 0) {
         const id = avas.u16("attribute id");
-        attributes.push({ id, value: avas.counted(`attribute 0x${hex16(id)}`) });
+        attributes.push({ id, value: avas.attributeValue(id) });
       }
     }
   }
@@ -396,12 +396,12 @@ function readAlarm(entries: Reader): RawAlarm | undefined {
   const code = entries.u16("alarm code");
   const type = entries.u16("alarm type");
   entries.u16("alarm state");
-  entries.take(6, "alarm object");
+  entries.skip(6, "alarm object");
   entries.u16("alarm info id");
   const info = entries.counted("alarm info");
   let text = "";
   if (info.remaining >= 12) {
-    info.take(10, "alarm instance, text id, priority and flags");
+    info.skip(10, "alarm instance, text id, priority and flags");
     text = utf16Text(info.counted("alarm string").rest());
   }
   const priority = alertPriorities.find(([bit]) => (type & bit) !== 0)?.[1];

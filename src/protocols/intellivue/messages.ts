@@ -440,11 +440,11 @@ const STR_AL_MON_INFO = 0x0001;
  */
 export function parsePollRequest(userData: Buffer): PollRequest {
   const reader = new Reader(userData, "poll request");
-  reader.take(8, "SPpdu and ROapdu header");
+  reader.skip(8, "SPpdu and ROapdu header");
   const invokeId = reader.u16("invoke id");
   reader.u16("command type");
   const argument = reader.counted("action argument");
-  argument.take(10, "managed object and scope");
+  argument.skip(10, "managed object and scope");
   const action = argument.u16("action type");
   const poll = argument.counted("poll request");
 

@@ -3,21 +3,30 @@
 /** Thrown when a field runs past its container; the decoder turns it into DECODE_INVALID. */
 export class InvalidPayload extends Error {}
 
+/**
+ * A reader over one structure: bytes `start` to `end` of a frame. Nested structures share the
+ * frame's Buffer, so a poll reply with hundreds of attributes makes no Buffer per attribute.
+ * Names are formatted only into an error message, never for a structure that is whole.
+ */
 export class Reader {
-  private offset = 0;
+  private offset: number;
 
   constructor(
     private readonly bytes: Buffer,
     /** Names the structure in error messages, such as "poll reply". */
     private readonly what: string,
-  ) {}
-
-  get remaining(): number {
-    return this.bytes.length - this.offset;
+    private readonly start = 0,
+    private readonly end = bytes.length,
+    /** The attribute id, for a reader over one attribute's value. */
+    private readonly attributeId?: number,
+  ) {
+    this.offset = start;
   }
 
-  // The numbers are read in place: a wave reply carries hundreds of samples, and a subarray per
-  // sample was a Buffer object each.
+  get remaining(): number {
+    return this.end - this.offset;
+  }
+
   u8(field: string): number {
     return this.bytes.readUInt8(this.advance(1, field));
   }
@@ -35,27 +44,48 @@ export class Reader {
     return this.bytes.subarray(start, start + length);
   }
 
-  /** Moves past `length` bytes; returns the offset they start at. */
-  private advance(length: number, field: string): number {
-    if (length > this.remaining) {
-      throw new InvalidPayload(
-        `IntelliVue ${this.what} field ${field} needs ${length} bytes at offset ` +
-          `${this.offset}, but only ${this.remaining} remain; check the frame capture for ` +
-          `a length field that does not match the data`,
-      );
-    }
-    const start = this.offset;
-    this.offset += length;
-    return start;
+  skip(length: number, field: string): void {
+    this.advance(length, field);
   }
 
   /** Reads a u16 length and returns a reader over that many bytes. */
   counted(field: string, what = field): Reader {
     const length = this.u16(`${field} length`);
-    return new Reader(this.take(length, field), what);
+    const start = this.advance(length, field);
+    return new Reader(this.bytes, what, start, start + length);
+  }
+
+  /** Reads a u16 length and returns a reader over the value of attribute `id`. */
+  attributeValue(id: number): Reader {
+    const length = this.u16("attribute length");
+    if (length > this.remaining) this.fail(length, `attribute ${hex16(id)}`);
+    const start = this.advance(length, "attribute");
+    return new Reader(this.bytes, "attribute", start, start + length, id);
   }
 
   rest(): Buffer {
     return this.take(this.remaining, "rest");
   }
+
+  /** Moves past `length` bytes; returns the offset they start at. */
+  private advance(length: number, field: string): number {
+    if (length > this.remaining) this.fail(length, field);
+    const start = this.offset;
+    this.offset += length;
+    return start;
+  }
+
+  private fail(length: number, field: string): never {
+    const what =
+      this.attributeId === undefined ? this.what : `${this.what} ${hex16(this.attributeId)}`;
+    throw new InvalidPayload(
+      `IntelliVue ${what} field ${field} needs ${length} bytes at offset ` +
+        `${this.offset - this.start}, but only ${this.remaining} remain; check the frame ` +
+        `capture for a length field that does not match the data`,
+    );
+  }
+}
+
+function hex16(value: number): string {
+  return `0x${value.toString(16).toUpperCase().padStart(4, "0")}`;
 }

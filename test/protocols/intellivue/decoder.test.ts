@@ -1,5 +1,6 @@
 import test from "ava";
 import {
+  absoluteTimeText,
   decodeFloat,
   encodeFrame,
   type FloatValue,
@@ -179,6 +180,24 @@ for (const [name, frame] of invalidCases) {
     if (!result.ok) t.regex(result.error.message, /IntelliVue/);
   });
 }
+
+test("attribute past its list names the attribute", (t) => {
+  // The last numeric's NOM_ATTR_NU_VAL_OBS (0x0950) claims 255 bytes in place of 10.
+  const frame = Buffer.from(REFERENCE_REPLY.subarray(5, REFERENCE_REPLY.length - 3));
+  frame.writeUInt16BE(0x00ff, frame.indexOf(bytesOf("09 50 00 0A 4B 48")) + 2);
+  const result = decode(encodeFrame(frame));
+  t.is(errorCode(result), "DECODE_INVALID");
+  if (!result.ok) {
+    t.regex(result.error.message, /attribute list field attribute 0x0950 needs 255 bytes/);
+  }
+});
+
+test("absolute time as text, or undefined when unset", (t) => {
+  t.is(absoluteTimeText(bytesOf("20 24 01 31 23 59 58 99")), "2024-01-31T23:59:58.99");
+  t.is(absoluteTimeText(bytesOf("FF FF FF FF FF FF FF FF")), undefined);
+  t.is(absoluteTimeText(bytesOf("20 24 01 31 23 5A 58 99")), undefined);
+  t.is(absoluteTimeText(bytesOf("20 24 01 31 23 59 58")), undefined);
+});
 
 test("demo data is invalid unless the policy publishes it", (t) => {
   // SpO2 97 with state DEMO_DATA (0x0400), patched into the reference reply.
