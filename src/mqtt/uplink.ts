@@ -341,8 +341,9 @@ export class MqttUplink {
       if (record === undefined) return;
       // A packet is the topic, the body and about 10 bytes of header. One over the broker's
       // limit makes it close the connection, so the record would block every record behind it.
+      // The replayed field is ASCII, so its characters are its bytes.
       const body = withReplayed(record, this.options.outbox.startMaxId);
-      const packetBytes = Buffer.byteLength(record.topic) + Buffer.byteLength(body) + 10;
+      const packetBytes = record.bytes + (body.length - record.body.length) + 10;
       if (this.maxPacketBytes !== undefined && packetBytes > this.maxPacketBytes) {
         this.reject(
           record,

@@ -159,9 +159,9 @@ export class Outbox {
 
   /** Appends a record, readable at once; returns it with its id. */
   append(record: NewRecord): StoredRecord {
-    const stored = { ...record, id: this.nextId++ };
+    const stored = { ...record, id: this.nextId++, bytes: recordBytes(record) };
     this.pending.push(stored);
-    this.pendingBytes += recordBytes(record);
+    this.pendingBytes += stored.bytes;
     this.notifyAppended();
     if (this.pending.length >= maxPendingRecords) {
       this.flush();
@@ -179,12 +179,12 @@ export class Outbox {
     if (record.id > this.committedMaxId) {
       // Still pending: the next commit leaves it out, as if written and deleted at once.
       this.acknowledgedPending.add(record.id);
-      this.pendingBytes -= recordBytes(record);
+      this.pendingBytes -= record.bytes;
       this.trimAcknowledged();
       return;
     }
     this.deletions.push(record.id);
-    this.deletedBytes += recordBytes(record);
+    this.deletedBytes += record.bytes;
     this.timer ??= setTimeout(() => this.flushWindow(), this.options.flushIntervalMs);
   }
 
@@ -261,8 +261,7 @@ export class Outbox {
     for (const id of deletions) this.deleting.delete(id);
     this.committedMaxId = Math.max(this.committedMaxId, records.at(-1)?.id ?? 0);
     this.storedRecords += records.length - deletions.length;
-    this.storedBytes +=
-      records.reduce((sum, record) => sum + recordBytes(record), 0) - this.deletedBytes;
+    this.storedBytes += records.reduce((sum, record) => sum + record.bytes, 0) - this.deletedBytes;
     this.deletedBytes = 0;
     this.enforceBounds();
     this.oldestCreatedMs = this.store.oldestCreatedMs();
@@ -360,7 +359,7 @@ export class Outbox {
         perDevice.set(record.deviceId, (perDevice.get(record.deviceId) ?? 0) + 1);
       this.notifyDropped(perDevice, "outbox cannot write");
     }
-    this.pendingBytes = this.pending.reduce((sum, record) => sum + recordBytes(record), 0);
+    this.pendingBytes = this.pending.reduce((sum, record) => sum + record.bytes, 0);
     this.warnings.warn(
       `commit:${this.lastCommitError}`,
       "outbox commit failed; records wait in memory",
@@ -407,7 +406,7 @@ export class Outbox {
     let room = this.options.maxBytes - this.storedBytes;
     const kept: StoredRecord[] = [];
     for (const record of records) {
-      const bytes = recordBytes(record);
+      const bytes = record.bytes;
       // Alarms and audit records are admitted past the bound: they are small, and an alarm
       // reports the drop. A record already handed to the uplink is on its way, so dropping it
       // would only lose its copy on disk.

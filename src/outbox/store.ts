@@ -17,9 +17,11 @@ export interface StoredRecord {
   createdMs: number;
   /** True when the broker was away as the record was made. */
   offline: boolean;
+  /** Bytes the record counts for in the outbox's size bound, from recordBytes. */
+  bytes: number;
 }
 
-export type NewRecord = Omit<StoredRecord, "id">;
+export type NewRecord = Omit<StoredRecord, "id" | "bytes">;
 
 /** Records deleted by a bound, per device, with their total bytes. */
 export interface Deleted {
@@ -81,7 +83,7 @@ export class OutboxStore {
     );
     this.deleteRecord = this.db.prepare("DELETE FROM records WHERE id = ?");
     this.selectAfter = this.db.prepare(
-      "SELECT id, device, seq, topic, body, created_ms, offline FROM records WHERE id > ? ORDER BY id LIMIT ?",
+      "SELECT id, device, seq, topic, body, created_ms, offline, bytes FROM records WHERE id > ? ORDER BY id LIMIT ?",
     );
   }
 
@@ -112,7 +114,7 @@ export class OutboxStore {
           record.body,
           record.createdMs,
           record.offline ? 1 : 0,
-          recordBytes(record),
+          record.bytes,
         );
       }
       for (const [device, next] of sequences) this.saveSequence.run(device, next);
@@ -146,6 +148,7 @@ export class OutboxStore {
       body: String(row.body),
       createdMs: Number(row.created_ms),
       offline: Number(row.offline) === 1,
+      bytes: Number(row.bytes),
     }));
   }
 
