@@ -105,13 +105,28 @@ test("window waits for records in flight", async (t) => {
 test("window commits records not yet sent", async (t) => {
   const file = join(tempDir(t), "o.sqlite");
   const outbox = open(file, { flushIntervalMs: 20 });
-  t.teardown(() => outbox.close());
+  add(outbox, "a");
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  outbox.close();
+  const reopened = open(file);
+  t.teardown(() => reopened.close());
+  t.is(reopened.stats().records, 1, "committed by the window");
+});
+
+test("acknowledged record leaves counts before commit", async (t) => {
+  const file = join(tempDir(t), "o.sqlite");
+  const outbox = open(file, { flushIntervalMs: 20 });
   add(outbox, "a");
   await new Promise((resolve) => setTimeout(resolve, 60));
   const [record] = outbox.readAfter(0, 10);
   if (record === undefined) return t.fail();
   outbox.acknowledge(record);
-  t.is(outbox.stats().records, 1, "committed, so deleted only by the next commit");
+  t.is(outbox.stats().records, 0);
+  t.is(outbox.stats().bytes, 0);
+  outbox.close();
+  const reopened = open(file);
+  t.teardown(() => reopened.close());
+  t.is(reopened.stats().records, 0, "the deletion was committed at close");
 });
 
 test("sequence numbers are not given again after a crash", (t) => {

@@ -372,10 +372,18 @@ export class Outbox {
     this.timer ??= setTimeout(() => this.flushWindow(), this.options.flushIntervalMs);
   }
 
+  /**
+   * Returns the outbox's figures. Records and bytes count the records not yet acknowledged,
+   * so one whose deletion waits for the next commit no longer counts.
+   */
   stats() {
     return {
-      records: this.storedRecords + this.pending.length - this.acknowledgedPending.size,
-      bytes: this.storedBytes + this.pendingBytes,
+      records:
+        this.storedRecords -
+        this.deletions.length +
+        this.pending.length -
+        this.acknowledgedPending.size,
+      bytes: this.storedBytes - this.deletedBytes + this.pendingBytes,
       fileBytes: this.store.fileBytes(),
       oldestAgeMs: this.oldestCreatedMs === null ? null : Date.now() - this.oldestCreatedMs,
       droppedRecords: this.droppedCount,
