@@ -344,8 +344,8 @@ function waveRecords(attributes: Ava[], context: ReplyContext): DeviceRecord[] {
     const state = value.u16("measurement state");
     const array = value.counted("sample array");
     // NOTE: samples are taken as 16-bit unsigned; NOM_ATTR_SA_SPECN gives the real size.
-    const samples: number[] = [];
-    while (array.remaining >= 2) samples.push(array.u16("sample"));
+    const samples = new Array<number>(array.remaining >> 1);
+    for (let index = 0; index < samples.length; index++) samples[index] = array.u16("sample");
     if (classifyState(state, context.options.demoData) !== undefined) return;
     records.push({ kind: "wave", deviceCode: hex16(physioId), samples, ...time });
   };
