@@ -5,7 +5,7 @@
  * warm-up, the harness measures for `measureMs`, stops the devices and waits for the last
  * records, then checks that every frame written after a device's first delivered frame arrived.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
@@ -21,6 +21,13 @@ import { startTarget, type Target, type TargetName } from "./targets.js";
 
 /** The IntelliVue profile the monitor feed simulates: numerics, alarms and three waves. */
 export const monitorProfileId = "philips-intellivue-mp70";
+
+/**
+ * Samples per second of each of the monitor's three waves. The MP70 profile has ECG at 500
+ * and pleth and ABP at 125. The benchmark's ward sends three waves at 250, so the harness
+ * runs both the simulator and the agent on a copy of the profile with that rate.
+ */
+export const monitorWaveRate = 250;
 
 export interface LoadOptions {
   target: TargetName;
@@ -104,16 +111,26 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       cleanups.push(() => pair.stop());
       pairs.push(pair);
     }
+    const profilesDir = join(dir, "profiles");
+    mkdirSync(profilesDir);
+    if (options.feed === "monitor") writeMonitorProfile(profilesDir);
     const feeds: Feed[] = [];
     for (const pair of pairs) {
-      const feed = await openFeed(options, pair.devicePath);
+      const feed = await openFeed(options, pair.devicePath, profilesDir);
       cleanups.push(() => feed.close());
       feeds.push(feed);
     }
     const ports = ids.map((id, index) => ({ id, path: pairs[index]?.hostPath ?? "" }));
     const spawnedAtMs = performance.now();
     const profile = options.feed === "monitor" ? monitorProfileId : "masimo-radical7-ascii1";
-    const target = startTarget(options.target, { dir, brokerUrl: broker.url, pki, ports, profile });
+    const target = startTarget(options.target, {
+      dir,
+      brokerUrl: broker.url,
+      pki,
+      ports,
+      profile,
+      profilesDir,
+    });
     cleanups.push(() => target.stop());
     const selfHosted = options.target === "pass-through";
     if (selfHosted && options.feed === "monitor") {
@@ -135,13 +152,30 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
 type Feed = DeviceFeed | MonitorFeed;
 
-async function openFeed(options: LoadOptions, path: string): Promise<Feed> {
+async function openFeed(options: LoadOptions, path: string, profilesDir: string): Promise<Feed> {
   if (options.feed === "lines") {
     return DeviceFeed.open(path, { bytesPerSecond: options.bytesPerSecond });
   }
-  const loaded = loadProfiles(builtInProfileDirs()).profiles.get(monitorProfileId);
+  const loaded = loadProfiles([profilesDir]).profiles.get(monitorProfileId);
   if (loaded === undefined) throw new Error(`profile ${monitorProfileId} not found`);
   return MonitorFeed.open(path, loaded.profile);
+}
+
+/**
+ * Writes the monitor's profile with every wave at monitorWaveRate into `profilesDir`, which
+ * the agent searches before its built-in profiles.
+ */
+function writeMonitorProfile(profilesDir: string): void {
+  const builtIn = builtInProfileDirs().find((dir) => existsSync(dir));
+  if (builtIn === undefined) throw new Error("no built-in profile folder");
+  const text = readFileSync(join(builtIn, `${monitorProfileId}.yaml`), "utf8");
+  const samplePeriodMs = 1000 / monitorWaveRate;
+  const waves = text.match(/samplePeriodMs: \d+/g) ?? [];
+  if (waves.length !== 3) throw new Error(`${monitorProfileId} maps ${waves.length} waves, not 3`);
+  writeFileSync(
+    join(profilesDir, `${monitorProfileId}.yaml`),
+    text.replace(/samplePeriodMs: \d+/g, `samplePeriodMs: ${samplePeriodMs}`),
+  );
 }
 
 /** Returns when the frame that completed `arrival` was written, if known. */

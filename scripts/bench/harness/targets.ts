@@ -33,6 +33,8 @@ export interface TargetOptions {
   ports: { id: string; path: string }[];
   /** The profile of every device. */
   profile: string;
+  /** A folder of profiles the agent searches before its built-in ones. */
+  profilesDir: string;
 }
 
 /**
@@ -85,7 +87,8 @@ export function startTarget(name: TargetName, options: TargetOptions): Target {
   return target;
 }
 
-function agentCommand({ dir, brokerUrl, pki, ports, profile }: TargetOptions): string[] {
+function agentCommand(options: TargetOptions): string[] {
+  const { dir, brokerUrl, pki, ports, profile, profilesDir } = options;
   const bundle = installBundle(join(dir, "opt"));
   const gateway = pki.clients.gateway;
   if (gateway === undefined) throw new Error("the PKI has no client named gateway");
@@ -100,6 +103,7 @@ function agentCommand({ dir, brokerUrl, pki, ports, profile }: TargetOptions): s
     configFile,
     `site: bench\ngateway: gw\ndataDir: ${join(dir, "data")}\n` +
       `log: { level: info, format: json }\n` +
+      `profilesDir: ${profilesDir}\n` +
       `broker: { url: "${brokerUrl}", caFile: "${pki.ca.cert}", certFile: "${gateway.cert}", keyFile: "${gateway.key}" }\n` +
       `devices:\n${devices}`,
   );
