@@ -2,7 +2,7 @@
  * Everything the agent checks before it starts, shared by `run` and `check`: the configuration,
  * the profiles it names, the certificate files and the data folder. All problems at once.
  */
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { dataDirProblem } from "./config/data-dir.js";
 import { outboxFileName, outboxFileProblem } from "./outbox/store.js";
@@ -117,18 +117,45 @@ function serialPathFindings(
   configFile: string,
 ): { problems: Problem[]; warnings: Problem[] } {
   const findings = { problems: [] as Problem[], warnings: [] as Problem[] };
+  const ports = new Map<string, number>();
   config.devices.forEach((device, index) => {
     if (device.link.kind !== "serial") return;
+    const path = `devices[${index}].link.path`;
     const checked = checkSerialPath(device.link.path);
-    if (checked.ok) return;
-    const problem = {
+    if (!checked.ok) {
+      const problem = { file: configFile, path, message: checked.message };
+      (checked.missing ? findings.warnings : findings.problems).push(problem);
+      return;
+    }
+    // The configuration check compares the paths as written. Two paths that differ can still
+    // name one port, such as a /dev/serial/by-id link and its /dev/ttyUSB node.
+    const port = realPath(device.link.path);
+    if (port === undefined) return;
+    const first = ports.get(port);
+    if (first === undefined) {
+      ports.set(port, index);
+      return;
+    }
+    const other = config.devices[first]?.link;
+    if (other?.kind !== "serial" || other.path === device.link.path) return;
+    findings.problems.push({
       file: configFile,
-      path: `devices[${index}].link.path`,
-      message: checked.message,
-    };
-    (checked.missing ? findings.warnings : findings.problems).push(problem);
+      path,
+      message:
+        `${device.link.path} is the same serial port as devices[${first}].link.path ` +
+        `${other.path} (both are ${port}); give each device its own port`,
+    });
   });
   return findings;
+}
+
+/** Returns the path with every link resolved, or undefined when it cannot be resolved. */
+function realPath(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Checks the OPC UA server's certificate and key, only when the server is enabled. */

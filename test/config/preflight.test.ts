@@ -325,3 +325,18 @@ test("serial path of a terminal device passes", async (t) => {
   t.true(result.ok, result.ok ? "" : result.problems.map(formatProblem).join("\n"));
   t.deepEqual(result.ok ? result.prepared.warnings : undefined, []);
 });
+
+test("one serial port under two paths is a problem", async (t) => {
+  const { base, check, dir } = await setup(t);
+  // A link to /dev/ptmx plays the part of a /dev/serial/by-id link to its /dev/ttyUSB node.
+  const byId = join(dir, "usb-FTDI_FT232R-if00-port0");
+  symlinkSync("/dev/ptmx", byId);
+  const second = `  - id: bed2\n    profile: masimo-radical7-ascii1\n    ${serialLink(byId)}\n`;
+  const problems = problemsOf(t, check(base.replace(tcpLink, serialLink("/dev/ptmx")) + second));
+  const problem = findProblem(t, problems, "devices[1].link.path");
+  t.regex(
+    problem?.message ?? "",
+    /if00-port0 is the same serial port as devices\[0\]\.link\.path \/dev\/ptmx \(both are \/dev\/ptmx\); give each device its own port/,
+  );
+  t.is(problem?.line, 15);
+});
