@@ -33,9 +33,31 @@ function isEnabled(namespace, patterns) {
   return names.some((pattern) => !pattern.startsWith("-") && matches(namespace, pattern));
 }
 
+/**
+ * Matches `*` as any text, in time proportional to the two lengths multiplied, without a
+ * regular expression: a DEBUG value with many stars cannot make it backtrack for long.
+ */
 function matches(namespace, pattern) {
-  const parts = pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"));
-  return new RegExp(`^${parts.join(".*")}$`).test(namespace);
+  let at = 0;
+  let next = 0;
+  let star = -1;
+  let resumeAt = 0;
+  while (at < namespace.length) {
+    if (pattern[next] === "*") {
+      star = next++;
+      resumeAt = at;
+    } else if (next < pattern.length && pattern[next] === namespace[at]) {
+      next++;
+      at++;
+    } else if (star >= 0) {
+      next = star + 1;
+      at = ++resumeAt;
+    } else {
+      return false;
+    }
+  }
+  while (pattern[next] === "*") next++;
+  return next === pattern.length;
 }
 
 module.exports = createDebug;
