@@ -10,20 +10,45 @@
  * when a library creates its logger, at load. Lines go to stderr, formatted by util.format.
  */
 "use strict";
-const { format } = require("node:util");
+const { format, inspect } = require("node:util");
 
 function createDebug(namespace) {
   const enabled = isEnabled(namespace, process.env.DEBUG ?? "");
   const logger = enabled
     ? (formatter, ...args) => {
         const time = new Date().toISOString();
-        process.stderr.write(`${time} ${namespace} ${format(formatter, ...args)}\n`);
+        process.stderr.write(`${time} ${namespace} ${formatLine(formatter, args)}\n`);
       }
     : () => undefined;
   logger.enabled = enabled;
   logger.namespace = namespace;
   logger.extend = (suffix, delimiter = ":") => createDebug(namespace + delimiter + suffix);
   return logger;
+}
+
+/**
+ * Formats as debug 4 does on Node: a first argument that is not a string is shown as with %O,
+ * and %o shows a value on one line, where util.format would spread it over several.
+ */
+function formatLine(formatter, args) {
+  if (typeof formatter !== "string") return formatLine("%O", [formatter, ...args]);
+  const values = [...args];
+  let index = 0;
+  const text = formatter.replace(/%[sdifjoOc%]/g, (token) => {
+    if (token === "%%") return token;
+    const at = index++;
+    if (at >= values.length) return token;
+    if (token === "%o") {
+      values[at] = inspect(values[at], { breakLength: Infinity });
+      return "%s";
+    }
+    if (token === "%O") {
+      values[at] = inspect(values[at]);
+      return "%s";
+    }
+    return token;
+  });
+  return format(text, ...values);
 }
 
 function isEnabled(namespace, patterns) {

@@ -56,6 +56,21 @@ test("debug stand-in logger off by default", (t) => {
   t.is(logger("publish %s", "topic"), undefined);
 });
 
+test("debug stand-in writes %o on one line", (t) => {
+  const packet = { cmd: "connack", properties: { maximumPacketSize: 1024, topics: ["a", "b"] } };
+  const script = `require(${JSON.stringify(standIn)})("mqttjs:client")("got %o", ${JSON.stringify(packet)});`;
+  const result = spawnSync(process.execPath, ["-e", script], {
+    encoding: "utf8",
+    env: { ...process.env, DEBUG: "mqttjs*" },
+  });
+  t.is(result.status, 0, result.stderr);
+  t.is(result.stderr.split("\n").length, 2, result.stderr);
+  t.regex(
+    result.stderr,
+    / mqttjs:client got \{ cmd: 'connack', properties: \{ .*topics: \[ 'a', 'b' \] \} \}\n$/,
+  );
+});
+
 test("debug stand-in writes selected namespaces to stderr", (t) => {
   const script = `const d = require(${JSON.stringify(standIn)});
     d("mqttjs:client")("publish to %s", "a/b"); d("mqtt-packet:parser")("parse");`;
