@@ -120,9 +120,11 @@ test("acknowledged record leaves counts before commit", async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 60));
   const [record] = outbox.readAfter(0, 10);
   if (record === undefined) return t.fail();
+  t.is(typeof outbox.stats().oldestAgeMs, "number");
   outbox.acknowledge(record);
   t.is(outbox.stats().records, 0);
   t.is(outbox.stats().bytes, 0);
+  t.is(outbox.stats().oldestAgeMs, null);
   outbox.close();
   const reopened = open(file);
   t.teardown(() => reopened.close());

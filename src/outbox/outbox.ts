@@ -377,15 +377,20 @@ export class Outbox {
    * so one whose deletion waits for the next commit no longer counts.
    */
   stats() {
+    const records =
+      this.storedRecords -
+      this.deletions.length +
+      this.pending.length -
+      this.acknowledgedPending.size;
+    // The oldest committed record's time is read at each commit, so after a drain it can
+    // belong to a record whose deletion is not committed yet.
+    const oldestCreatedMs =
+      records === 0 ? undefined : (this.oldestCreatedMs ?? this.pending[0]?.createdMs);
     return {
-      records:
-        this.storedRecords -
-        this.deletions.length +
-        this.pending.length -
-        this.acknowledgedPending.size,
+      records,
       bytes: this.storedBytes - this.deletedBytes + this.pendingBytes,
       fileBytes: this.store.fileBytes(),
-      oldestAgeMs: this.oldestCreatedMs === null ? null : Date.now() - this.oldestCreatedMs,
+      oldestAgeMs: oldestCreatedMs === undefined ? null : Date.now() - oldestCreatedMs,
       droppedRecords: this.droppedCount,
       lastCommitError: this.lastCommitError ?? null,
     };
