@@ -5,7 +5,7 @@
  * and writes every figure as JSON to bench-results/<scenario>-<time>.json.
  *
  * Usage: npm run bench -- [SCENARIO ...] [--out DIR]   (default scenario: ward)
- * Scenarios: smoke, ward, line-rate, growth, startup. See docs/benchmarks.md.
+ * Scenarios: smoke, ward, ward-numerics, line-rate, growth, startup. See docs/benchmarks.md.
  */
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
