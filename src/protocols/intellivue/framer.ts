@@ -5,8 +5,9 @@
  * - Bytes outside a frame are `garbage`.
  * - A C0 inside a frame aborts it and starts a new one: the half frame is `garbage`.
  * - `7D C1` is the sender's abort sequence: the half frame and both bytes are `aborted`.
- * - A frame that grows past maxFrameBytes, counted with its escapes, C0 and C1, is `oversize`,
- *   and so is every byte up to the next C0.
+ * - A frame that grows past maxFrameBytes, counted with its escapes, C0 and C1, is one
+ *   `oversize` event as soon as it does. The rest of it, up to the next C0, is `garbage`, so
+ *   the pipeline counts one oversize frame however many reads its tail takes.
  *
  * Source: Philips "Data Export Interface Programming Guide", as read by mdpnp devices/philips.
  */
@@ -24,8 +25,6 @@ export class IntellivueFramer implements Framer {
   private inFrame = false;
   /** True after a 7D whose escaped byte has not arrived yet. */
   private escapePending = false;
-  /** Reason for bytes outside a frame: `oversize` while skipping the tail of one. */
-  private idleReason: DiscardReason = "garbage";
   private events: FramerEvent[] = [];
 
   constructor(options: IntellivueFramerOptions) {
@@ -45,26 +44,22 @@ export class IntellivueFramer implements Framer {
   reset(): FramerEvent[] {
     this.events = [];
     this.drop("truncated");
-    this.idleReason = "garbage";
     return this.events;
   }
 
   private pushByte(byte: number): void {
     if (byte === BOF) {
       this.drop("garbage");
-      this.idleReason = "garbage";
       this.inFrame = true;
       this.buffer[this.length++] = byte;
     } else if (!this.inFrame) {
-      this.discard(1, this.idleReason);
+      this.discard(1, "garbage");
     } else if (byte === EOF && this.escapePending) {
       this.drop("aborted");
       this.discard(1, "aborted");
     } else if (this.length === this.buffer.length) {
       this.drop("oversize");
       this.discard(1, "oversize");
-      // The frame ended with this byte, so only a frame still running leaves a tail to skip.
-      if (byte !== EOF) this.idleReason = "oversize";
     } else {
       this.buffer[this.length++] = byte;
       this.escapePending = byte === ESCAPE && !this.escapePending;

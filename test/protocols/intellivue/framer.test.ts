@@ -92,14 +92,14 @@ const cases: Case[] = [
     input: `C0 01 02 03 04 05 06 C1 ${SHORT}`,
     maxFrameBytes: 6,
     frames: [SHORT],
-    discarded: { oversize: 8 },
+    discarded: { oversize: 7, garbage: 1 },
   },
   {
     name: "skips the tail of an oversize frame",
     input: `C0 01 02 03 04 05 06 07 08 C1 ${SHORT}`,
     maxFrameBytes: 6,
     frames: [SHORT],
-    discarded: { oversize: 10 },
+    discarded: { oversize: 7, garbage: 3 },
   },
   {
     name: "passes a frame with a bad FCS on",
@@ -124,6 +124,20 @@ for (const testCase of cases) {
     expectSameAtEverySplit(t, (chunks) => feed(chunks, max, reset), input);
   });
 }
+
+test("oversize frame is one event over many reads", (t) => {
+  const framer = new IntellivueFramer({ maxFrameBytes: 6 });
+  const reads = [bytesOf("C0 55 55"), ...Array.from({ length: 5 }, () => bytesOf("55 55 55"))];
+  const events = [...reads, bytesOf(`C1 ${SHORT}`)].flatMap((read) => framer.push(read));
+  const oversize = events.filter(
+    (event) => event.kind === "discard" && event.reason === "oversize",
+  );
+  t.is(oversize.length, 1);
+  t.deepEqual(
+    events.filter((event) => event.kind === "frame").map((event) => hex(event.bytes)),
+    [SHORT],
+  );
+});
 
 test("frames are copies that later input cannot change", (t) => {
   const framer = new IntellivueFramer({ maxFrameBytes: 64 });
