@@ -42,7 +42,12 @@ export interface WaveBatcherProfile {
 
 export class WaveBatcher {
   private readonly pending = new Map<string, Pending>();
-  /** A jump in sample time larger than this starts a new segment, so no gap is hidden. */
+  /**
+   * A jump in sample time larger than this starts a new segment. Sample times come from
+   * arrival times, whose jitter a tighter bound would mistake for gaps.
+   * NOTE: a shorter loss, such as one dropped frame, joins the samples around it. A device
+   * clock in the records (IntelliVue's RelativeTime) would let the batcher see it.
+   */
   private readonly gapMs: number;
 
   constructor(private readonly profile: WaveBatcherProfile) {
