@@ -51,10 +51,6 @@ export class MedibusFramer implements Framer {
   private length = 0;
   /** At most two: an SOH response and a command nested inside it. */
   private readonly open: OpenMessage[] = [];
-  /** Reason for bytes outside any message: `oversize` while skipping the rest of one. */
-  private idleReason: DiscardReason = "garbage";
-  /** Becomes `idleReason` when the last open message ends. */
-  private afterFrameReason: DiscardReason = "garbage";
 
   constructor(options: MedibusFramerOptions) {
     this.buffer = new Uint8Array(options.maxFrameBytes);
@@ -75,7 +71,6 @@ export class MedibusFramer implements Framer {
     events.discard(this.length, "truncated");
     this.length = 0;
     this.open.length = 0;
-    this.idleReason = "garbage";
     return events.events;
   }
 
@@ -89,7 +84,7 @@ export class MedibusFramer implements Framer {
     } else if (byte === ESC) {
       this.startCommand(events);
     } else if (this.open.length === 0) {
-      events.discard(1, this.idleReason);
+      events.discard(1, "garbage");
     } else {
       this.append(byte, events);
     }
@@ -100,7 +95,6 @@ export class MedibusFramer implements Framer {
     events.discard(this.length, "garbage");
     this.length = 0;
     this.open.length = 0;
-    this.afterFrameReason = "garbage";
     this.openMessage(SOH);
   }
 
@@ -112,14 +106,11 @@ export class MedibusFramer implements Framer {
       this.length = top.offset;
       this.open.pop();
     }
-    if (this.open.length === 0) {
-      this.afterFrameReason = "garbage";
-    } else if (this.length === this.buffer.length) {
+    if (this.open.length > 0 && this.length === this.buffer.length) {
       // No room to nest, so the response could not be completed anyway: skip its tail.
       events.discard(this.length, "oversize");
       this.length = 0;
       this.open.length = 0;
-      this.afterFrameReason = "oversize";
     }
     this.openMessage(ESC);
   }
@@ -138,7 +129,8 @@ export class MedibusFramer implements Framer {
   /**
    * Frees buffer space when it is full. With a nested command the outer response is dropped as
    * `oversize` and its tail is skipped after the command ends. Otherwise the message, this byte
-   * included, is dropped as `oversize` and bytes up to the next start byte are skipped.
+   * included, is dropped as `oversize` and bytes up to the next start byte are skipped. The
+   * skipped tail is `garbage`, so an oversize message is one event however many reads it takes.
    * Returns whether the byte still fits.
    */
   private makeRoom(byte: number, events: EventList): boolean {
@@ -148,13 +140,11 @@ export class MedibusFramer implements Framer {
       this.buffer.copyWithin(0, inner.offset, this.length);
       this.length -= inner.offset;
       this.open.splice(0, 2, { startByte: inner.startByte, offset: 0 });
-      this.afterFrameReason = "oversize";
       return true;
     }
     events.discard(this.length + 1, "oversize");
     this.length = 0;
     this.open.length = 0;
-    this.idleReason = byte === CR ? "garbage" : "oversize";
     return false;
   }
 
@@ -163,7 +153,6 @@ export class MedibusFramer implements Framer {
     if (top === undefined) return;
     events.frame(Buffer.from(this.buffer.subarray(top.offset, this.length)));
     this.length = top.offset;
-    if (this.open.length === 0) this.idleReason = this.afterFrameReason;
   }
 }
 

@@ -1,5 +1,5 @@
 import test from "ava";
-import { encodeCommand, encodeResponse } from "../../../src/protocols/medibus/codec.js";
+import { CR, encodeCommand, encodeResponse, SOH } from "../../../src/protocols/medibus/codec.js";
 import { MedibusFramer } from "../../../src/protocols/medibus/framer.js";
 import type { DiscardReason } from "../../../src/protocols/types.js";
 import {
@@ -138,21 +138,21 @@ const cases: Case[] = [
     input: `${hex(encodeResponse(0x24, "A".repeat(20)))} ${ICC}`,
     maxFrameBytes: 16,
     frames: [ICC],
-    discarded: { oversize: 25 },
+    discarded: { oversize: 17, garbage: 8 },
   },
   {
     name: "drops the outer response when a nested command overflows",
     input: `01 24 ${"41 ".repeat(10)} 1B 52 36 44 0D ${"42 ".repeat(4)} ${ICC}`,
     maxFrameBytes: 16,
     frames: ["1B 52 36 44 0D", ICC],
-    discarded: { oversize: 16 },
+    discarded: { oversize: 12, garbage: 4 },
   },
   {
     name: "drops a full response when a command must nest",
     input: `01 24 ${"41 ".repeat(14)} 1B 52 36 44 0D 42 42 ${ICC}`,
     maxFrameBytes: 16,
     frames: ["1B 52 36 44 0D", ICC],
-    discarded: { oversize: 18 },
+    discarded: { oversize: 16, garbage: 2 },
   },
   {
     name: "passes a short frame on for the decoder to reject",
@@ -197,6 +197,20 @@ test("merges adjacent discards with the same reason", (t) => {
     { kind: "discard", byteCount: 2, reason: "realtime" },
     { kind: "discard", byteCount: 1, reason: "garbage" },
   ]);
+});
+
+test("oversize message is one event over many reads", (t) => {
+  const framer = new MedibusFramer({ maxFrameBytes: 16 });
+  const reads = [
+    Buffer.from([SOH, 0x24]),
+    ...Array.from({ length: 6 }, () => Buffer.alloc(10, 0x41)),
+  ];
+  const events = [...reads, Buffer.from([CR]), bytesOf(ICC)].flatMap((read) => framer.push(read));
+  const oversize = events.filter(
+    (event) => event.kind === "discard" && event.reason === "oversize",
+  );
+  t.is(oversize.length, 1);
+  t.is(events.filter((event) => event.kind === "frame").length, 1);
 });
 
 test("frames are copies that later input cannot change", (t) => {
