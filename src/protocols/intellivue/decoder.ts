@@ -36,7 +36,7 @@ import {
   Spdu,
 } from "./messages.js";
 import { classifyState, type DemoDataPolicy } from "./measurement-state.js";
-import { InvalidPayload, Reader } from "./reader.js";
+import { hex16, InvalidPayload, Reader } from "./reader.js";
 
 export interface IntellivueDecoderOptions {
   demoData: DemoDataPolicy;
@@ -419,10 +419,6 @@ function utf16Text(bytes: Buffer): string {
 
 function invalid(message: string): DecodeResult {
   return { ok: false, error: new GatewayError("DECODE_INVALID", message) };
-}
-
-function hex16(value: number): string {
-  return value.toString(16).toUpperCase().padStart(4, "0");
 }
 
 /** Formats bytes for a message, cut after MAX_QUOTED_BYTES so noise cannot make a huge line. */

@@ -58,7 +58,7 @@ export class Reader {
   /** Reads a u16 length and returns a reader over the value of attribute `id`. */
   attributeValue(id: number): Reader {
     const length = this.u16("attribute length");
-    if (length > this.remaining) this.fail(length, `attribute ${hex16(id)}`);
+    if (length > this.remaining) this.fail(length, `attribute 0x${hex16(id)}`);
     const start = this.advance(length, "attribute");
     return new Reader(this.bytes, "attribute", start, start + length, id);
   }
@@ -77,7 +77,7 @@ export class Reader {
 
   private fail(length: number, field: string): never {
     const what =
-      this.attributeId === undefined ? this.what : `${this.what} ${hex16(this.attributeId)}`;
+      this.attributeId === undefined ? this.what : `${this.what} 0x${hex16(this.attributeId)}`;
     throw new InvalidPayload(
       `IntelliVue ${what} field ${field} needs ${length} bytes at offset ` +
         `${this.offset - this.start}, but only ${this.remaining} remain; check the frame ` +
@@ -86,6 +86,7 @@ export class Reader {
   }
 }
 
-function hex16(value: number): string {
-  return `0x${value.toString(16).toUpperCase().padStart(4, "0")}`;
+/** Formats a 16-bit code as four uppercase hex digits, as the profiles' device codes are. */
+export function hex16(value: number): string {
+  return value.toString(16).toUpperCase().padStart(4, "0");
 }
