@@ -7,7 +7,7 @@
  *
  * DEBUG still selects namespaces as in debug 4: names separated by commas or spaces, `*` for
  * any text, and a leading `-` to exclude, which wins over any name that includes. It is read
- * when a library creates its logger, at load. Lines go to stderr, formatted by util.format.
+ * when a library creates its logger, at load. Lines go to stderr, formatted as debug 4 does.
  */
 "use strict";
 const { format, inspect } = require("node:util");

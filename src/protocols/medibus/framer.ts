@@ -121,7 +121,7 @@ export class MedibusFramer implements Framer {
   }
 
   private append(byte: number, events: EventList): void {
-    if (this.length === this.buffer.length && !this.makeRoom(byte, events)) return;
+    if (this.length === this.buffer.length && !this.makeRoom(events)) return;
     this.buffer[this.length++] = byte;
     if (byte === CR) this.closeTop(events);
   }
@@ -133,7 +133,7 @@ export class MedibusFramer implements Framer {
    * skipped tail is `garbage`, so an oversize message is one event however many reads it takes.
    * Returns whether the byte still fits.
    */
-  private makeRoom(byte: number, events: EventList): boolean {
+  private makeRoom(events: EventList): boolean {
     const inner = this.open[1];
     if (inner !== undefined) {
       events.discard(inner.offset, "oversize");
