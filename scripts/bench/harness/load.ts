@@ -167,11 +167,12 @@ async function openFeed(options: LoadOptions, path: string, profilesDir: string)
  */
 function writeMonitorProfile(profilesDir: string): void {
   const builtIn = builtInProfileDirs().find((dir) => existsSync(dir));
-  if (builtIn === undefined) throw new Error("no built-in profile folder");
+  if (builtIn === undefined) throw new Error("built-in profile folder not found");
   const text = readFileSync(join(builtIn, `${monitorProfileId}.yaml`), "utf8");
   const samplePeriodMs = 1000 / monitorWaveRate;
   const waves = text.match(/samplePeriodMs: \d+/g) ?? [];
-  if (waves.length !== 3) throw new Error(`${monitorProfileId} maps ${waves.length} waves, not 3`);
+  if (waves.length !== 3)
+    throw new Error(`${monitorProfileId} maps ${waves.length} waves; expected 3`);
   writeFileSync(
     join(profilesDir, `${monitorProfileId}.yaml`),
     text.replace(/samplePeriodMs: \d+/g, `samplePeriodMs: ${samplePeriodMs}`),

@@ -67,7 +67,7 @@ export class Reader {
     return this.take(this.remaining, "rest");
   }
 
-  /** Moves past `length` bytes; returns the offset they start at. */
+  /** Moves past `length` bytes and returns the offset they start at. */
   private advance(length: number, field: string): number {
     if (length > this.remaining) this.fail(length, field);
     const start = this.offset;
