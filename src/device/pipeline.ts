@@ -231,9 +231,7 @@ export class DevicePipeline {
           result.unmapped.push(this.countUnmapped(record.deviceCode));
           return;
         }
-        result.segments.push(
-          ...this.waves.add(record.deviceCode, record.samples, nowMs, record.deviceTime),
-        );
+        result.segments.push(...this.waves.add(record.deviceCode, record.samples, nowMs, record));
         return;
       case "identity":
         result.identity = { ...result.identity, ...withoutUndefined(record) };

@@ -4,6 +4,7 @@
  * until they span the profile's waveSegmentMs of signal, then leave as one segment.
  */
 import type { WaveMapping } from "../profiles/common.js";
+import type { DeviceClock } from "../protocols/types.js";
 
 export interface WaveSegment {
   deviceCode: string;
@@ -33,6 +34,14 @@ interface Pending {
   /** Monotonic time of the first sample, estimated when its record arrived. */
   firstSampleAtMs: number;
   deviceTime?: string;
+  /** The device's clock with the latest samples, when it sends one. */
+  clock?: DeviceClock;
+}
+
+/** The device's time text and clock that came with a record's samples. */
+export interface WaveStamp {
+  deviceTime?: string;
+  deviceClock?: DeviceClock;
 }
 
 export interface WaveBatcherProfile {
@@ -43,10 +52,10 @@ export interface WaveBatcherProfile {
 export class WaveBatcher {
   private readonly pending = new Map<string, Pending>();
   /**
-   * A jump in sample time larger than this starts a new segment. Sample times come from
-   * arrival times, whose jitter a tighter bound would mistake for gaps.
-   * NOTE: a shorter loss, such as one dropped frame, joins the samples around it. A device
-   * clock in the records (IntelliVue's RelativeTime) would let the batcher see it.
+   * A jump in arrival time larger than this starts a new segment, because arrival jitter would
+   * make a tighter bound see gaps that are not there. clockBreaks finds shorter losses from the
+   * device's clock. NOTE: for a device that sends no clock, a shorter loss, such as one frame
+   * dropped for a bad checksum, joins the samples around it.
    */
   private readonly gapMs: number;
 
@@ -59,7 +68,7 @@ export class WaveBatcher {
   }
 
   /** Adds one record's samples; returns the segments that became complete. */
-  add(deviceCode: string, samples: readonly number[], nowMs: number, deviceTime?: string) {
+  add(deviceCode: string, samples: readonly number[], nowMs: number, stamp: WaveStamp = {}) {
     const mapping = this.profile.waves[deviceCode];
     if (mapping === undefined || samples.length === 0) return [];
     const done: WaveSegment[] = [];
@@ -67,7 +76,10 @@ export class WaveBatcher {
     let pending = this.pending.get(deviceCode);
     if (pending !== undefined) {
       const expectedAtMs = pending.firstSampleAtMs + pending.count * mapping.samplePeriodMs;
-      if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs) {
+      if (
+        Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs ||
+        clockBreaks(pending.clock, stamp.deviceClock, samples.length, mapping.samplePeriodMs)
+      ) {
         done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
         pending = undefined;
       }
@@ -79,10 +91,11 @@ export class WaveBatcher {
         samples: new Array<number | null>(expectedLength),
         count: 0,
         firstSampleAtMs,
-        ...(deviceTime === undefined ? {} : { deviceTime }),
+        ...(stamp.deviceTime === undefined ? {} : { deviceTime: stamp.deviceTime }),
       };
       this.pending.set(deviceCode, pending);
     }
+    if (stamp.deviceClock !== undefined) pending.clock = stamp.deviceClock;
     for (const sample of samples) pending.samples[pending.count++] = validSample(sample, mapping);
     if (pending.count * mapping.samplePeriodMs >= this.profile.waveSegmentMs) {
       done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
@@ -122,6 +135,24 @@ export class WaveBatcher {
       ...(pending.deviceTime === undefined ? {} : { deviceTime: pending.deviceTime }),
     };
   }
+}
+
+/**
+ * Returns true when the device's clock moved more or less than the new samples span: a record
+ * was lost (a bad frame, samples marked invalid) or the device restarted its clock.
+ * The tolerance, half a record and at least two samples, absorbs jitter in the clock readings.
+ */
+function clockBreaks(
+  previous: DeviceClock | undefined,
+  current: DeviceClock | undefined,
+  count: number,
+  samplePeriodMs: number,
+): boolean {
+  if (previous === undefined || current === undefined) return false;
+  // A 32-bit difference read as signed stays right across the counter's wrap.
+  const elapsedMs = ((current.ticks - previous.ticks) | 0) / current.ticksPerMs;
+  const spanMs = count * samplePeriodMs;
+  return Math.abs(elapsedMs - spanMs) > Math.max(spanMs / 2, 2 * samplePeriodMs);
 }
 
 function validSample(sample: number, mapping: WaveMapping): number | null {

@@ -57,6 +57,15 @@ export interface RawAlarm {
   text: string;
 }
 
+/**
+ * A free-running 32-bit counter in the device, such as IntelliVue's RelativeTime. Only the
+ * difference between two readings means anything, and it wraps at 2^32 ticks.
+ */
+export interface DeviceClock {
+  ticks: number;
+  ticksPerMs: number;
+}
+
 export type DeviceRecord =
   | {
       kind: "numerics";
@@ -74,6 +83,8 @@ export type DeviceRecord =
       /** Samples as the device sent them (before scaling), oldest first. */
       samples: number[];
       deviceTime?: string;
+      /** The device's sample clock when it sent these samples, for devices that send one. */
+      deviceClock?: DeviceClock;
     }
   | { kind: "identity"; model?: string; serialNumber?: string; firmware?: string }
   | { kind: "session"; event: SessionEvent };

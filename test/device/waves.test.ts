@@ -92,3 +92,72 @@ test("unmapped wave yields nothing", (t) => {
   t.false(waves.mapped("PLETH"));
   t.deepEqual(waves.add("PLETH", [1, 2, 3], 0), []);
 });
+
+/**
+ * Records of 8 samples every 32 ms with the device's clock at 8 ticks a millisecond, as
+ * IntelliVue's RelativeTime, skipping the records numbered in `lost`. `jitterMs` moves each
+ * clock reading by up to that much.
+ */
+function feedClocked(
+  waves: WaveBatcher,
+  records: number,
+  options: { lost?: number[]; startTicks?: number; jitterMs?: (record: number) => number } = {},
+) {
+  const { lost = [], startTicks = 0, jitterMs = () => 0 } = options;
+  const segments = [];
+  for (let record = 0; record < records; record++) {
+    if (lost.includes(record)) continue;
+    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
+    const ticks = (startTicks + (record * 32 + jitterMs(record)) * 8) >>> 0;
+    const deviceClock = { ticks, ticksPerMs: 8 };
+    segments.push(...waves.add("ECG1", samples, record * 32, { deviceClock }));
+  }
+  return segments;
+}
+
+test("a record lost between two others ends the segment at the loss", (t) => {
+  // 16 records of 8 samples make one 500 ms segment; record 5 never arrives.
+  const waves = batcher(500);
+  const segments = [...feedClocked(waves, 20, { lost: [5] }), ...waves.flush(20 * 32)];
+  t.deepEqual(
+    segments.map((segment) => segment.samples[0]),
+    [0, 48],
+    "the second segment starts after the lost record",
+  );
+  t.deepEqual(
+    segments[0]?.samples,
+    Array.from({ length: 40 }, (_, index) => index),
+  );
+  // No segment contains samples from both sides of the loss.
+  for (const segment of segments) {
+    const values = segment.samples as number[];
+    t.is(values.at(-1)! - values[0]!, values.length - 1);
+  }
+});
+
+test("clock jitter under half a record keeps one segment", (t) => {
+  // Consecutive readings differ by up to 14 ms from the 32 ms the samples span; half is 16.
+  const jitter = [0, 5, -6, 7, -7, 3, 6, -4, 0, 7, -6, 2, 4, -1, 5, 0];
+  const segments = feedClocked(batcher(500), 16, { jitterMs: (record) => jitter[record] ?? 0 });
+  t.is(segments.length, 1);
+  t.is(segments[0]?.samples.length, 128);
+});
+
+test("a clock that wraps past 32 bits is no loss", (t) => {
+  // The 32-bit counter wraps after the fourth record.
+  const segments = feedClocked(batcher(500), 16, { startTicks: 2 ** 32 - 4 * 32 * 8 + 1 });
+  t.is(segments.length, 1);
+  t.is(segments[0]?.samples.length, 128);
+});
+
+test("a clock that restarts ends the segment", (t) => {
+  const waves = batcher(500);
+  feedClocked(waves, 4, { startTicks: 800_000 });
+  const segments = waves.add("ECG1", [100, 101], 4 * 32, {
+    deviceClock: { ticks: 0, ticksPerMs: 8 },
+  });
+  t.deepEqual(
+    segments.map((segment) => segment.samples.length),
+    [32],
+  );
+});

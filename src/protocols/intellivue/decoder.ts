@@ -11,7 +11,14 @@
  *   so the simulator can reuse this decoder.
  */
 import { GatewayError } from "../../errors.js";
-import type { DecodeResult, DeviceRecord, RawAlarm, RawValue, SessionEvent } from "../types.js";
+import type {
+  DecodeResult,
+  DeviceClock,
+  DeviceRecord,
+  RawAlarm,
+  RawValue,
+  SessionEvent,
+} from "../types.js";
 import {
   absoluteTimeText,
   decodeFloat,
@@ -32,6 +39,7 @@ import {
   DATA_EXPORT_SESSION_ID,
   MDS_CREATE_EVENT,
   ObjectClass,
+  RELATIVE_TIME_PER_MS,
   RoType,
   Spdu,
 } from "./messages.js";
@@ -236,6 +244,8 @@ function decodeResult(
 
 interface ReplyContext {
   deviceTime?: string;
+  /** The reply's RelativeTime, which lets the wave batcher see a reply that never arrived. */
+  deviceClock: DeviceClock;
   options: IntellivueDecoderOptions;
 }
 
@@ -247,12 +257,16 @@ function decodePollReply(
 ): DeviceRecord[] {
   reply.u16("poll number");
   if (extended) reply.u16("sequence number");
-  reply.u32("relative time");
+  const deviceClock = { ticks: reply.u32("relative time"), ticksPerMs: RELATIVE_TIME_PER_MS };
   const deviceTime = absoluteTimeText(reply.take(8, "absolute time"));
   reply.u16("polled object partition");
   const objectClass = reply.u16("polled object class");
   reply.u16("polled attribute group");
-  const context: ReplyContext = { options, ...(deviceTime === undefined ? {} : { deviceTime }) };
+  const context: ReplyContext = {
+    options,
+    deviceClock,
+    ...(deviceTime === undefined ? {} : { deviceTime }),
+  };
   reply.u16("context count");
   const attributes = readPollInfoList(reply.counted("poll info list"));
   const records = recordsOf(objectClass, attributes, context);
@@ -338,7 +352,10 @@ function readNumeric(value: Reader, context: ReplyContext): RawValue {
 
 function waveRecords(attributes: Ava[], context: ReplyContext): DeviceRecord[] {
   const records: DeviceRecord[] = [];
-  const time = context.deviceTime === undefined ? {} : { deviceTime: context.deviceTime };
+  const time = {
+    deviceClock: context.deviceClock,
+    ...(context.deviceTime === undefined ? {} : { deviceTime: context.deviceTime }),
+  };
   const push = (value: Reader) => {
     const physioId = value.u16("physio id");
     const state = value.u16("measurement state");

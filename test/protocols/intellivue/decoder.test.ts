@@ -2,6 +2,7 @@ import test from "ava";
 import {
   absoluteTimeText,
   decodeFloat,
+  encodeAbsoluteTime,
   encodeFrame,
   type FloatValue,
   fcs16,
@@ -16,12 +17,16 @@ import {
 import {
   ABORT,
   associationRefusal,
+  Attribute,
   MDS_CREATE_EVENT,
   mdsCreateEvent,
   mdsCreateResult,
+  ObjectClass,
+  pollReply,
   pollRequest,
   RELEASE_REQUEST,
   remoteError,
+  sampleArrayObservation,
 } from "../../../src/protocols/intellivue/messages.js";
 import type { DecodeResult, DeviceRecord } from "../../../src/protocols/types.js";
 
@@ -146,6 +151,35 @@ test("decodes the reference extended poll reply", (t) => {
   t.deepEqual(session, {
     kind: "session",
     event: { type: "response", command: pollReplyCode(6, true) },
+  });
+});
+
+test("wave samples carry the reply's RelativeTime as the device clock", (t) => {
+  const frame = encodeFrame(
+    pollReply({
+      invokeId: 3,
+      extended: true,
+      linkedState: 2,
+      pollNumber: 1,
+      relativeTime: 0xfffffff0,
+      absoluteTime: encodeAbsoluteTime(new Date("2024-01-01T12:00:00Z")),
+      objectClass: ObjectClass.waves,
+      observations: [
+        {
+          handle: 0x10,
+          attributes: [
+            { id: Attribute.sampleArrayObserved, value: sampleArrayObservation(0x4bb4, 0, [1, 2]) },
+          ],
+        },
+      ],
+    }),
+  );
+  const [wave] = records(decode(frame));
+  t.like(wave, {
+    kind: "wave",
+    deviceCode: "4BB4",
+    samples: [1, 2],
+    deviceClock: { ticks: 0xfffffff0, ticksPerMs: 8 },
   });
 });
 

@@ -1,5 +1,6 @@
 import test from "ava";
 import { DevicePipeline } from "../../../src/device/pipeline.js";
+import type { WaveSegment } from "../../../src/device/waves.js";
 import { builtInProfileDirs, loadProfiles } from "../../../src/profiles/load.js";
 import type { Profile } from "../../../src/profiles/schema.js";
 import { defaultSimulatorOptions } from "../../../src/protocols/family.js";
@@ -25,6 +26,7 @@ function loop(
   const pipeline = new DevicePipeline(codecFor(runProfile), runProfile, host);
   const observations = new Map<number, (number | null)[]>();
   const waves = new Map<number, number>();
+  const segments: { segment: WaveSegment; atMs: number }[] = [];
   const alarms: string[] = [];
   const deliver = (chunks: Buffer[], now: number) => {
     for (const chunk of chunks) {
@@ -35,6 +37,7 @@ function loop(
         }
       }
       for (const segment of result.segments) {
+        segments.push({ segment, atMs: now });
         waves.set(segment.mdcCode, (waves.get(segment.mdcCode) ?? 0) + segment.samples.length);
       }
       for (const alarm of result.alarms) alarms.push(`${alarm.alarmCode} ${alarm.state}`);
@@ -60,7 +63,7 @@ function loop(
         now,
       );
   }
-  return { simulator, pipeline, observations, waves, alarms };
+  return { simulator, pipeline, observations, waves, segments, alarms };
 }
 
 test("simulator and session exchange numerics, waves and alarms", (t) => {
@@ -123,6 +126,26 @@ test("faults are counted and skipped", (t) => {
   t.true(pipeline.counters.discardedBytes > 0);
   t.is(pipeline.counters.decodeErrors, 0);
   t.true((observations.get(150456) ?? []).length >= 5);
+});
+
+test("a wave reply lost to a bad checksum ends the segment before it", (t) => {
+  const { simulator, pipeline, segments } = loop({ corruptEvery: 9 }, 20_000);
+  t.true(pipeline.counters.checksumErrors > 0);
+  const ecg = segments.filter(({ segment }) => segment.mdcCode === 131330);
+  // A segment that filled its 500 ms left with its last sample, so its first sample is as old
+  // as its length gives. One that hid a lost reply would be 256 ms older than that.
+  const full = ecg.filter(({ segment }) => segment.samples.length * 2 >= 500);
+  t.true(full.length > 10, `${full.length} full ECG segments`);
+  for (const { segment } of full) {
+    t.true(
+      Math.abs(segment.firstSampleAgeMs - (segment.samples.length - 1) * 2) <= 2,
+      `${segment.samples.length} samples, first ${segment.firstSampleAgeMs} ms old`,
+    );
+  }
+  // Each lost wave reply ended a segment early: at most one reply of 128 samples in it.
+  const short = ecg.filter(({ segment }) => segment.samples.length * 2 < 500);
+  t.true(short.length > 0, `${simulator.stats.corruptFramesSent} corrupt frames sent`);
+  for (const { segment } of short) t.true(segment.samples.length <= 128);
 });
 
 test("wave rate option sets samples per second", (t) => {
