@@ -257,6 +257,9 @@ function decodePollReply(
 ): DeviceRecord[] {
   reply.u16("poll number");
   if (extended) reply.u16("sequence number");
+  // NOTE: RelativeTime is assumed to advance with each reply's wave samples, as the simulator
+  // sends it; not checked on a monitor. Were it to jitter by more than half a reply, the wave
+  // batcher would end segments early, and still lose no sample.
   const deviceClock = { ticks: reply.u32("relative time"), ticksPerMs: RELATIVE_TIME_PER_MS };
   const deviceTime = absoluteTimeText(reply.take(8, "absolute time"));
   reply.u16("polled object partition");
