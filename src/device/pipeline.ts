@@ -131,9 +131,14 @@ export class DevicePipeline {
     return this.waves.flush(nowMs);
   }
 
-  /** Returns the partial wave segments, for a device that went quiet. */
+  /** Returns the partial wave segments, for a device that went quiet or an agent that stops. */
   flushWaves(nowMs: number): WaveSegment[] {
     return this.waves.flush(nowMs);
+  }
+
+  /** Returns the partial segments of waves whose samples stopped (WaveBatcher.expire). */
+  expireWaves(nowMs: number): WaveSegment[] {
+    return this.waves.expire(nowMs);
   }
 
   tick(nowMs: number): Outgoing[] {

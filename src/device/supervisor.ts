@@ -123,6 +123,8 @@ export class DeviceSupervisor {
 
   stop(): void {
     this.stopTicking?.();
+    // Samples waiting for their segment to fill would otherwise end with the process.
+    this.publishSegments(this.pipeline.flushWaves(this.clock.monotonic()), this.clock.now());
     this.link.stop();
   }
 
@@ -255,6 +257,7 @@ export class DeviceSupervisor {
     const now = this.clock.monotonic();
     if (this.link.state !== "open") return;
     this.write(this.pipeline.tick(now));
+    this.publishSegments(this.pipeline.expireWaves(now), this.clock.now());
     const lastActivity = Math.max(this.pipeline.lastFrameAtMs ?? 0, this.openedAtMs ?? 0);
     const quietMs = Math.round(now - lastActivity);
     // A device that never completes the handshake, or sends only bad frames, is as silent as

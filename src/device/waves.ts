@@ -21,6 +21,11 @@ export interface WaveSegment {
    * The publisher turns it into a start time on the wall clock.
    */
   firstSampleAgeMs: number;
+  /**
+   * Time from the arrival of the last samples to the segment's emission: 0 for a segment that
+   * filled, more for a partial one sent after the device paused or the agent stopped.
+   */
+  lastSampleAgeMs: number;
   deviceTime?: string;
 }
 
@@ -33,6 +38,8 @@ interface Pending {
   count: number;
   /** Monotonic time of the first sample, estimated when its record arrived. */
   firstSampleAtMs: number;
+  /** Monotonic time the latest samples arrived. */
+  lastArrivalAtMs: number;
   deviceTime?: string;
   /** The device's clock with the latest samples, when it sends one. */
   clock?: DeviceClock;
@@ -91,13 +98,26 @@ export class WaveBatcher {
         samples: new Array<number | null>(expectedLength),
         count: 0,
         firstSampleAtMs,
+        lastArrivalAtMs: nowMs,
         ...(stamp.deviceTime === undefined ? {} : { deviceTime: stamp.deviceTime }),
       };
       this.pending.set(deviceCode, pending);
     }
+    pending.lastArrivalAtMs = nowMs;
     if (stamp.deviceClock !== undefined) pending.clock = stamp.deviceClock;
     for (const sample of samples) pending.samples[pending.count++] = validSample(sample, mapping);
     if (pending.count * mapping.samplePeriodMs >= this.profile.waveSegmentMs) {
+      done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
+    }
+    return done;
+  }
+
+  /** Emits the partial segments of waves that had no samples for the gap bound. */
+  expire(nowMs: number): WaveSegment[] {
+    const done: WaveSegment[] = [];
+    for (const [deviceCode, pending] of this.pending) {
+      const mapping = this.profile.waves[deviceCode];
+      if (mapping === undefined || nowMs - pending.lastArrivalAtMs <= this.gapMs) continue;
       done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
     }
     return done;
@@ -132,6 +152,7 @@ export class WaveBatcher {
       samplePeriodMs: mapping.samplePeriodMs,
       samples: pending.samples,
       firstSampleAgeMs: Math.max(0, Math.round(nowMs - pending.firstSampleAtMs)),
+      lastSampleAgeMs: Math.max(0, Math.round(nowMs - pending.lastArrivalAtMs)),
       ...(pending.deviceTime === undefined ? {} : { deviceTime: pending.deviceTime }),
     };
   }

@@ -55,7 +55,7 @@ export class DevicePublisher implements DeviceSink {
     const payload: Omit<WaveSegmentPayload, "replayed"> = {
       ...this.identityFields(),
       startTime: new Date(emittedAtMs - segment.firstSampleAgeMs).toISOString(),
-      receivedAt: new Date(emittedAtMs).toISOString(),
+      receivedAt: new Date(emittedAtMs - segment.lastSampleAgeMs).toISOString(),
       ...(segment.deviceTime === undefined ? {} : { deviceTime: segment.deviceTime }),
       profile: this.profileRef,
       mdcCode: segment.mdcCode,

@@ -3,9 +3,11 @@ import { join } from "node:path";
 import type { DeviceConfig } from "../../src/config/schema.js";
 import { DevicePipeline, type NumericsBatch } from "../../src/device/pipeline.js";
 import { DeviceSupervisor, systemClock, type DeviceSink } from "../../src/device/supervisor.js";
+import type { WaveSegment } from "../../src/device/waves.js";
 import type { Connector, LinkConnection } from "../../src/link/types.js";
 import { silentLogger } from "../../src/log.js";
 import { loadProfileFile, type LoadedProfile } from "../../src/profiles/load.js";
+import { vectorBytes } from "../../src/profiles/vectors.js";
 import { withoutFirstLineSkip } from "../../src/protocols/ascii-line/schema.js";
 import { codecFor, type ProfileCodec } from "../../src/protocols/registry.js";
 
@@ -50,22 +52,29 @@ function recordingSink(stored = true) {
   const batches: NumericsBatch[] = [];
   const alarms: string[] = [];
   const states: string[] = [];
+  const segments: { segment: WaveSegment; emittedAtMs: number }[] = [];
   const sink: DeviceSink = {
     observations: (batch) => batches.push(batch),
-    waveSegment: () => undefined,
+    waveSegment: (segment, emittedAtMs) => segments.push({ segment, emittedAtMs }),
     alarm: (change) => alarms.push(`${change.alarmCode} ${change.state}`),
     identity: () => undefined,
     state: (status) => states.push(status.state),
     persist: () => stored,
   };
-  return { sink, batches, alarms, states };
+  return { sink, batches, alarms, states, segments };
 }
 
-function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec, stored = true) {
+function supervisor(
+  id: string,
+  loaded: LoadedProfile,
+  codec: ProfileCodec,
+  stored = true,
+  quietTimeMs = 500,
+) {
   const { connector, opened, written } = memoryConnector();
-  const { sink, batches, alarms, states } = recordingSink(stored);
+  const { sink, batches, alarms, states, segments } = recordingSink(stored);
   const pipeline = new DevicePipeline(codec, loaded.profile, host);
-  const device = { id, profile: loaded.profile.id, quietTimeMs: 500 } as DeviceConfig;
+  const device = { id, profile: loaded.profile.id, quietTimeMs } as DeviceConfig;
   const reconnect = { initialDelayMs: 10, maxDelayMs: 10, watchMs: 1000 };
   const supervised = new DeviceSupervisor(
     device,
@@ -77,7 +86,7 @@ function supervisor(id: string, loaded: LoadedProfile, codec: ProfileCodec, stor
     silentLogger,
     systemClock,
   );
-  return { supervised, pipeline, opened, batches, written, alarms, states };
+  return { supervised, pipeline, opened, batches, written, alarms, states, segments };
 }
 
 async function untilOpened(opened: readonly unknown[], count: number) {
@@ -140,7 +149,7 @@ function hl7(): LoadedProfile {
   const loaded = loadProfileFile(
     join(__dirname, "..", "..", "firmware-profiles", "hl7-pcd01-oru.yaml"),
   );
-  if (!loaded.ok) throw new Error("no profile");
+  if (!loaded.ok) throw new Error("nonin-oem3-df2.yaml failed to load");
   return loaded.loaded;
 }
 
@@ -178,4 +187,53 @@ test("silent device stays stale across reopens", async (t) => {
   t.is(device.states.at(-1), "stale");
   t.false(device.states.includes("lost"));
   t.regex(device.supervised.status().reason ?? "", /no valid frame ever for \d+ ms.*reopened/);
+});
+
+/** Loads the Nonin format 2 profile and the bytes of its first test vector: 25 pleth samples. */
+function noninPacket() {
+  const loaded = loadProfileFile(
+    join(__dirname, "..", "..", "firmware-profiles", "nonin-oem3-df2.yaml"),
+  );
+  if (!loaded.ok) throw new Error("no profile");
+  const vector = loaded.loaded.profile.testVectors[0];
+  if (vector === undefined) throw new Error("nonin-oem3-df2 has no test vector");
+  return { loaded: loaded.loaded, bytes: vectorBytes(vector) };
+}
+
+test("stop sends the partial wave segment", async (t) => {
+  const { loaded, bytes } = noninPacket();
+  const device = supervisor("pleth", loaded, codecFor(loaded.profile), true, 5000);
+  device.supervised.start();
+  await untilOpened(device.opened, 1);
+  // 25 samples span 333 ms, less than the 500 ms segment, so nothing is sent yet.
+  device.opened[0]?.data?.(bytes);
+  t.is(device.segments.length, 0);
+
+  device.supervised.stop();
+  t.deepEqual(
+    device.segments.map(({ segment }) => segment.samples.length),
+    [25],
+  );
+});
+
+test("wave that stops sends its partial segment", async (t) => {
+  const { loaded, bytes } = noninPacket();
+  const device = supervisor("pleth", loaded, codecFor(loaded.profile), true, 5000);
+  device.supervised.start();
+  t.teardown(() => device.supervised.stop());
+  await untilOpened(device.opened, 1);
+  device.opened[0]?.data?.(bytes);
+  const arrivedAtMs = Date.now();
+
+  // The gap bound is 1 s; the device's quiet time, 5 s, has not passed.
+  for (let wait = 0; device.segments.length === 0 && wait < 100; wait++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const [sent] = device.segments;
+  t.is(sent?.segment.samples.length, 25);
+  t.true((sent?.segment.lastSampleAgeMs ?? 0) >= 1000);
+  // The publisher subtracts lastSampleAgeMs for receivedAt: the arrival, not the emission.
+  const receivedAtMs = (sent?.emittedAtMs ?? 0) - (sent?.segment.lastSampleAgeMs ?? 0);
+  t.true(Math.abs(receivedAtMs - arrivedAtMs) < 500, `${receivedAtMs - arrivedAtMs} ms`);
+  t.deepEqual(device.alarms, []);
 });

@@ -36,6 +36,7 @@ test("full segment spans the segment time", (t) => {
   );
   t.is(segments[0]?.samplePeriodMs, 4);
   t.is(segments[0]?.unit, "mV");
+  t.is(segments[0]?.lastSampleAgeMs, 0);
 });
 
 test("segments batch many frames", (t) => {
@@ -160,4 +161,15 @@ test("a clock that restarts ends the segment", (t) => {
     segments.map((segment) => segment.samples.length),
     [32],
   );
+});
+
+test("wave quiet past the gap bound expires", (t) => {
+  const waves = batcher(500);
+  waves.add("ECG1", [1, 2, 3], 0);
+  t.deepEqual(waves.expire(1000), [], "within the gap bound of 1 s");
+
+  const [segment] = waves.expire(1001);
+  t.deepEqual(segment?.samples, [1, 2, 3]);
+  t.is(segment?.lastSampleAgeMs, 1001);
+  t.deepEqual(waves.flush(1001), []);
 });

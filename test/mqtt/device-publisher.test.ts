@@ -1,4 +1,4 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { join } from "node:path";
 import { silentLogger } from "../../src/log.js";
 import { Outbox } from "../../src/outbox/outbox.js";
@@ -68,7 +68,8 @@ test("records made while connected get consecutive sequence numbers", (t) => {
   );
 });
 
-test("a wave segment is stored on the wave topic with its start time", (t) => {
+/** Publishes a three-sample ECG segment emitted at 16:00:01 and returns its payload. */
+function publishedSegment(t: ExecutionContext, ages: { first: number; last: number }) {
   const { publisher, outbox } = publisherWith(t, true);
   publisher.waveSegment(
     {
@@ -80,18 +81,29 @@ test("a wave segment is stored on the wave topic with its start time", (t) => {
       offset: 0,
       samplePeriodMs: 4,
       samples: [1, null, 3],
-      firstSampleAgeMs: 500,
+      firstSampleAgeMs: ages.first,
+      lastSampleAgeMs: ages.last,
     },
     Date.parse("2026-12-04T16:00:01Z"),
   );
   outbox.flush();
   const [record] = outbox.readAfter(0, 10);
   t.is(record?.topic, "iomt/v1/s/g/devices/bed1/wave");
-  const payload = waveSegmentPayload.parse({
+  return waveSegmentPayload.parse({
     ...(JSON.parse(record?.body ?? "{}") as object),
     replayed: false,
   });
+}
+
+test("a wave segment is stored on the wave topic with its start time", (t) => {
+  const payload = publishedSegment(t, { first: 500, last: 0 });
   t.is(payload.startTime, "2026-12-04T16:00:00.500Z");
   t.is(payload.receivedAt, "2026-12-04T16:00:01.000Z");
   t.deepEqual(payload.samples, [1, null, 3]);
+});
+
+test("a partial segment sent late keeps its receive time", (t) => {
+  const payload = publishedSegment(t, { first: 1500, last: 1200 });
+  t.is(payload.startTime, "2026-12-04T15:59:59.500Z");
+  t.is(payload.receivedAt, "2026-12-04T15:59:59.800Z");
 });

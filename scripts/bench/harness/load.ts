@@ -223,8 +223,8 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
 
   for (const feed of feeds) feed.stop();
   const stoppedAtMs = performance.now();
-  // The agent sends a wave's last, partial segment once the device has been quiet for the
-  // profile's quietTimeMs, so the harness waits for that too.
+  // The agent sends a wave's last, partial segment once its samples stopped for the gap bound
+  // of 1 s, so the harness waits for that too.
   const settled = () => {
     const { samplesWritten, samplesDelivered } = checkDelivery(rig);
     return backlog(rig) === 0 && samplesDelivered === samplesWritten;
@@ -244,8 +244,9 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     measureSeconds: round(seconds, 1),
     framesWritten,
     ...delivery,
-    // A wave's last, partial segment waits for the quiet time after the stop: not a latency.
-    latency: latencies(rig, startAtMs, stoppedAtMs + 1000),
+    // A wave's last, partial segment waits 1 s after its last samples: not a latency. It can
+    // arrive before stoppedAtMs + 1000, so wave segments count only until the stop.
+    latency: latencies(rig, startAtMs, { untilMs: stoppedAtMs + 1000, wavesUntilMs: stoppedAtMs }),
     recordsPerSecond: round(records / seconds, 1),
     ...cpuFigures(startSample, endSample, records, seconds, (bytes / framesWritten) * records),
     peakRssMb: round(finalSample.peakRssMb, 1),
@@ -359,13 +360,17 @@ function checkDelivery(rig: Rig) {
  * Latency from the write of the chunk that completed a record (a frame's last byte, or a wave
  * segment's last sample) to the record's arrival, per kind of record.
  */
-function latencies({ receiver, feeds, ids }: Rig, fromMs: number, untilMs: number) {
+function latencies(
+  { receiver, feeds, ids }: Rig,
+  fromMs: number,
+  { untilMs, wavesUntilMs }: { untilMs: number; wavesUntilMs: number },
+) {
   const byKind = new Map<RecordKind, number[]>();
   ids.forEach((id, index) => {
     for (const arrival of receiver.arrivals.get(id) ?? []) {
       const written = writtenAtOf(feeds[index], arrival);
       if (written === undefined || Number.isNaN(written) || written < fromMs) continue;
-      if (arrival.atMs > untilMs) continue;
+      if (arrival.atMs > (arrival.kind === "wave" ? wavesUntilMs : untilMs)) continue;
       let list = byKind.get(arrival.kind);
       if (list === undefined) byKind.set(arrival.kind, (list = []));
       list.push(arrival.atMs - written);
