@@ -5,14 +5,11 @@
  * through the MQTT uplink. Reports records per second in and out, bytes written to disk per
  * record (write_bytes of /proc/self/io, which counts what reached the block layer) and the
  * draining process's peak resident memory. --commits-per-second models the flush window: 1 for a 1 s window, 4 for 250 ms.
- * Usage: npm run bench:outbox -- [--devices N] [--seconds S] [--commits-per-second C]
  */
 import { execFileSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { silentLogger } from "../../src/log.js";
 import { readTlsMaterial } from "../../src/mqtt/tls.js";
 import { brokerOnlyGuard } from "../../src/egress/destinations.js";
@@ -20,6 +17,8 @@ import { MqttUplink } from "../../src/mqtt/uplink.js";
 import { Outbox } from "../../src/outbox/outbox.js";
 import { createDevPki } from "../../src/pki/dev-ca.js";
 import { startMosquitto } from "../../test/helpers/mosquitto.js";
+import { parseBenchArgs, wholeNumberOption } from "./harness/args.js";
+import { Cleanups, cleanUpOnSignals, runFolders } from "./harness/cleanups.js";
 
 const writeBytes = () =>
   Number(/write_bytes: (\d+)/.exec(readFileSync("/proc/self/io", "utf8"))?.[1] ?? 0);
@@ -83,9 +82,10 @@ function fill(file: string, devices: number, seconds: number, commitsPerSecond: 
 
 /** Drains a filled outbox to a fresh mosquitto; run in its own process for a clean memory figure. */
 async function drain(file: string) {
-  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-drain-"));
-  const brokerDir = mkdtempSync(join(tmpdir(), "iomt-bench-broker-"));
+  const cleanups = new Cleanups();
+  const { dir, brokerDir } = runFolders(cleanups);
   const outbox = new Outbox(outboxOptions(file), silentLogger);
+  cleanups.push(() => outbox.close());
   const records = outbox.stats().records;
   try {
     const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway"] });
@@ -137,35 +137,40 @@ async function drain(file: string) {
       peakHeapUsedMbWhileDraining: Number(peakHeap.toFixed(1)),
     };
   } finally {
-    outbox.close();
-    rmSync(dir, { recursive: true, force: true });
-    rmSync(brokerDir, { recursive: true, force: true });
+    await cleanups.run();
   }
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
+  const usage =
+    "Usage: npm run bench:outbox -- [--devices N] [--seconds S] [--commits-per-second C]";
+  const { values } = parseBenchArgs(
+    {
       devices: { type: "string" },
       seconds: { type: "string" },
       "commits-per-second": { type: "string" },
       drain: { type: "string" },
     },
-  });
+    usage,
+  );
+  cleanUpOnSignals();
   if (values.drain !== undefined) {
     process.stdout.write(JSON.stringify(await drain(values.drain)));
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-outbox-"));
+  const devices = wholeNumberOption(values.devices, "devices", 16, { usage });
+  const seconds = wholeNumberOption(values.seconds, "seconds", 3600, { usage });
+  const commitsPerSecond = wholeNumberOption(
+    values["commits-per-second"],
+    "commits-per-second",
+    1,
+    { usage },
+  );
+  const cleanups = new Cleanups();
   try {
+    const { dir } = runFolders(cleanups);
     const file = join(dir, "outbox.sqlite");
-    const commitsPerSecond = Number(values["commits-per-second"] ?? 1);
-    const filled = fill(
-      file,
-      Number(values.devices ?? 16),
-      Number(values.seconds ?? 3600),
-      commitsPerSecond,
-    );
+    const filled = fill(file, devices, seconds, commitsPerSecond);
     const drained = JSON.parse(
       execFileSync(process.execPath, [...process.execArgv, __filename, "--drain", file], {
         encoding: "utf8",
@@ -175,7 +180,7 @@ async function main(): Promise<void> {
       JSON.stringify({ scenario: "outbox", commitsPerSecond, ...filled, ...drained }, null, 2),
     );
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await cleanups.run();
   }
 }
 

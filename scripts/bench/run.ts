@@ -10,8 +10,9 @@
 import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { repoRoot } from "../../test/helpers/agent-process.js";
+import { parseBenchArgs } from "./harness/args.js";
+import { cleanUpOnSignals } from "./harness/cleanups.js";
 import { runLoad, type LoadOptions, type LoadResult } from "./harness/load.js";
 import { quantile } from "./harness/proc.js";
 
@@ -192,10 +193,10 @@ function printComparison(comparison: Comparison): void {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { out: { type: "string" } },
-  });
+  const usage =
+    "Usage: npm run bench -- [SCENARIO ...] [--out DIR]   (default scenario: ward)\n" +
+    `Scenarios: ${Object.keys(scenarios).join(", ")}. See docs/benchmarks.md.`;
+  const { values, positionals } = parseBenchArgs({ out: { type: "string" } }, usage, true);
   const names = positionals.length === 0 ? ["ward"] : positionals;
   const unknown = names.filter((name) => !(name in scenarios));
   if (unknown.length > 0) {
@@ -205,6 +206,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  cleanUpOnSignals();
   const outDir = values.out ?? join(repoRoot, "bench-results");
   mkdirSync(outDir, { recursive: true });
   for (const name of names) {

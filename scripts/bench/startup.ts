@@ -7,12 +7,9 @@
  * the first, partial line after opening the port, so the first observation waits for the
  * device's second line. With --opcua (npm run bench:opcua) the agent also runs its OPC UA
  * server, and the time from spawn to the server's listening log line is measured too.
- * Usage: npm run bench -- [--runs N] [--settle-ms MS] [--opcua]
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { createLogger } from "../../src/log.js";
 import { createDevPki, createOpcuaCertificate } from "../../src/pki/dev-ca.js";
 import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
@@ -23,6 +20,12 @@ import { installBundle, startCli } from "../../test/helpers/agent-process.js";
 import { startMosquitto } from "../../test/helpers/mosquitto.js";
 import { freeLoopbackPort } from "../../test/helpers/ports.js";
 import { connectSubscriber } from "../../test/helpers/subscriber.js";
+import { parseBenchArgs, wholeNumberOption } from "./harness/args.js";
+import { Cleanups, cleanUpOnSignals, runFolders } from "./harness/cleanups.js";
+
+const usage =
+  "Usage: tsx scripts/bench/startup.ts [--runs N] [--settle-ms MS] [--opcua]\n" +
+  "(npm run bench:opcua builds the bundle and adds --opcua)";
 
 interface RunResult {
   onlineMs: number;
@@ -62,13 +65,9 @@ async function waitForOutput(output: () => string, text: string, timeoutMs: numb
 }
 
 async function runOnce(settleMs: number, opcua: boolean): Promise<RunResult> {
-  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-"));
-  const brokerDir = mkdtempSync(join(tmpdir(), "iomt-bench-broker-"));
-  const cleanups: (() => Promise<void> | void)[] = [
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => rmSync(brokerDir, { recursive: true, force: true }),
-  ];
+  const cleanups = new Cleanups();
   try {
+    const { dir, brokerDir } = runFolders(cleanups);
     const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
     const broker = await startMosquitto({ pki, dir: brokerDir });
     cleanups.push(() => broker.stop());
@@ -121,7 +120,7 @@ async function runOnce(settleMs: number, opcua: boolean): Promise<RunResult> {
       ...memoryOf(agent.child.pid ?? 0),
     };
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    await cleanups.run();
   }
 }
 
@@ -131,15 +130,13 @@ const median = (values: number[]) => {
 };
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      runs: { type: "string" },
-      "settle-ms": { type: "string" },
-      opcua: { type: "boolean" },
-    },
-  });
-  const runs = Number(values.runs ?? 5);
-  const settleMs = Number(values["settle-ms"] ?? 5000);
+  const { values } = parseBenchArgs(
+    { runs: { type: "string" }, "settle-ms": { type: "string" }, opcua: { type: "boolean" } },
+    usage,
+  );
+  cleanUpOnSignals();
+  const runs = wholeNumberOption(values.runs, "runs", 5, { usage });
+  const settleMs = wholeNumberOption(values["settle-ms"], "settle-ms", 5000, { min: 0, usage });
   const results: RunResult[] = [];
   const opcua = values.opcua === true;
   for (let run = 0; run < runs; run++) results.push(await runOnce(settleMs, opcua));

@@ -5,14 +5,14 @@
  * warm-up, the harness measures for `measureMs`, stops the devices and waits for the last
  * records, then checks that every frame written after a device's first delivered frame arrived.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
 import { createDevPki } from "../../../src/pki/dev-ca.js";
 import { createPtyPair, type PtyPair } from "../../../src/simulate/pty-pair.js";
 import { startMosquitto } from "../../../test/helpers/mosquitto.js";
 import { builtInProfileDirs, loadProfiles } from "../../../src/profiles/load.js";
+import { Cleanups, runFolders } from "./cleanups.js";
 import { DeviceFeed } from "./feed.js";
 import { MonitorFeed } from "./monitor-feed.js";
 import { quantile, sampleProcess, type ProcessSample } from "./proc.js";
@@ -85,14 +85,9 @@ export interface LoadResult {
 }
 
 export async function runLoad(options: LoadOptions): Promise<LoadResult> {
-  const dir = mkdtempSync(join(tmpdir(), "iomt-bench-"));
-  // The broker's folder stays apart: mkdtemp's mode 0700 would keep the mosquitto user out.
-  const brokerDir = mkdtempSync(join(tmpdir(), "iomt-bench-broker-"));
-  const cleanups: (() => Promise<void> | void)[] = [
-    () => rmSync(dir, { recursive: true, force: true }),
-    () => rmSync(brokerDir, { recursive: true, force: true }),
-  ];
+  const cleanups = new Cleanups();
   try {
+    const { dir, brokerDir } = runFolders(cleanups);
     const pki = await createDevPki(join(dir, "pki"), { clients: ["gateway", "dashboard"] });
     // mosquitto drops QoS 1 messages for a subscriber with more than 1000 queued (its default
     // max_queued_messages), which a burst at line rate exceeds; the harness must see them all.
@@ -146,7 +141,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
     return await measure(options, { target, receiver, feeds, ids, spawnedAtMs });
   } finally {
-    for (const cleanup of cleanups.reverse()) await cleanup();
+    await cleanups.run();
   }
 }
 
