@@ -83,6 +83,13 @@ export function readTlsMaterial(
           "request a certificate with extendedKeyUsage clientAuth",
       );
     }
+    if (client.ca) {
+      problem(
+        "certFile",
+        `${broker.certFile} is a CA certificate (basic constraints CA:TRUE), which a broker ` +
+          "rejects as a client's; use the gateway's own certificate, issued by that CA",
+      );
+    }
   }
   for (const caCert of caCerts) {
     if (Date.parse(caCert.validTo) <= now.getTime()) {

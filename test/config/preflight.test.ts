@@ -138,6 +138,18 @@ test("certificate problem carries its line", async (t) => {
   t.is(cert?.line, 7);
 });
 
+test("CA certificate as client certificate is rejected", async (t) => {
+  const { base, check, pki, key } = await setup(t);
+  const config = base
+    .replace(`certFile: ${pki.clients.gateway?.cert}`, `certFile: ${pki.ca.cert}`)
+    .replace(`keyFile: ${key}`, `keyFile: ${pki.ca.key}`);
+  const problems = problemsOf(t, check(config));
+  const cert = findProblem(t, problems, "broker.certFile");
+  t.regex(cert?.message ?? "", /is a CA certificate \(basic constraints CA:TRUE\)/);
+  t.regex(cert?.message ?? "", /use the gateway's own certificate/);
+  t.is(problems.length, 1, problems.map(formatProblem).join("\n"));
+});
+
 test("dataDir under a kernel file system is rejected", async (t) => {
   const { base, check, dir } = await setup(t);
   symlinkSync("/sys/kernel", join(dir, "kernel-link"));
