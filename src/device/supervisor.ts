@@ -203,6 +203,16 @@ export class DeviceSupervisor {
     if (alive && this.stateValue !== "connected") {
       this.becomeConnected();
     }
+    this.followSession();
+  }
+
+  /**
+   * Shows a connected device whose session ended on an open link (a monitor that aborted its
+   * association) as negotiating, until the session is established and data flows again.
+   */
+  private followSession(): void {
+    if (this.stateValue !== "connected" || this.pipeline.established) return;
+    this.setState("negotiating", "the device ended its session; negotiating a new one");
   }
 
   /**
@@ -257,6 +267,7 @@ export class DeviceSupervisor {
     const now = this.clock.monotonic();
     if (this.link.state !== "open") return;
     this.write(this.pipeline.tick(now));
+    this.followSession();
     this.publishSegments(this.pipeline.expireWaves(now), this.clock.now());
     const lastActivity = Math.max(this.pipeline.lastFrameAtMs ?? 0, this.openedAtMs ?? 0);
     const quietMs = Math.round(now - lastActivity);

@@ -8,9 +8,12 @@ import test from "ava";
 import {
   waveSegmentPayload,
   type AlarmPayload,
+  type DeviceStatePayload,
   type ObservationsPayload,
   type WaveSegmentPayload,
 } from "../../src/mqtt/payloads.js";
+import { defaultSimulatorOptions } from "../../src/protocols/family.js";
+import type { IntellivueSimulatorOptions } from "../../src/protocols/intellivue/simulator.js";
 import { tempDir } from "../helpers/tmp.js";
 import {
   builtInProfile,
@@ -89,4 +92,45 @@ test("IntelliVue monitor on a serial port reaches the broker", async (t) => {
     (o) => o.mdcCode === 150344,
   );
   t.is(temp?.absentReason, "invalid");
+});
+
+test("IntelliVue abort shows negotiating until re-associated", async (t) => {
+  const dir = tempDir(t);
+  const pki = await createTestPki(dir);
+  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
+  const pty = await startPtyPair(t, dir, "mp70");
+  const options: IntellivueSimulatorOptions = {
+    ...defaultSimulatorOptions,
+    abortAssociationAfterMs: 4000,
+  };
+  await startSerialSimulator(t, builtInProfile("philips-intellivue-mp70"), pty.devicePath, options);
+  const file = writeAgentConfig(dir, {
+    site: "icu3",
+    gateway: "gw-test",
+    brokerUrl: broker.url,
+    pki,
+    devices: [serialDevice("bed7-monitor", "philips-intellivue-mp70", pty.hostPath)],
+  });
+  startAgentFromConfig(t, dir, file);
+
+  // The monitor aborts 4 s after each association, and the agent associates again 2 s later:
+  // wait for the device states connected, negotiating and connected again, in that order.
+  const stateOf = (message: { topic: string; payload: unknown }) =>
+    message.topic === `${prefix}/state` ? (message.payload as DeviceStatePayload) : undefined;
+  const states = () => subscriber.messages.map(stateOf).filter((state) => state !== undefined);
+  await subscriber.waitFor((message) => {
+    const state = stateOf(message);
+    if (state?.state !== "connected") return false;
+    const sequence = states();
+    const first = sequence.findIndex((earlier) => earlier.state === "connected");
+    const negotiating = sequence.findIndex(
+      (later, index) => index > first && later.state === "negotiating",
+    );
+    return first >= 0 && negotiating > first && sequence.indexOf(state) > negotiating;
+  }, 30_000);
+  const negotiating = states()
+    .filter((s) => s.state === "negotiating")
+    .at(-1);
+  t.regex(negotiating?.reason ?? "", /ended its session/);
+  t.is(states().at(-1)?.state, "connected");
 });
