@@ -18,7 +18,7 @@ import type {
 } from "../protocols/types.js";
 import { AlarmTracker, type AlarmChange } from "./alarms.js";
 import { MeasurementMapper, type Measurement } from "./measurements.js";
-import { WaveBatcher, type WaveSegment } from "./waves.js";
+import { WaveBatcher, type PeriodMismatch, type WaveSegment } from "./waves.js";
 
 export interface LinkCounters {
   bytesIn: number;
@@ -51,6 +51,8 @@ export interface IngestResult {
   batches: NumericsBatch[];
   /** Wave segments that became complete with these bytes. */
   segments: WaveSegment[];
+  /** Waves found with these bytes to be sampled at another period than the profile gives. */
+  periodMismatches: PeriodMismatch[];
   alarms: AlarmChange[];
   identity?: Identity;
   errors: GatewayError[];
@@ -153,6 +155,7 @@ export class DevicePipeline {
     const result: IngestResult = {
       batches: [],
       segments: [],
+      periodMismatches: [],
       alarms: [],
       errors: [],
       unmapped: [],
@@ -237,6 +240,7 @@ export class DevicePipeline {
           return;
         }
         result.segments.push(...this.waves.add(record.deviceCode, record.samples, nowMs, record));
+        result.periodMismatches.push(...this.waves.periodMismatches.splice(0));
         return;
       case "identity":
         result.identity = { ...result.identity, ...withoutUndefined(record) };

@@ -14,7 +14,7 @@ import { SharedIntervals } from "../shared-intervals.js";
 import type { DeviceState } from "../mqtt/payloads.js";
 import type { AlarmChange } from "./alarms.js";
 import type { DevicePipeline, Identity, LinkCounters, NumericsBatch } from "./pipeline.js";
-import type { WaveSegment } from "./waves.js";
+import type { PeriodMismatch, WaveSegment } from "./waves.js";
 
 export interface DeviceSink {
   observations(batch: NumericsBatch, receivedAtMs: number): void;
@@ -194,6 +194,7 @@ export class DeviceSupervisor {
     for (const error of result.errors)
       this.warnings.warn(error.code, "bad frame skipped", { error: error.message });
     this.warnUnmapped(result.unmapped);
+    for (const mismatch of result.periodMismatches) this.warnPeriod(mismatch);
     if (result.identity !== undefined) this.sink.identity(result.identity);
     for (const batch of result.batches) this.sink.observations(batch, receivedAtMs);
     this.publishSegments(result.segments, receivedAtMs);
@@ -227,6 +228,23 @@ export class DeviceSupervisor {
       withheld: outgoing.filter((item) => item.confirmsReceipt === true).length,
     });
     return outgoing.filter((item) => item.confirmsReceipt !== true);
+  }
+
+  /**
+   * Warns that a wave's samples come at another rate than the profile gives, which puts every
+   * sample at the wrong time. The pipeline reports each wave once.
+   */
+  private warnPeriod(mismatch: PeriodMismatch): void {
+    this.log.warn(
+      "wave samples come at another period than the profile gives; correct the profile",
+      {
+        deviceCode: mismatch.deviceCode,
+        deviceSamplePeriodMs: mismatch.deviceSamplePeriodMs,
+        profileSamplePeriodMs: mismatch.profileSamplePeriodMs,
+        setting: `waves.${mismatch.deviceCode}.samplePeriodMs`,
+        profile: this.loaded.profile.id,
+      },
+    );
   }
 
   /** Warns once per code: the counts stay in device state, so repeats would only add noise. */

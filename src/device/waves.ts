@@ -41,8 +41,6 @@ interface Pending {
   /** Monotonic time the latest samples arrived. */
   lastArrivalAtMs: number;
   deviceTime?: string;
-  /** The device's clock with the latest samples, when it sends one. */
-  clock?: DeviceClock;
 }
 
 /** The device's time text and clock that came with a record's samples. */
@@ -51,6 +49,27 @@ export interface WaveStamp {
   deviceClock?: DeviceClock;
 }
 
+/** A wave whose device clock gives another sample period than its profile mapping. */
+export interface PeriodMismatch {
+  deviceCode: string;
+  deviceSamplePeriodMs: number;
+  profileSamplePeriodMs: number;
+}
+
+/** One wave's latest device clock reading, and how its records compare with the profile. */
+interface ClockTrack {
+  last: DeviceClock;
+  /** The sample period the previous record's clock gave, when off the profile's. */
+  offPeriodMs?: number;
+  /** Records in a row whose clock gave about the same period, off the profile's. */
+  offRecords: number;
+  /** True once a mismatch was reported: the clock then no longer ends segments. */
+  mismatched: boolean;
+}
+
+/** Records in a row with the same wrong sample period that make a mismatch. */
+const mismatchRecords = 3;
+
 export interface WaveBatcherProfile {
   waves: Record<string, WaveMapping>;
   waveSegmentMs: number;
@@ -58,9 +77,12 @@ export interface WaveBatcherProfile {
 
 export class WaveBatcher {
   private readonly pending = new Map<string, Pending>();
+  private readonly clocks = new Map<string, ClockTrack>();
+  /** Mismatches found since the caller last emptied this list, each wave once. */
+  readonly periodMismatches: PeriodMismatch[] = [];
   /**
    * A jump in arrival time larger than this starts a new segment, because arrival jitter would
-   * make a tighter bound see gaps that are not there. clockBreaks finds shorter losses from the
+   * make a tighter bound see gaps that are not there. followClock finds shorter losses from the
    * device's clock. NOTE: for a device that sends no clock, a shorter loss, such as one frame
    * dropped for a bad checksum, joins the samples around it.
    */
@@ -80,13 +102,11 @@ export class WaveBatcher {
     if (mapping === undefined || samples.length === 0) return [];
     const done: WaveSegment[] = [];
     const firstSampleAtMs = nowMs - (samples.length - 1) * mapping.samplePeriodMs;
+    const clockBreak = this.followClock(deviceCode, mapping, samples.length, stamp.deviceClock);
     let pending = this.pending.get(deviceCode);
     if (pending !== undefined) {
       const expectedAtMs = pending.firstSampleAtMs + pending.count * mapping.samplePeriodMs;
-      if (
-        Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs ||
-        clockBreaks(pending.clock, stamp.deviceClock, samples.length, mapping.samplePeriodMs)
-      ) {
+      if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs || clockBreak) {
         done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
         pending = undefined;
       }
@@ -104,12 +124,65 @@ export class WaveBatcher {
       this.pending.set(deviceCode, pending);
     }
     pending.lastArrivalAtMs = nowMs;
-    if (stamp.deviceClock !== undefined) pending.clock = stamp.deviceClock;
     for (const sample of samples) pending.samples[pending.count++] = validSample(sample, mapping);
     if (pending.count * mapping.samplePeriodMs >= this.profile.waveSegmentMs) {
       done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
     }
     return done;
+  }
+
+  /**
+   * Reads the device's clock with a record's samples. Returns true when the clock moved more or
+   * less than the samples span, by over half a record and at least two samples: a record was
+   * lost (a bad frame, samples marked invalid) or the device restarted its clock. A clock
+   * that gives another sample period than the profile for mismatchRecords records in a row is
+   * reported in periodMismatches and from then on ends no segment.
+   */
+  private followClock(
+    deviceCode: string,
+    mapping: WaveMapping,
+    count: number,
+    clock: DeviceClock | undefined,
+  ): boolean {
+    if (clock === undefined) return false;
+    const track = this.clocks.get(deviceCode);
+    if (track === undefined) {
+      this.clocks.set(deviceCode, { last: clock, offRecords: 0, mismatched: false });
+      return false;
+    }
+    // A 32-bit difference read as signed stays right across the counter's wrap.
+    const elapsedMs = ((clock.ticks - track.last.ticks) | 0) / clock.ticksPerMs;
+    track.last = clock;
+    this.comparePeriod(track, deviceCode, mapping.samplePeriodMs, elapsedMs / count);
+    if (track.mismatched) return false;
+    const spanMs = count * mapping.samplePeriodMs;
+    return Math.abs(elapsedMs - spanMs) > Math.max(spanMs / 2, 2 * mapping.samplePeriodMs);
+  }
+
+  /**
+   * Counts records whose period is over 10 % off the profile's and within 5 % of the previous
+   * one's. A lost record or a jittery clock gives one odd period, which starts the count again.
+   */
+  private comparePeriod(
+    track: ClockTrack,
+    deviceCode: string,
+    profilePeriodMs: number,
+    periodMs: number,
+  ): void {
+    const off = Math.abs(periodMs - profilePeriodMs) > profilePeriodMs / 10;
+    const previous = track.offPeriodMs;
+    const steady = previous !== undefined && Math.abs(periodMs - previous) <= previous / 20;
+    if (!off) track.offRecords = 0;
+    else if (steady) track.offRecords++;
+    else track.offRecords = 1;
+    track.offPeriodMs = off ? periodMs : undefined;
+    if (track.offRecords < mismatchRecords || track.mismatched) return;
+    track.mismatched = true;
+    this.periodMismatches.push({
+      deviceCode,
+      deviceSamplePeriodMs: Math.round(periodMs * 1000) / 1000,
+      profileSamplePeriodMs: profilePeriodMs,
+    });
   }
 
   /** Emits the partial segments of waves that had no samples for the gap bound. */
@@ -156,24 +229,6 @@ export class WaveBatcher {
       ...(pending.deviceTime === undefined ? {} : { deviceTime: pending.deviceTime }),
     };
   }
-}
-
-/**
- * Returns true when the device's clock moved more or less than the new samples span: a record
- * was lost (a bad frame, samples marked invalid) or the device restarted its clock.
- * The tolerance, half a record and at least two samples, absorbs jitter in the clock readings.
- */
-function clockBreaks(
-  previous: DeviceClock | undefined,
-  current: DeviceClock | undefined,
-  count: number,
-  samplePeriodMs: number,
-): boolean {
-  if (previous === undefined || current === undefined) return false;
-  // A 32-bit difference read as signed stays right across the counter's wrap.
-  const elapsedMs = ((current.ticks - previous.ticks) | 0) / current.ticksPerMs;
-  const spanMs = count * samplePeriodMs;
-  return Math.abs(elapsedMs - spanMs) > Math.max(spanMs / 2, 2 * samplePeriodMs);
 }
 
 function validSample(sample: number, mapping: WaveMapping): number | null {

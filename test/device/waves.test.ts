@@ -134,14 +134,17 @@ test("a record lost between two others ends the segment at the loss", (t) => {
     const values = segment.samples as number[];
     t.is(values.at(-1)! - values[0]!, values.length - 1);
   }
+  t.deepEqual(waves.periodMismatches, [], "one lost record is no other sample period");
 });
 
 test("clock jitter under half a record keeps one segment", (t) => {
   // Consecutive readings differ by up to 14 ms from the 32 ms the samples span; half is 16.
   const jitter = [0, 5, -6, 7, -7, 3, 6, -4, 0, 7, -6, 2, 4, -1, 5, 0];
-  const segments = feedClocked(batcher(500), 16, { jitterMs: (record) => jitter[record] ?? 0 });
+  const waves = batcher(500);
+  const segments = feedClocked(waves, 16, { jitterMs: (record) => jitter[record] ?? 0 });
   t.is(segments.length, 1);
   t.is(segments[0]?.samples.length, 128);
+  t.deepEqual(waves.periodMismatches, []);
 });
 
 test("a clock that wraps past 32 bits is no loss", (t) => {
@@ -172,4 +175,23 @@ test("wave quiet past the gap bound expires", (t) => {
   t.deepEqual(segment?.samples, [1, 2, 3]);
   t.is(segment?.lastSampleAgeMs, 1001);
   t.deepEqual(waves.flush(1001), []);
+});
+
+test("clock at another sample period is reported once", (t) => {
+  // The device sends 8 samples every 64 ms, a sample each 8 ms, where the profile has 4 ms.
+  const waves = batcher(500);
+  const segments = [];
+  for (let record = 0; record < 40; record++) {
+    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
+    const deviceClock = { ticks: record * 64 * 8, ticksPerMs: 8 };
+    segments.push(...waves.add("ECG1", samples, record * 64, { deviceClock }));
+  }
+  t.deepEqual(waves.periodMismatches, [
+    { deviceCode: "ECG1", deviceSamplePeriodMs: 8, profileSamplePeriodMs: 4 },
+  ]);
+  // Records 1 and 2 each ended a segment; once reported, the clock ends none.
+  t.deepEqual(
+    segments.map((segment) => segment.samples.length),
+    [8, 8, 128, 128],
+  );
 });

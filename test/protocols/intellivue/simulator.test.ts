@@ -1,6 +1,6 @@
 import test from "ava";
 import { DevicePipeline } from "../../../src/device/pipeline.js";
-import type { WaveSegment } from "../../../src/device/waves.js";
+import type { PeriodMismatch, WaveSegment } from "../../../src/device/waves.js";
 import { builtInProfileDirs, loadProfiles } from "../../../src/profiles/load.js";
 import type { Profile } from "../../../src/profiles/schema.js";
 import { defaultSimulatorOptions } from "../../../src/protocols/family.js";
@@ -27,6 +27,7 @@ function loop(
   const observations = new Map<number, (number | null)[]>();
   const waves = new Map<number, number>();
   const segments: { segment: WaveSegment; atMs: number }[] = [];
+  const periodMismatches: PeriodMismatch[] = [];
   const alarms: string[] = [];
   const deliver = (chunks: Buffer[], now: number) => {
     for (const chunk of chunks) {
@@ -36,6 +37,7 @@ function loop(
           observations.set(m.mdcCode, [...(observations.get(m.mdcCode) ?? []), m.value]);
         }
       }
+      periodMismatches.push(...result.periodMismatches);
       for (const segment of result.segments) {
         segments.push({ segment, atMs: now });
         waves.set(segment.mdcCode, (waves.get(segment.mdcCode) ?? 0) + segment.samples.length);
@@ -63,7 +65,7 @@ function loop(
         now,
       );
   }
-  return { simulator, pipeline, observations, waves, segments, alarms };
+  return { simulator, pipeline, observations, waves, segments, periodMismatches, alarms };
 }
 
 test("simulator and session exchange numerics, waves and alarms", (t) => {
@@ -146,6 +148,26 @@ test("a wave reply lost to a bad checksum ends the segment before it", (t) => {
   const short = ecg.filter(({ segment }) => segment.samples.length * 2 < 500);
   t.true(short.length > 0, `${simulator.stats.corruptFramesSent} corrupt frames sent`);
   for (const { segment } of short) t.true(segment.samples.length <= 128);
+});
+
+test("monitor at other wave rates than the profile is reported", (t) => {
+  // The profile has ECG at 2 ms a sample, pleth and ABP at 8; the simulator sends all at 4.
+  const { periodMismatches } = loop({ waveRate: 250 }, 8000);
+  t.deepEqual(
+    periodMismatches.map((mismatch) => [mismatch.deviceCode, mismatch.profileSamplePeriodMs]),
+    [
+      ["0102", 2],
+      ["4BB4", 8],
+      ["4A14", 8],
+    ],
+  );
+  for (const mismatch of periodMismatches) {
+    t.true(Math.abs(mismatch.deviceSamplePeriodMs - 4) < 0.1, `${mismatch.deviceSamplePeriodMs}`);
+  }
+});
+
+test("monitor at the profile's wave rates has no mismatch", (t) => {
+  t.deepEqual(loop({}, 8000).periodMismatches, []);
 });
 
 test("wave rate option sets samples per second", (t) => {
