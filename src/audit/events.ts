@@ -3,7 +3,7 @@ import { X509Certificate, createHash } from "node:crypto";
 import { hostname } from "node:os";
 import { formatProblem, type Problem } from "../config/problems.js";
 import type { BrokerConfig } from "../config/schema.js";
-import type { TlsMaterial } from "../mqtt/tls.js";
+import { withoutSystemCaAdvice, type TlsMaterial } from "../mqtt/tls.js";
 import type { Prepared } from "../preflight.js";
 import { agentVersion } from "../version.js";
 import type { AuditTrail } from "./trail.js";
@@ -103,7 +103,7 @@ export function auditConnectError(audit: AuditTrail, error: Error, broker: strin
       "certificate-rejected",
       "warning",
       "the broker's certificate was rejected",
-      { peer: broker, code, error: error.message },
+      { peer: broker, code, error: withoutSystemCaAdvice(error.message) },
     );
     return;
   }
@@ -117,7 +117,7 @@ export function auditConnectError(audit: AuditTrail, error: Error, broker: strin
       "tls-handshake-failed",
       "warning",
       "TLS handshake with the broker failed",
-      { peer: broker, code, error: error.message },
+      { peer: broker, code, error: withoutSystemCaAdvice(error.message) },
     );
   }
 }

@@ -224,3 +224,14 @@ export function keyOwnerProblem(keyFile: string, uid: number | undefined): strin
     "The agent's user must own its key, so chown the key to that user and run check as that user"
   );
 }
+
+/**
+ * Removes Node's advice to use the system CA store from a TLS error. The agent trusts only the
+ * site CA bundle on purpose, so that advice would lead a technician the wrong way.
+ */
+export function withoutSystemCaAdvice(message: string): string {
+  return message
+    .split(";")
+    .filter((part) => !part.includes("--use-system-ca"))
+    .join(";");
+}

@@ -20,7 +20,7 @@ import { messageOf } from "../errors.js";
 import { RateLimitedWarning, type Logger } from "../log.js";
 import type { Outbox } from "../outbox/outbox.js";
 import type { StoredRecord } from "../outbox/store.js";
-import type { TlsMaterial } from "./tls.js";
+import { withoutSystemCaAdvice, type TlsMaterial } from "./tls.js";
 
 export interface UplinkOptions {
   broker: BrokerConfig;
@@ -422,21 +422,10 @@ async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<v
   }
 }
 
-/** Returns what to check for the usual TLS and connection failures, or undefined. */
 /** A connection the broker closes within this long after CONNACK counts as dropped at once. */
 const shortConnectionMs = 10_000;
 
-/**
- * Removes Node's advice to use the system CA store from a TLS error. The agent trusts only the
- * site CA bundle on purpose, so that advice would lead a technician the wrong way.
- */
-export function withoutSystemCaAdvice(message: string): string {
-  return message
-    .split(";")
-    .filter((part) => !part.includes("--use-system-ca"))
-    .join(";");
-}
-
+/** Returns what to check for the usual TLS and connection failures, or undefined. */
 function tlsHint(code: string, broker: BrokerConfig): string | undefined {
   switch (code) {
     case "ERR_SSL_TLSV1_ALERT_UNKNOWN_CA":

@@ -2,6 +2,7 @@ import test from "ava";
 import { readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { AuditFile } from "../../src/audit/file.js";
+import { auditConnectError } from "../../src/audit/events.js";
 import { AuditTrail, auditStreamId } from "../../src/audit/trail.js";
 import { silentLogger } from "../../src/log.js";
 import { auditPayload } from "../../src/mqtt/payloads.js";
@@ -103,4 +104,24 @@ test("full outbox drops observations before audit records", (t) => {
   const audited = left.filter((record) => record.deviceId === auditStreamId).length;
   t.is(audited, 80, "every audit record is kept");
   t.true(outbox.stats().droppedRecords > 0, "observations were dropped");
+});
+
+test("rejected broker certificate leaves out the system CA advice", (t) => {
+  const dir = tempDir(t);
+  const outbox = openOutbox(join(dir, "o.sqlite"));
+  t.teardown(() => outbox.close());
+  const error = Object.assign(
+    new Error(
+      "self-signed certificate; if the root CA is installed locally, try running Node.js with --use-system-ca",
+    ),
+    { code: "DEPTH_ZERO_SELF_SIGNED_CERT" },
+  );
+  auditConnectError(trail(dir, outbox), error, "mqtts://localhost:8883");
+  const [record] = readFileSync(join(dir, "audit.jsonl"), "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => JSON.parse(line) as { event: string; details: Record<string, unknown> });
+  t.is(record?.event, "certificate-rejected");
+  t.is(record?.details.error, "self-signed certificate");
+  t.is(record?.details.code, "DEPTH_ZERO_SELF_SIGNED_CERT");
 });

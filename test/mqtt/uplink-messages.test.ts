@@ -1,5 +1,5 @@
 import test from "ava";
-import { withoutSystemCaAdvice } from "../../src/mqtt/uplink.js";
+import { withoutSystemCaAdvice } from "../../src/mqtt/tls.js";
 
 test("system CA advice is removed", (t) => {
   const message =
