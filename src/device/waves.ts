@@ -70,6 +70,15 @@ interface ClockTrack {
 /** Records in a row with the same wrong sample period that make a mismatch. */
 const mismatchRecords = 3;
 
+/**
+ * How far a segment's start carried on from the previous segment may be from the estimate by
+ * arrival time before it is estimated afresh: the device's and the gateway's clocks drift.
+ */
+const maxChainDriftMs = 50;
+
+/** What the device's clock shows about a record: no clock, a loss or restart, or neither. */
+type ClockVerdict = "none" | "break" | "continuous";
+
 export interface WaveBatcherProfile {
   waves: Record<string, WaveMapping>;
   waveSegmentMs: number;
@@ -78,6 +87,8 @@ export interface WaveBatcherProfile {
 export class WaveBatcher {
   private readonly pending = new Map<string, Pending>();
   private readonly clocks = new Map<string, ClockTrack>();
+  /** Per wave, the time of the sample after the last segment that filled. */
+  private readonly nextSampleAtMs = new Map<string, number>();
   /** Mismatches found since the caller last emptied this list, each wave once. */
   readonly periodMismatches: PeriodMismatch[] = [];
   /**
@@ -102,11 +113,11 @@ export class WaveBatcher {
     if (mapping === undefined || samples.length === 0) return [];
     const done: WaveSegment[] = [];
     const firstSampleAtMs = nowMs - (samples.length - 1) * mapping.samplePeriodMs;
-    const clockBreak = this.followClock(deviceCode, mapping, samples.length, stamp.deviceClock);
+    const clock = this.followClock(deviceCode, mapping, samples.length, stamp.deviceClock);
     let pending = this.pending.get(deviceCode);
     if (pending !== undefined) {
       const expectedAtMs = pending.firstSampleAtMs + pending.count * mapping.samplePeriodMs;
-      if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs || clockBreak) {
+      if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs || clock === "break") {
         done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
         pending = undefined;
       }
@@ -117,7 +128,7 @@ export class WaveBatcher {
       pending = {
         samples: new Array<number | null>(expectedLength),
         count: 0,
-        firstSampleAtMs,
+        firstSampleAtMs: this.startOf(deviceCode, clock, firstSampleAtMs),
         lastArrivalAtMs: nowMs,
         ...(stamp.deviceTime === undefined ? {} : { deviceTime: stamp.deviceTime }),
       };
@@ -127,36 +138,51 @@ export class WaveBatcher {
     for (const sample of samples) pending.samples[pending.count++] = validSample(sample, mapping);
     if (pending.count * mapping.samplePeriodMs >= this.profile.waveSegmentMs) {
       done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
+      const nextAtMs = pending.firstSampleAtMs + pending.count * mapping.samplePeriodMs;
+      this.nextSampleAtMs.set(deviceCode, nextAtMs);
     }
     return done;
   }
 
   /**
-   * Reads the device's clock with a record's samples. Returns true when the clock moved more or
-   * less than the samples span, by over half a record and at least two samples: a record was
-   * lost (a bad frame, samples marked invalid) or the device restarted its clock. A clock
-   * that gives another sample period than the profile for mismatchRecords records in a row is
-   * reported in periodMismatches and from then on ends no segment.
+   * Returns the first sample time of a new segment. When the device's clock shows that its
+   * samples follow the last segment's, that segment's end is taken, so consecutive segments line
+   * up exactly where arrival jitter would move each start by milliseconds.
+   */
+  private startOf(deviceCode: string, clock: ClockVerdict, estimatedAtMs: number): number {
+    const chainedAtMs = this.nextSampleAtMs.get(deviceCode);
+    if (clock !== "continuous" || chainedAtMs === undefined) return estimatedAtMs;
+    return Math.abs(chainedAtMs - estimatedAtMs) <= maxChainDriftMs ? chainedAtMs : estimatedAtMs;
+  }
+
+  /**
+   * Reads the device's clock with a record's samples. Returns "break" when the clock moved more
+   * or less than the samples span, by over half a record and at least two samples: a record was
+   * lost (a bad frame, samples marked invalid) or the device restarted its clock. Otherwise
+   * returns "continuous", or "none" for a first reading or no clock. A clock that gives another
+   * sample period than the profile for mismatchRecords records in a row is reported in
+   * periodMismatches and from then on counts as no clock.
    */
   private followClock(
     deviceCode: string,
     mapping: WaveMapping,
     count: number,
     clock: DeviceClock | undefined,
-  ): boolean {
-    if (clock === undefined) return false;
+  ): ClockVerdict {
+    if (clock === undefined) return "none";
     const track = this.clocks.get(deviceCode);
     if (track === undefined) {
       this.clocks.set(deviceCode, { last: clock, offRecords: 0, mismatched: false });
-      return false;
+      return "none";
     }
     // A 32-bit difference read as signed stays right across the counter's wrap.
     const elapsedMs = ((clock.ticks - track.last.ticks) | 0) / clock.ticksPerMs;
     track.last = clock;
     this.comparePeriod(track, deviceCode, mapping.samplePeriodMs, elapsedMs / count);
-    if (track.mismatched) return false;
+    if (track.mismatched) return "none";
     const spanMs = count * mapping.samplePeriodMs;
-    return Math.abs(elapsedMs - spanMs) > Math.max(spanMs / 2, 2 * mapping.samplePeriodMs);
+    const toleranceMs = Math.max(spanMs / 2, 2 * mapping.samplePeriodMs);
+    return Math.abs(elapsedMs - spanMs) > toleranceMs ? "break" : "continuous";
   }
 
   /**
@@ -214,6 +240,7 @@ export class WaveBatcher {
     nowMs: number,
   ): WaveSegment {
     this.pending.delete(deviceCode);
+    this.nextSampleAtMs.delete(deviceCode);
     pending.samples.length = pending.count;
     return {
       deviceCode,

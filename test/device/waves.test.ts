@@ -1,5 +1,5 @@
 import test from "ava";
-import { WaveBatcher } from "../../src/device/waves.js";
+import { WaveBatcher, type WaveSegment } from "../../src/device/waves.js";
 import type { WaveMapping } from "../../src/profiles/common.js";
 
 const ecg: WaveMapping = {
@@ -194,4 +194,36 @@ test("clock at another sample period is reported once", (t) => {
     segments.map((segment) => segment.samples.length),
     [8, 8, 128, 128],
   );
+});
+
+/** Returns each segment's first sample time: its emission less firstSampleAgeMs. */
+function startsOf(emitted: { segment: WaveSegment; atMs: number }[]) {
+  return emitted.map(({ segment, atMs }) => atMs - segment.firstSampleAgeMs);
+}
+
+/** Feeds 48 records of 8 samples, 32 ms apart by the device's clock, arriving `jitter` late. */
+function feedJittered(waves: WaveBatcher, withClock: boolean) {
+  const jitter = [0, 3, 7, 1, 9, 2, 5];
+  const emitted: { segment: WaveSegment; atMs: number }[] = [];
+  for (let record = 0; record < 48; record++) {
+    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
+    const atMs = 1000 + record * 32 + (jitter[record % jitter.length] ?? 0);
+    const stamp = withClock ? { deviceClock: { ticks: record * 32 * 8, ticksPerMs: 8 } } : {};
+    for (const segment of waves.add("ECG1", samples, atMs, stamp)) emitted.push({ segment, atMs });
+  }
+  return startsOf(emitted);
+}
+
+test("clocked segments start where the last one ended", (t) => {
+  const starts = feedJittered(batcher(500), true);
+  t.is(starts.length, 3);
+  // 128 samples at 4 ms: each segment starts 512 ms after the one before, to the millisecond.
+  t.is(starts[1]! - starts[0]!, 512);
+  t.is(starts[2]! - starts[1]!, 512);
+});
+
+test("segments without a clock start by arrival", (t) => {
+  const starts = feedJittered(batcher(500), false);
+  t.is(starts.length, 3);
+  t.not(starts[1]! - starts[0]!, 512, "arrival jitter moves the start");
 });
