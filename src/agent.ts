@@ -155,6 +155,7 @@ export function startAgent(
     configSha256: prepared.configSha256,
   });
   let stopped = false;
+  let stopping: Promise<void> | undefined;
   // Connections wait for the allowlist's names to resolve and a managed firewall to be applied,
   // so the first attempts are neither denied by the agent nor cut off by the new table.
   // Rejects when a managed firewall cannot be applied, and then nothing is connected.
@@ -172,37 +173,38 @@ export function startAgent(
     supervisors,
     egress,
     started,
-    stop: async () => {
-      stopped = true;
-      await started.catch(() => undefined);
-      egress.stop();
-      tlsWatcher.stop();
-      health.stop();
-      for (const supervisor of supervisors) supervisor.stop();
-      // Retained device states would otherwise keep saying "connected" after the agent is gone.
-      const finalStates = supervisors.map((supervisor) => ({
-        topic: topics.deviceState(supervisor.id),
-        payload: deviceStatePayloadOf({
-          ...supervisor.status(),
-          state: "lost",
-          reason: "the agent stopped",
-          sinceMs: Date.now(),
-        }),
-      }));
-      audit.record("agent-stopped", "info", "agent stopping", {});
-      // Commit what the devices sent last, so it can still go out before the disconnect.
-      outbox.flush();
-      await uplink.stop([
-        ...finalStates,
-        { topic: topics.state, payload: gatewayState("offline") },
-      ]);
-      // Records not yet acknowledged stay in the outbox for the next run.
-      outbox.close();
-      await extras.opcua?.stop();
-      audit.close();
-      log.info("agent stopped", { sessionId });
-    },
+    // A second call, such as SIGINT after SIGTERM, waits for the first: stopping twice would
+    // commit to the closed outbox.
+    stop: () => (stopping ??= stopAgent()),
   };
+
+  async function stopAgent(): Promise<void> {
+    stopped = true;
+    await started.catch(() => undefined);
+    egress.stop();
+    tlsWatcher.stop();
+    health.stop();
+    for (const supervisor of supervisors) supervisor.stop();
+    // Retained device states would otherwise keep saying "connected" after the agent is gone.
+    const finalStates = supervisors.map((supervisor) => ({
+      topic: topics.deviceState(supervisor.id),
+      payload: deviceStatePayloadOf({
+        ...supervisor.status(),
+        state: "lost",
+        reason: "the agent stopped",
+        sinceMs: Date.now(),
+      }),
+    }));
+    audit.record("agent-stopped", "info", "agent stopping", {});
+    // Commit what the devices sent last, so it can still go out before the disconnect.
+    outbox.flush();
+    await uplink.stop([...finalStates, { topic: topics.state, payload: gatewayState("offline") }]);
+    // Records not yet acknowledged stay in the outbox for the next run.
+    outbox.close();
+    await extras.opcua?.stop();
+    audit.close();
+    log.info("agent stopped", { sessionId });
+  }
 }
 
 /** A records-dropped alarm clears after this long without a further drop for its device. */

@@ -41,7 +41,13 @@ export async function runCommand(args: string[]): Promise<number> {
   const agent = startAgent(checked.prepared, log, opcua === undefined ? {} : { opcua });
   const stopEventLoopLog = startEventLoopLog(log.child("perf"));
   return new Promise<number>((resolve) => {
+    let stopping = false;
     const stop = (signal: string) => {
+      if (stopping) {
+        log.info("already stopping; signal ignored", { signal });
+        return;
+      }
+      stopping = true;
       log.info("stopping", { signal });
       stopEventLoopLog();
       agent.stop().then(
@@ -49,8 +55,8 @@ export async function runCommand(args: string[]): Promise<number> {
         () => resolve(0),
       );
     };
-    process.once("SIGTERM", () => stop("SIGTERM"));
-    process.once("SIGINT", () => stop("SIGINT"));
+    process.on("SIGTERM", () => stop("SIGTERM"));
+    process.on("SIGINT", () => stop("SIGINT"));
     // A gateway configured to manage its firewall (egress.firewall.manage) must not run without it.
     agent.started.catch((error: unknown) => {
       log.error("not starting", { error: messageOf(error) });
