@@ -166,6 +166,7 @@ export class DevicePipeline {
     for (const event of this.framer.push(chunk)) {
       if (event.kind === "discard") {
         this.countDiscards([event]);
+        this.waves.noteLoss();
         // An oversized frame is answered like any frame the decoder rejects (ASTM NAK).
         if (event.reason === "oversize") {
           result.outgoing.push(...(this.session.onInvalidFrame?.(nowMs, Buffer.alloc(0)) ?? []));
@@ -181,6 +182,7 @@ export class DevicePipeline {
   private decodeFrame(frame: Buffer, nowMs: number, result: IngestResult): void {
     const decoded = this.decode(frame);
     if (!decoded.ok) {
+      this.waves.noteLoss();
       if (decoded.error.code === "FRAME_CHECKSUM") {
         this.counters.checksumErrors++;
         result.outgoing.push(...this.session.onCorruptFrame(nowMs, frame));
@@ -194,6 +196,7 @@ export class DevicePipeline {
     result.validFrames++;
     this.lastFrameAtMs = nowMs;
     for (const error of decoded.skipped ?? []) {
+      this.waves.noteLoss();
       this.counters.decodeErrors++;
       result.errors.push(error);
     }

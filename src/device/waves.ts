@@ -65,6 +65,8 @@ interface ClockTrack {
   offRecords: number;
   /** True once a mismatch was reported: the clock then no longer ends segments. */
   mismatched: boolean;
+  /** True when a frame was lost since the last reading, so its period proves nothing. */
+  lossSince: boolean;
 }
 
 /** Records in a row with the same wrong sample period that make a mismatch. */
@@ -76,7 +78,7 @@ const mismatchRecords = 3;
  */
 const maxChainDriftMs = 50;
 
-/** What the device's clock shows about a record: no clock, a loss or restart, or neither. */
+/** The verdict of the device's clock on a record: no clock, a loss or restart, or neither. */
 type ClockVerdict = "none" | "break" | "continuous";
 
 export interface WaveBatcherProfile {
@@ -172,13 +174,25 @@ export class WaveBatcher {
     if (clock === undefined) return "none";
     const track = this.clocks.get(deviceCode);
     if (track === undefined) {
-      this.clocks.set(deviceCode, { last: clock, offRecords: 0, mismatched: false });
+      this.clocks.set(deviceCode, {
+        last: clock,
+        offRecords: 0,
+        mismatched: false,
+        lossSince: false,
+      });
       return "none";
     }
     // A 32-bit difference read as signed stays right across the counter's wrap.
     const elapsedMs = ((clock.ticks - track.last.ticks) | 0) / clock.ticksPerMs;
     track.last = clock;
-    this.comparePeriod(track, deviceCode, mapping.samplePeriodMs, elapsedMs / count);
+    if (track.lossSince) {
+      // Every other frame lost gives a steady period twice the profile's: no mismatch.
+      track.lossSince = false;
+      track.offRecords = 0;
+      delete track.offPeriodMs;
+    } else {
+      this.comparePeriod(track, deviceCode, mapping.samplePeriodMs, elapsedMs / count);
+    }
     if (track.mismatched) return "none";
     const spanMs = count * mapping.samplePeriodMs;
     const toleranceMs = Math.max(spanMs / 2, 2 * mapping.samplePeriodMs);
@@ -209,6 +223,11 @@ export class WaveBatcher {
       deviceSamplePeriodMs: Math.round(periodMs * 1000) / 1000,
       profileSamplePeriodMs: profilePeriodMs,
     });
+  }
+
+  /** Notes a frame lost to a bad checksum or a decode error, which may have carried samples. */
+  noteLoss(): void {
+    for (const track of this.clocks.values()) track.lossSince = true;
   }
 
   /** Emits the partial segments of waves that had no samples for the gap bound. */

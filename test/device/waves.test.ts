@@ -227,3 +227,22 @@ test("segments without a clock start by arrival", (t) => {
   t.is(starts.length, 3);
   t.not(starts[1]! - starts[0]!, 512, "arrival jitter moves the start");
 });
+
+test("every other record lost is no period mismatch", (t) => {
+  // Records of 8 samples at 4 ms, every other one lost to a bad frame: the clock moves 64 ms
+  // per record received, as it would for a device at 8 ms a sample.
+  const waves = batcher(500);
+  const segments = [];
+  for (let record = 0; record < 20; record += 2) {
+    waves.noteLoss();
+    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
+    const deviceClock = { ticks: record * 32 * 8, ticksPerMs: 8 };
+    segments.push(...waves.add("ECG1", samples, record * 32, { deviceClock }));
+  }
+  t.deepEqual(waves.periodMismatches, []);
+  // Every loss ends the segment before it.
+  t.deepEqual(
+    segments.map((segment) => segment.samples[0]),
+    [0, 16, 32, 48, 64, 80, 96, 112, 128],
+  );
+});

@@ -15,11 +15,15 @@ const profile = loadProfiles(builtInProfileDirs()).profiles.get("philips-intelli
   ?.profile as Profile & IntellivueProfile;
 const host = { name: "iomt-gateway", revision: "0.1.0" };
 
-/** Runs the simulator and the agent's pipeline against each other on a fake clock. */
+/**
+ * Runs the simulator and the agent's pipeline against each other on a fake clock. `damage`
+ * may change each frame on its way from the simulator to the pipeline.
+ */
 function loop(
   options: Partial<IntellivueSimulatorOptions>,
   durationMs: number,
   sessionOverrides = {},
+  damage = (frame: Buffer, _nowMs: number) => frame,
 ) {
   const runProfile = { ...profile, session: { ...profile.session, ...sessionOverrides } };
   const simulator = new IntellivueSimulator(runProfile, { ...defaultSimulatorOptions, ...options });
@@ -31,7 +35,7 @@ function loop(
   const alarms: string[] = [];
   const deliver = (chunks: Buffer[], now: number) => {
     for (const chunk of chunks) {
-      const result = pipeline.ingest(chunk, now);
+      const result = pipeline.ingest(damage(chunk, now), now);
       for (const batch of result.batches) {
         for (const m of batch.measurements) {
           observations.set(m.mdcCode, [...(observations.get(m.mdcCode) ?? []), m.value]);
@@ -168,6 +172,40 @@ test("monitor at other wave rates than the profile is reported", (t) => {
 
 test("monitor at the profile's wave rates has no mismatch", (t) => {
   t.deepEqual(loop({}, 8000).periodMismatches, []);
+});
+
+/** Flips one bit in the middle of every other frame sent after `fromMs`, so its FCS fails. */
+function everyOtherFrameCorrupt(fromMs: number) {
+  let frames = 0;
+  return (frame: Buffer, nowMs: number) => {
+    if (nowMs < fromMs || frames++ % 2 === 0) return frame;
+    const damaged = Buffer.from(frame);
+    const at = damaged.findIndex(
+      (byte, index) => index >= frame.length / 2 && ![0x7d, 0x7c, 0xc0, 0xc1].includes(byte),
+    );
+    damaged[at] = (damaged[at] ?? 0) ^ 0x01;
+    return damaged;
+  };
+}
+
+test("every other frame corrupt is no wave rate mismatch", (t) => {
+  // From 3 s, once the session polls, because a corrupt association would stop it.
+  const { pipeline, periodMismatches, segments } = loop(
+    {},
+    12_000,
+    {},
+    everyOtherFrameCorrupt(3000),
+  );
+  t.true(pipeline.counters.checksumErrors > 10);
+  t.deepEqual(periodMismatches, []);
+  // Every loss ends the segment before it: a full segment's first sample is as old as its
+  // length gives, and the losses leave short ones.
+  const ecg = segments.filter(({ segment }) => segment.mdcCode === 131330);
+  const full = ecg.filter(({ segment }) => segment.samples.length * 2 >= 500);
+  for (const { segment } of full) {
+    t.true(Math.abs(segment.firstSampleAgeMs - (segment.samples.length - 1) * 2) <= 2);
+  }
+  t.true(ecg.length - full.length > 5, `${ecg.length - full.length} short ECG segments`);
 });
 
 test("wave rate option sets samples per second", (t) => {
