@@ -133,7 +133,7 @@ export class DevicePublisher implements DeviceSink {
       topic,
       body: JSON.stringify(payload),
       createdMs: Date.now(),
-      offline: !this.uplink.connected,
+      offline: this.uplink.away,
     });
   }
 }

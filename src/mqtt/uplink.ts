@@ -54,6 +54,8 @@ export class MqttUplink {
   private connectedValue = false;
   /** Monotonic time of the last CONNACK, to tell a broker that drops us at once. */
   private connectedAtMs = 0;
+  private everConnected = false;
+  private startedAtMs: number | undefined;
   /** Connections in a row that the broker closed soon after accepting them. */
   private shortConnections = 0;
   private stopping = false;
@@ -76,6 +78,17 @@ export class MqttUplink {
     return this.connectedValue;
   }
 
+  /**
+   * True while the broker is away, so records made now are marked replayed when sent. Before
+   * this run's first connection it is true only once that is lateAfterMs overdue: a device
+   * that sends before the TLS handshake completes at start is still live.
+   */
+  get away(): boolean {
+    if (this.connectedValue) return false;
+    if (this.everConnected || this.startedAtMs === undefined) return true;
+    return performance.now() - this.startedAtMs > lateAfterMs;
+  }
+
   get queuedRecords(): number {
     return this.options.outbox.stats().records;
   }
@@ -94,6 +107,7 @@ export class MqttUplink {
   }
 
   start(): void {
+    this.startedAtMs = performance.now();
     const options = this.clientOptions();
     const destination = brokerDestination(this.options);
     // The stream factory runs for every connection, so each one uses the newest TLS material.
@@ -113,6 +127,7 @@ export class MqttUplink {
         return;
       }
       this.connectedValue = true;
+      this.everConnected = true;
       this.connectedAtMs = performance.now();
       this.maxPacketBytes = connack.properties?.maximumPacketSize;
       log.info("connected to broker", { url, maxPacketBytes: this.maxPacketBytes });

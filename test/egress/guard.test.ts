@@ -160,8 +160,11 @@ test("uplink reports a denied broker and sends nothing", async (t) => {
     log: silentLogger,
   });
 
+  t.true(uplink.away, "not started");
   uplink.start();
   t.teardown(() => uplink.stop([], 500));
+  // Records a device sends while the first connection is being made are live.
+  t.false(uplink.away);
   while (errors.length < 2) await new Promise((resolve) => setTimeout(resolve, 20));
   t.true(hasCode(errors[0], "EGRESS_DENIED"), errors[0]?.message);
   t.true(hasCode(errors[1], "EGRESS_DENIED"), "every reconnect is checked again");

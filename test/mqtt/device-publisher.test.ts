@@ -14,7 +14,7 @@ function publisherWith(t: Parameters<typeof tempDir>[0], connected: boolean) {
     join(__dirname, "..", "..", "firmware-profiles", "masimo-radical7-ascii1.yaml"),
   );
   if (!loaded.ok) throw new Error("profile did not load");
-  const uplink = { connected } as unknown as MqttUplink;
+  const uplink = { connected, away: !connected } as unknown as MqttUplink;
   const outbox = new Outbox(
     {
       file: join(tempDir(t), "outbox.sqlite"),
