@@ -4,11 +4,12 @@ import { parseArgs, type ParseArgsConfig } from "node:util";
 type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /**
- * Parses the command line. --help prints `usage` and exits 0. An unknown or malformed option
+ * Parses the command line. --help or -h prints `usage` and exits 0. An unknown or malformed option
  * prints the problem and `usage` and exits 2.
  */
 export function parseBenchArgs<T extends Options>(options: T, usage: string, positionals = false) {
-  if (process.argv.slice(2).includes("--help")) {
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
     console.log(usage);
     process.exit(0);
   }
