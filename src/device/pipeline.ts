@@ -139,7 +139,7 @@ export class DevicePipeline {
   }
 
   /** Returns the partial segments of waves whose samples stopped (WaveBatcher.expire). */
-  expireWaves(nowMs: number): WaveSegment[] {
+  expireWaves(nowMs: number): readonly WaveSegment[] {
     return this.waves.expire(nowMs);
   }
 

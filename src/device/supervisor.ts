@@ -286,7 +286,8 @@ export class DeviceSupervisor {
     if (this.link.state !== "open") return;
     this.write(this.pipeline.tick(now));
     this.followSession();
-    this.publishSegments(this.pipeline.expireWaves(now), this.clock.now());
+    const expired = this.pipeline.expireWaves(now);
+    if (expired.length > 0) this.publishSegments(expired, this.clock.now());
     const lastActivity = Math.max(this.pipeline.lastFrameAtMs ?? 0, this.openedAtMs ?? 0);
     const quietMs = Math.round(now - lastActivity);
     // A device that never completes the handshake, or sends only bad frames, is as silent as

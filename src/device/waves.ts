@@ -69,6 +69,8 @@ interface ClockTrack {
   lossSince: boolean;
 }
 
+const noSegments: readonly WaveSegment[] = [];
+
 /** Records in a row with the same wrong sample period that make a mismatch. */
 const mismatchRecords = 3;
 
@@ -231,14 +233,15 @@ export class WaveBatcher {
   }
 
   /** Emits the partial segments of waves that had no samples for the gap bound. */
-  expire(nowMs: number): WaveSegment[] {
-    const done: WaveSegment[] = [];
+  expire(nowMs: number): readonly WaveSegment[] {
+    // Runs on every session tick of every device, so the usual case allocates nothing.
+    let done: WaveSegment[] | undefined;
     for (const [deviceCode, pending] of this.pending) {
       const mapping = this.profile.waves[deviceCode];
       if (mapping === undefined || nowMs - pending.lastArrivalAtMs <= this.gapMs) continue;
-      done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
+      (done ??= []).push(this.segmentOf(deviceCode, mapping, pending, nowMs));
     }
-    return done;
+    return done ?? noSegments;
   }
 
   /** Emits every partial segment, for a link that closed or a device that went quiet. */
