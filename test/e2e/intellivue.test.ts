@@ -14,36 +14,14 @@ import {
 } from "../../src/mqtt/payloads.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
 import type { IntellivueSimulatorOptions } from "../../src/protocols/intellivue/simulator.js";
-import { tempDir } from "../helpers/tmp.js";
-import {
-  builtInProfile,
-  createTestPki,
-  startAgentFromConfig,
-  startBrokerAndSubscriber,
-  startPtyPair,
-  startSerialSimulator,
-  writeAgentConfig,
-  serialDevice,
-} from "./single-device.js";
+import { startSerialDeviceRig } from "./single-device.js";
 
 const prefix = "iomt/v1/icu3/gw-test/devices/bed7-monitor";
 
+const monitor = { id: "bed7-monitor", profileId: "philips-intellivue-mp70", ptyName: "mp70" };
+
 test("IntelliVue monitor on a serial port reaches the broker", async (t) => {
-  const dir = tempDir(t);
-  const pki = await createTestPki(dir);
-  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
-
-  const pty = await startPtyPair(t, dir, "mp70");
-  await startSerialSimulator(t, builtInProfile("philips-intellivue-mp70"), pty.devicePath);
-
-  const file = writeAgentConfig(dir, {
-    site: "icu3",
-    gateway: "gw-test",
-    brokerUrl: broker.url,
-    pki,
-    devices: [serialDevice("bed7-monitor", "philips-intellivue-mp70", pty.hostPath)],
-  });
-  startAgentFromConfig(t, dir, file);
+  const { subscriber } = await startSerialDeviceRig(t, monitor);
 
   const [obsMessage] = await subscriber.waitFor((m) => m.topic === `${prefix}/obs`, 20_000);
   const obs = obsMessage?.payload as ObservationsPayload;
@@ -95,23 +73,11 @@ test("IntelliVue monitor on a serial port reaches the broker", async (t) => {
 });
 
 test("IntelliVue abort shows negotiating until re-associated", async (t) => {
-  const dir = tempDir(t);
-  const pki = await createTestPki(dir);
-  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
-  const pty = await startPtyPair(t, dir, "mp70");
   const options: IntellivueSimulatorOptions = {
     ...defaultSimulatorOptions,
     abortAssociationAfterMs: 4000,
   };
-  await startSerialSimulator(t, builtInProfile("philips-intellivue-mp70"), pty.devicePath, options);
-  const file = writeAgentConfig(dir, {
-    site: "icu3",
-    gateway: "gw-test",
-    brokerUrl: broker.url,
-    pki,
-    devices: [serialDevice("bed7-monitor", "philips-intellivue-mp70", pty.hostPath)],
-  });
-  startAgentFromConfig(t, dir, file);
+  const { subscriber } = await startSerialDeviceRig(t, monitor, options);
 
   // The monitor aborts 4 s after each association, and the agent associates again 2 s later:
   // wait for the device states connected, negotiating and connected again, in that order.

@@ -153,3 +153,29 @@ export function startAgentFromConfig(t: ExecutionContext, dir: string, file: str
   });
   return agent;
 }
+
+/**
+ * Starts the whole rig for one serial device of site icu3, gateway gw-test: PKI, broker and
+ * subscriber, a pty pair named `ptyName`, the simulator of `profileId` with `options`, and
+ * the agent. Everything stops when the test ends.
+ */
+export async function startSerialDeviceRig(
+  t: ExecutionContext,
+  device: { id: string; profileId: string; ptyName: string },
+  options: SimulatorOptions = defaultSimulatorOptions,
+): Promise<{ broker: Mosquitto; subscriber: Subscriber; agent: AgentProcess }> {
+  const dir = tempDir(t);
+  const pki = await createTestPki(dir);
+  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
+  const pty = await startPtyPair(t, dir, device.ptyName);
+  await startSerialSimulator(t, builtInProfile(device.profileId), pty.devicePath, options);
+  const file = writeAgentConfig(dir, {
+    site: "icu3",
+    gateway: "gw-test",
+    brokerUrl: broker.url,
+    pki,
+    devices: [serialDevice(device.id, device.profileId, pty.hostPath)],
+  });
+  const agent = startAgentFromConfig(t, dir, file);
+  return { broker, subscriber, agent };
+}

@@ -5,32 +5,14 @@
  */
 import test from "ava";
 import type { ObservationsPayload } from "../../src/mqtt/payloads.js";
-import { tempDir } from "../helpers/tmp.js";
-import {
-  builtInProfile,
-  createTestPki,
-  serialDevice,
-  startAgentFromConfig,
-  startBrokerAndSubscriber,
-  startPtyPair,
-  startSerialSimulator,
-  writeAgentConfig,
-} from "./single-device.js";
+import { startSerialDeviceRig } from "./single-device.js";
 
 test("SIGTERM then SIGINT with the broker away stops once", async (t) => {
-  const dir = tempDir(t);
-  const pki = await createTestPki(dir);
-  const { broker, subscriber } = await startBrokerAndSubscriber(t, pki);
-  const pty = await startPtyPair(t, dir, "spo2");
-  await startSerialSimulator(t, builtInProfile("masimo-radical7-ascii1"), pty.devicePath);
-  const file = writeAgentConfig(dir, {
-    site: "icu3",
-    gateway: "gw-test",
-    brokerUrl: broker.url,
-    pki,
-    devices: [serialDevice("bed1", "masimo-radical7-ascii1", pty.hostPath)],
+  const { broker, subscriber, agent } = await startSerialDeviceRig(t, {
+    id: "bed1",
+    profileId: "masimo-radical7-ascii1",
+    ptyName: "spo2",
   });
-  const agent = startAgentFromConfig(t, dir, file);
   await subscriber.waitFor(
     (m) => (m.payload as ObservationsPayload).observations !== undefined,
     20_000,
