@@ -149,7 +149,7 @@ function hl7(): LoadedProfile {
   const loaded = loadProfileFile(
     join(__dirname, "..", "..", "firmware-profiles", "hl7-pcd01-oru.yaml"),
   );
-  if (!loaded.ok) throw new Error("nonin-oem3-df2.yaml failed to load");
+  if (!loaded.ok) throw new Error("no profile");
   return loaded.loaded;
 }
 
@@ -194,7 +194,7 @@ function noninPacket() {
   const loaded = loadProfileFile(
     join(__dirname, "..", "..", "firmware-profiles", "nonin-oem3-df2.yaml"),
   );
-  if (!loaded.ok) throw new Error("no profile");
+  if (!loaded.ok) throw new Error("nonin-oem3-df2.yaml failed to load");
   const vector = loaded.loaded.profile.testVectors[0];
   if (vector === undefined) throw new Error("nonin-oem3-df2 has no test vector");
   return { loaded: loaded.loaded, bytes: vectorBytes(vector) };

@@ -21,7 +21,7 @@ export function parseBenchArgs<T extends Options>(options: T, usage: string, pos
   }
 }
 
-/** Returns option `name` as a whole number of at least `min`; exits 2 with the usage if not. */
+/** Returns option `name` as a whole number of at least `min`, or exits 2 with the usage. */
 export function wholeNumberOption(
   value: string | undefined,
   name: string,
