@@ -7,8 +7,8 @@ export function fanOut(sinks: readonly DeviceSink[]): DeviceSink {
     observations: (batch, receivedAtMs) => {
       for (const sink of sinks) sink.observations(batch, receivedAtMs);
     },
-    waveSegment: (segment, emittedAtMs) => {
-      for (const sink of sinks) sink.waveSegment(segment, emittedAtMs);
+    waveSegments: (segments, emittedAtMs) => {
+      for (const sink of sinks) sink.waveSegments(segments, emittedAtMs);
     },
     alarm: (change, source, atMs) => {
       for (const sink of sinks) sink.alarm(change, source, atMs);

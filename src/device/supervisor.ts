@@ -18,7 +18,8 @@ import type { PeriodMismatch, WaveSegment } from "./waves.js";
 
 export interface DeviceSink {
   observations(batch: NumericsBatch, receivedAtMs: number): void;
-  waveSegment(segment: WaveSegment, emittedAtMs: number): void;
+  /** Segments that became complete together; never called with none. */
+  waveSegments(segments: readonly WaveSegment[], emittedAtMs: number): void;
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void;
   identity(identity: Identity): void;
   state(status: DeviceStatus): void;
@@ -266,7 +267,7 @@ export class DeviceSupervisor {
   }
 
   private publishSegments(segments: readonly WaveSegment[], emittedAtMs: number): void {
-    for (const segment of segments) this.sink.waveSegment(segment, emittedAtMs);
+    if (segments.length > 0) this.sink.waveSegments(segments, emittedAtMs);
   }
 
   private onDown(reason: string): void {
@@ -286,8 +287,7 @@ export class DeviceSupervisor {
     if (this.link.state !== "open") return;
     this.write(this.pipeline.tick(now));
     this.followSession();
-    const expired = this.pipeline.expireWaves(now);
-    if (expired.length > 0) this.publishSegments(expired, this.clock.now());
+    this.publishSegments(this.pipeline.expireWaves(now), this.clock.now());
     const lastActivity = Math.max(this.pipeline.lastFrameAtMs ?? 0, this.openedAtMs ?? 0);
     const quietMs = Math.round(now - lastActivity);
     // A device that never completes the handshake, or sends only bad frames, is as silent as

@@ -9,7 +9,7 @@ import {
   gatewayStatePayload,
   healthPayload,
   observationsPayload,
-  waveSegmentPayload,
+  waveSegmentsPayload,
 } from "../mqtt/payloads.js";
 import { profileSchema } from "../profiles/schema.js";
 
@@ -23,7 +23,7 @@ const schemas: [string, z.ZodType, "input" | "output"][] = [
   ["device-info.schema.json", deviceInfoPayload, "output"],
   ["observations.schema.json", observationsPayload, "output"],
   ["alarm.schema.json", alarmPayload, "output"],
-  ["wave-segment.schema.json", waveSegmentPayload, "output"],
+  ["wave-segments.schema.json", waveSegmentsPayload, "output"],
   ["audit.schema.json", auditPayload, "output"],
 ];
 

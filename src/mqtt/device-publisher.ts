@@ -10,7 +10,7 @@ import type {
   DeviceInfoPayload,
   DeviceStatePayload,
   ObservationsPayload,
-  WaveSegmentPayload,
+  WaveSegmentsPayload,
 } from "./payloads.js";
 import type { Topics } from "./topics.js";
 import type { Outbox } from "../outbox/outbox.js";
@@ -51,21 +51,28 @@ export class DevicePublisher implements DeviceSink {
     this.append(this.topics.observations(this.deviceId), payload);
   }
 
-  waveSegment(segment: WaveSegment, emittedAtMs: number): void {
-    const payload: Omit<WaveSegmentPayload, "replayed"> = {
+  /**
+   * Publishes the segments that became complete together as one record. A monitor fills the
+   * segments of all its waves on the same frame, so it costs one message per window, not one
+   * per wave, and each message costs the agent and the broker more than its bytes.
+   */
+  waveSegments(segments: readonly WaveSegment[], emittedAtMs: number): void {
+    const payload: Omit<WaveSegmentsPayload, "replayed"> = {
       ...this.identityFields(),
-      startTime: new Date(emittedAtMs - segment.firstSampleAgeMs).toISOString(),
-      receivedAt: new Date(emittedAtMs - segment.lastSampleAgeMs).toISOString(),
-      ...(segment.deviceTime === undefined ? {} : { deviceTime: segment.deviceTime }),
       profile: this.profileRef,
-      mdcCode: segment.mdcCode,
-      mdcRefId: segment.mdcRefId,
-      deviceCode: segment.deviceCode,
-      unit: segment.unit,
-      samplePeriodMs: segment.samplePeriodMs,
-      scale: segment.scale,
-      offset: segment.offset,
-      samples: segment.samples,
+      segments: segments.map((segment) => ({
+        startTime: new Date(emittedAtMs - segment.firstSampleAgeMs).toISOString(),
+        receivedAt: new Date(emittedAtMs - segment.lastSampleAgeMs).toISOString(),
+        ...(segment.deviceTime === undefined ? {} : { deviceTime: segment.deviceTime }),
+        mdcCode: segment.mdcCode,
+        mdcRefId: segment.mdcRefId,
+        deviceCode: segment.deviceCode,
+        unit: segment.unit,
+        samplePeriodMs: segment.samplePeriodMs,
+        scale: segment.scale,
+        offset: segment.offset,
+        samples: segment.samples,
+      })),
     };
     this.append(this.topics.wave(this.deviceId), payload);
   }
@@ -125,7 +132,7 @@ export class DevicePublisher implements DeviceSink {
    */
   private append(
     topic: string,
-    payload: Omit<ObservationsPayload | AlarmPayload | WaveSegmentPayload, "replayed">,
+    payload: Omit<ObservationsPayload | AlarmPayload | WaveSegmentsPayload, "replayed">,
   ): void {
     this.outbox.append({
       deviceId: this.deviceId,

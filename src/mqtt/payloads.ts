@@ -108,28 +108,38 @@ export const observationsPayload = z
     "QoS 1. The measurements decoded from one frame. replayed is true when the broker was away as the frame arrived.",
   );
 
-export const waveSegmentPayload = z
+export const waveSegmentSchema = z.object({
+  startTime: isoTime.describe(
+    "Estimated time of the first sample: receive time less the samples' duration",
+  ),
+  receivedAt: isoTime.describe("When the gateway received the last samples of the segment"),
+  deviceTime: z.string().optional().describe("The device's own time stamp, as it sent it"),
+  mdcCode: z.number().int().describe("IEEE 11073-10101 code of the wave"),
+  mdcRefId: z.string(),
+  deviceCode: z.string().describe("The device's own code for the wave"),
+  unit: z.string().describe("UCUM unit of sample * scale + offset"),
+  samplePeriodMs: z.number().describe("Time between two samples"),
+  scale: z.number(),
+  offset: z.number(),
+  samples: z
+    .array(z.number().int().nullable())
+    .describe("Samples as the device sent them, oldest first; null marks an invalid sample"),
+});
+
+export const waveSegmentsPayload = z
   .object({
     ...recordIdentity,
-    startTime: isoTime.describe(
-      "Estimated time of the first sample: receive time less the samples' duration",
-    ),
-    receivedAt: isoTime.describe("When the gateway received the last samples of the segment"),
-    deviceTime: z.string().optional().describe("The device's own time stamp, as it sent it"),
     profile: z.string(),
-    mdcCode: z.number().int().describe("IEEE 11073-10101 code of the wave"),
-    mdcRefId: z.string(),
-    deviceCode: z.string().describe("The device's own code for the wave"),
-    unit: z.string().describe("UCUM unit of sample * scale + offset"),
-    samplePeriodMs: z.number().describe("Time between two samples"),
-    scale: z.number(),
-    offset: z.number(),
-    samples: z
-      .array(z.number().int().nullable())
-      .describe("Samples as the device sent them, oldest first; null marks an invalid sample"),
+    segments: z
+      .array(waveSegmentSchema)
+      .min(1)
+      .describe(
+        "Consecutive samples of one wave each, batched until they span the profile's " +
+          "waveSegmentMs. A new segment of a wave starts after a gap in its signal.",
+      ),
   })
   .describe(
-    "QoS 1. Consecutive samples of one wave, batched until they span the profile's waveSegmentMs. A new segment starts after a gap in the signal.",
+    "QoS 1. The wave segments of one device that became complete together. A monitor's waves usually fill their segments on the same frame, so one message carries a segment of each.",
   );
 
 export const alarmPayload = z
@@ -265,7 +275,7 @@ export type DeviceStatePayload = z.infer<typeof deviceStatePayload>;
 export type DeviceInfoPayload = z.infer<typeof deviceInfoPayload>;
 export type ObservationsPayload = z.infer<typeof observationsPayload>;
 export type AlarmPayload = z.infer<typeof alarmPayload>;
-export type WaveSegmentPayload = z.infer<typeof waveSegmentPayload>;
+export type WaveSegmentsPayload = z.infer<typeof waveSegmentsPayload>;
 export type HealthPayload = z.infer<typeof healthPayload>;
 export type AuditPayload = z.infer<typeof auditPayload>;
 export type AuditEvent = (typeof auditEvents)[number];

@@ -88,7 +88,7 @@ export class DeviceNode implements DeviceSink {
   }
 
   // NOTE: waveform segments are published over MQTT only; the address space has no wave nodes yet.
-  waveSegment(): void {}
+  waveSegments(): void {}
 
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void {
     const active = change.state === "active";

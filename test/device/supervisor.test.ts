@@ -55,7 +55,9 @@ function recordingSink(stored = true) {
   const segments: { segment: WaveSegment; emittedAtMs: number }[] = [];
   const sink: DeviceSink = {
     observations: (batch) => batches.push(batch),
-    waveSegment: (segment, emittedAtMs) => segments.push({ segment, emittedAtMs }),
+    waveSegments: (sent, emittedAtMs) => {
+      for (const segment of sent) segments.push({ segment, emittedAtMs });
+    },
     alarm: (change) => alarms.push(`${change.alarmCode} ${change.state}`),
     identity: () => undefined,
     state: (status) => states.push(status.state),

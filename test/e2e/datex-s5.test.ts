@@ -9,13 +9,13 @@ import { SerialPort } from "serialport";
 import {
   deviceStatePayload,
   observationsPayload,
-  waveSegmentPayload,
   type ObservationsPayload,
 } from "../../src/mqtt/payloads.js";
 import { DatexFramer } from "../../src/protocols/datex/framer.js";
 import { decodeDatexFrame } from "../../src/protocols/datex/decoder.js";
 import { cliCommand, startCli, type AgentProcess } from "../helpers/agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
+import { segmentsOf } from "../helpers/wave-messages.js";
 import type { ExecutionContext } from "ava";
 import {
   createTestPki,
@@ -90,12 +90,8 @@ test("S/5 monitor on a pty reaches the broker", async (t) => {
   const seqs = messages.map((m) => (m.payload as ObservationsPayload).seq);
   t.true((seqs[1] ?? 0) > (seqs[0] ?? 0));
 
-  const waves = await subscriber.waitFor((m) => m.topic === `${device}/wave`, 20_000, 9);
-  for (const message of waves) {
-    const parsed = waveSegmentPayload.strict().safeParse(message.payload);
-    t.true(parsed.success, parsed.error?.message);
-  }
-  const segments = waves.map((m) => waveSegmentPayload.parse(m.payload));
+  const waves = await subscriber.waitFor((m) => m.topic === `${device}/wave`, 20_000, 3);
+  const segments = segmentsOf(waves);
   const ecg = segments.find((segment) => segment.deviceCode === "ecg1");
   t.like(ecg, { mdcCode: 131072, unit: "mV", scale: 0.01 });
   // A segment closes at the first record that brings it to 500 ms of signal. Records carry

@@ -4,13 +4,10 @@
  * certificate sees it.
  */
 import test from "ava";
-import type {
-  DeviceInfoPayload,
-  HealthPayload,
-  WaveSegmentPayload,
-} from "../../src/mqtt/payloads.js";
+import type { DeviceInfoPayload, HealthPayload } from "../../src/mqtt/payloads.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
 import { tempDir } from "../helpers/tmp.js";
+import { segmentsOf } from "../helpers/wave-messages.js";
 import type { ObservationsPayload } from "./scenario.js";
 import {
   builtInProfile,
@@ -72,7 +69,9 @@ test("Nonin oximeter on a serial port reaches the broker", async (t) => {
   t.true((device?.counters.frames ?? 0) > (device?.counters.checksumErrors ?? 0));
   // The pleth samples of whole packets, batched into segments of about 500 ms.
   const [wave] = await subscriber.waitFor((m) => m.topic === `${prefix}/wave`, 10_000);
-  const segment = wave?.payload as WaveSegmentPayload;
+  const [segment, ...others] = segmentsOf(wave === undefined ? [] : [wave]);
+  t.is(others.length, 0, "one wave, one segment");
+  if (segment === undefined) return;
   t.is(segment.mdcRefId, "MDC_PULS_OXIM_PLETH");
   t.is(segment.deviceCode, "PLETH");
   t.is(segment.samplePeriodMs, 13.333);

@@ -3,8 +3,9 @@ import { join } from "node:path";
 import { silentLogger } from "../../src/log.js";
 import { Outbox } from "../../src/outbox/outbox.js";
 import { DevicePublisher } from "../../src/mqtt/device-publisher.js";
-import { waveSegmentPayload, type ObservationsPayload } from "../../src/mqtt/payloads.js";
+import { waveSegmentsPayload, type ObservationsPayload } from "../../src/mqtt/payloads.js";
 import { topics } from "../../src/mqtt/topics.js";
+import type { WaveSegment } from "../../src/device/waves.js";
 import type { MqttUplink } from "../../src/mqtt/uplink.js";
 import { loadProfileFile } from "../../src/profiles/load.js";
 import { tempDir } from "../helpers/tmp.js";
@@ -68,31 +69,39 @@ test("records made while connected get consecutive sequence numbers", (t) => {
   );
 });
 
-/** Publishes a three-sample ECG segment emitted at 16:00:01 and returns its payload. */
-function publishedSegment(t: ExecutionContext, ages: { first: number; last: number }) {
+const ecgSegment = {
+  deviceCode: "ECG1",
+  mdcCode: 131328,
+  mdcRefId: "MDC_ECG_ELEC_POTL",
+  unit: "mV",
+  scale: 0.005,
+  offset: 0,
+  samplePeriodMs: 4,
+  samples: [1, null, 3],
+};
+
+/** Publishes the segments emitted together at 16:00:01 and returns the one record's payload. */
+function publishedSegments(t: ExecutionContext, segments: WaveSegment[]) {
   const { publisher, outbox } = publisherWith(t, true);
-  publisher.waveSegment(
-    {
-      deviceCode: "ECG1",
-      mdcCode: 131328,
-      mdcRefId: "MDC_ECG_ELEC_POTL",
-      unit: "mV",
-      scale: 0.005,
-      offset: 0,
-      samplePeriodMs: 4,
-      samples: [1, null, 3],
-      firstSampleAgeMs: ages.first,
-      lastSampleAgeMs: ages.last,
-    },
-    Date.parse("2026-12-04T16:00:01Z"),
-  );
+  publisher.waveSegments(segments, Date.parse("2026-12-04T16:00:01Z"));
   outbox.flush();
-  const [record] = outbox.readAfter(0, 10);
-  t.is(record?.topic, "iomt/v1/s/g/devices/bed1/wave");
-  return waveSegmentPayload.parse({
-    ...(JSON.parse(record?.body ?? "{}") as object),
+  const records = outbox.readAfter(0, 10);
+  t.is(records.length, 1);
+  t.is(records[0]?.topic, "iomt/v1/s/g/devices/bed1/wave");
+  return waveSegmentsPayload.parse({
+    ...(JSON.parse(records[0]?.body ?? "{}") as object),
     replayed: false,
   });
+}
+
+/** Publishes one three-sample ECG segment and returns it as published. */
+function publishedSegment(t: ExecutionContext, ages: { first: number; last: number }) {
+  const payload = publishedSegments(t, [
+    { ...ecgSegment, firstSampleAgeMs: ages.first, lastSampleAgeMs: ages.last },
+  ]);
+  const [segment, ...rest] = payload.segments;
+  if (segment === undefined || rest.length > 0) throw new Error("expected one segment");
+  return segment;
 }
 
 test("a wave segment is stored on the wave topic with its start time", (t) => {
@@ -100,6 +109,31 @@ test("a wave segment is stored on the wave topic with its start time", (t) => {
   t.is(payload.startTime, "2026-12-04T16:00:00.500Z");
   t.is(payload.receivedAt, "2026-12-04T16:00:01.000Z");
   t.deepEqual(payload.samples, [1, null, 3]);
+});
+
+test("segments emitted together share a record", (t) => {
+  const payload = publishedSegments(t, [
+    { ...ecgSegment, firstSampleAgeMs: 500, lastSampleAgeMs: 0 },
+    {
+      ...ecgSegment,
+      deviceCode: "PLETH",
+      mdcCode: 150452,
+      mdcRefId: "MDC_PULS_OXIM_PLETH",
+      unit: "%",
+      samplePeriodMs: 8,
+      samples: [40, 41],
+      firstSampleAgeMs: 1500,
+      lastSampleAgeMs: 1200,
+    },
+  ]);
+  t.is(payload.seq, 1);
+  t.deepEqual(
+    payload.segments.map((s) => [s.deviceCode, s.startTime, s.receivedAt, s.samples]),
+    [
+      ["ECG1", "2026-12-04T16:00:00.500Z", "2026-12-04T16:00:01.000Z", [1, null, 3]],
+      ["PLETH", "2026-12-04T15:59:59.500Z", "2026-12-04T15:59:59.800Z", [40, 41]],
+    ],
+  );
 });
 
 test("a partial segment sent late keeps its receive time", (t) => {

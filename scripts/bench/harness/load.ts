@@ -277,11 +277,15 @@ function cpuFigures(
   };
 }
 
-/** Records that carry a frame's numerics: observations from the agent, lines from the baseline. */
+/**
+ * Records that carry a device's data: the agent's observations and wave messages, the
+ * baseline's frames. Alarms are left out.
+ */
 function frameRecords(receiver: Receiver): number {
   let count = 0;
   for (const list of receiver.arrivals.values()) {
-    for (const arrival of list) if (arrival.kind !== "alarm") count++;
+    for (const arrival of list)
+      if (arrival.kind !== "alarm" && arrival.sameRecord !== true) count++;
   }
   return count;
 }

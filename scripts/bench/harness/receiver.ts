@@ -22,6 +22,8 @@ export interface Arrival {
   atMs: number;
   /** The wave's device code, for a wave segment. */
   code?: string;
+  /** True for the second and later segments of one wave message: the same record. */
+  sameRecord?: true;
 }
 
 /** How records name their frame: Masimo lines by their values, monitor records by count. */
@@ -79,7 +81,7 @@ export class Receiver {
     return new Receiver(client, feedKind);
   }
 
-  /** Records of `device` received so far. */
+  /** Arrivals from `device` so far: records, and each segment of a wave message. */
   count(device: string): number {
     return this.arrivals.get(device)?.length ?? 0;
   }
@@ -98,14 +100,15 @@ export class Receiver {
     const atMs = performance.now();
     const parts = topic.split("/");
     const device = parts[0] === "bench" ? parts[2] : parts[5];
-    let arrival: Arrival | undefined;
+    let arrivals: (Arrival | undefined)[];
     if (this.feedKind === "monitor") {
-      arrival = this.monitorArrival(device ?? "", parts, payload, atMs);
+      arrivals = this.monitorArrivals(device ?? "", parts, payload, atMs);
     } else if (parts[0] === "bench") {
-      arrival = this.lineArrival(payload, atMs);
+      arrivals = [this.lineArrival(payload, atMs)];
     } else {
-      arrival = this.agentArrival(parts, payload, atMs);
+      arrivals = [this.agentArrival(parts, payload, atMs)];
     }
+    const [arrival] = arrivals;
     if (arrival === undefined || device === undefined) {
       this.unknownMessages++;
       return;
@@ -113,7 +116,7 @@ export class Receiver {
     this.firstRecordAtMs ??= atMs;
     let list = this.arrivals.get(device);
     if (list === undefined) this.arrivals.set(device, (list = []));
-    list.push(arrival);
+    for (const each of arrivals) if (each !== undefined) list.push(each);
     if (arrival.kind === "numerics" && arrival.seq !== null) {
       let bySeq = this.frameBySeq.get(device);
       if (bySeq === undefined) this.frameBySeq.set(device, (bySeq = new Map<number, number>()));
@@ -121,31 +124,39 @@ export class Receiver {
     }
   }
 
-  /** Counts a monitor's records: observations, wave samples per wave, baseline frames. */
-  private monitorArrival(
+  /**
+   * Counts a monitor's records: observations, wave samples per wave, baseline frames. A wave
+   * message gives one arrival per segment.
+   */
+  private monitorArrivals(
     device: string,
     parts: string[],
     payload: Buffer,
     atMs: number,
-  ): Arrival | undefined {
+  ): Arrival[] {
     const next = (key: string, by: number) => {
       const count = (this.counts.get(`${device}\n${key}`) ?? 0) + by;
       this.counts.set(`${device}\n${key}`, count);
       return count;
     };
-    if (parts[0] === "bench") return { kind: "line", frame: next("line", 1), seq: null, atMs };
+    if (parts[0] === "bench") return [{ kind: "line", frame: next("line", 1), seq: null, atMs }];
     const body = JSON.parse(payload.toString("utf8")) as {
       seq: number;
-      deviceCode?: string;
-      samples?: unknown[];
+      segments?: { deviceCode: string; samples: unknown[] }[];
     };
-    if (parts[6] === "obs") return { kind: "numerics", frame: next("obs", 1), seq: body.seq, atMs };
+    if (parts[6] === "obs")
+      return [{ kind: "numerics", frame: next("obs", 1), seq: body.seq, atMs }];
     if (parts[6] === "wave") {
-      const code = body.deviceCode ?? "";
-      const frame = next(`wave:${code}`, body.samples?.length ?? 0);
-      return { kind: "wave", frame, seq: body.seq, atMs, code };
+      return (body.segments ?? []).map(({ deviceCode: code, samples }, index) => ({
+        kind: "wave",
+        frame: next(`wave:${code}`, samples.length),
+        seq: body.seq,
+        atMs,
+        code,
+        ...(index > 0 ? { sameRecord: true } : {}),
+      }));
     }
-    return { kind: "alarm", frame: -1, seq: body.seq, atMs };
+    return [{ kind: "alarm", frame: -1, seq: body.seq, atMs }];
   }
 
   private lineArrival(payload: Buffer, atMs: number): Arrival | undefined {
