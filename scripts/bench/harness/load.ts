@@ -205,6 +205,8 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
   const startSample = sampleProcess(pid);
   const startAtMs = performance.now();
   const startRecords = frameRecords(receiver);
+  const bytesWritten = () => feeds.reduce((sum, feed) => sum + feed.bytesWritten, 0);
+  const startBytes = bytesWritten();
   const backlogAtStart = backlog(rig);
   const rssSamples: number[] = [];
   while (performance.now() - startAtMs < options.measureMs) {
@@ -214,6 +216,7 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
   const endSample = sampleProcess(pid);
   const endAtMs = performance.now();
   const records = frameRecords(receiver) - startRecords;
+  const bytes = bytesWritten() - startBytes;
   const backlogAtEnd = backlog(rig);
 
   for (const feed of feeds) feed.stop();
@@ -228,7 +231,6 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
   const finalSample = sampleProcess(pid);
 
   const seconds = (endAtMs - startAtMs) / 1000;
-  const bytes = feeds.reduce((sum, feed) => sum + feed.bytesWritten, 0);
   const framesWritten = feeds.reduce((sum, feed) => sum + feed.framesWritten, 0);
   const delivery = checkDelivery(rig);
   const eventLoop = target.eventLoop.filter((s) => s.atMs >= startAtMs && s.atMs <= endAtMs);
@@ -243,7 +245,7 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     // arrive before stoppedAtMs + 1000, so wave segments count only until the stop.
     latency: latencies(rig, startAtMs, { untilMs: stoppedAtMs + 1000, wavesUntilMs: stoppedAtMs }),
     recordsPerSecond: round(records / seconds, 1),
-    ...cpuFigures(startSample, endSample, records, seconds, (bytes / framesWritten) * records),
+    ...cpuFigures(startSample, endSample, records, seconds, bytes),
     peakRssMb: round(finalSample.peakRssMb, 1),
     steadyRssMb: roundOrNull(quantile(rssSamples, 0.5), 1),
     diskBytesPerRecord: Math.round((endSample.writeBytes - startSample.writeBytes) / records),
