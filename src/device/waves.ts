@@ -80,6 +80,14 @@ const mismatchRecords = 3;
  */
 const maxChainDriftMs = 50;
 
+/**
+ * Segments in a row that must all arrive over maxChainDriftMs later than their chained start
+ * before the chain moves later. A burst of frames that a device server held arrives late for a
+ * segment or two, and the chain times it right. A device clock slower than the gateway's makes
+ * every segment late.
+ */
+const chainLagSegments = 8;
+
 /** The verdict of the device's clock on a record: no clock, a loss or restart, or neither. */
 type ClockVerdict = "none" | "break" | "continuous";
 
@@ -93,6 +101,11 @@ export class WaveBatcher {
   private readonly clocks = new Map<string, ClockTrack>();
   /** Per wave, the time of the sample after the last segment that filled. */
   private readonly nextSampleAtMs = new Map<string, number>();
+  /**
+   * Per wave, how much later than their chained start the last segments arrived, at most
+   * chainLagSegments of them.
+   */
+  private readonly chainLagsMs = new Map<string, number[]>();
   /** Mismatches found since the caller last emptied this list, each wave once. */
   readonly periodMismatches: PeriodMismatch[] = [];
   /**
@@ -151,12 +164,33 @@ export class WaveBatcher {
   /**
    * Returns the first sample time of a new segment. When the device's clock shows that its
    * samples follow the last segment's, that segment's end is taken, so consecutive segments line
-   * up exactly where arrival jitter would move each start by milliseconds.
+   * up exactly where arrival jitter or a burst of held frames would move each start. The start
+   * is estimated afresh from arrival when the chain would put samples after their arrival, and
+   * moved later when chainLagSegments segments in a row arrived late: clock drift.
    */
   private startOf(deviceCode: string, clock: ClockVerdict, estimatedAtMs: number): number {
     const chainedAtMs = this.nextSampleAtMs.get(deviceCode);
-    if (clock !== "continuous" || chainedAtMs === undefined) return estimatedAtMs;
-    return Math.abs(chainedAtMs - estimatedAtMs) <= maxChainDriftMs ? chainedAtMs : estimatedAtMs;
+    const chained = clock === "continuous" && chainedAtMs !== undefined;
+    if (!chained || chainedAtMs > estimatedAtMs + maxChainDriftMs) {
+      this.chainLagsMs.delete(deviceCode);
+      return estimatedAtMs;
+    }
+    return chainedAtMs + this.driftOf(deviceCode, estimatedAtMs - chainedAtMs);
+  }
+
+  /**
+   * Notes how late a chained segment arrived. Returns how far to move the chain later: the
+   * least lag once each of the last chainLagSegments was over maxChainDriftMs late, else 0.
+   */
+  private driftOf(deviceCode: string, lagMs: number): number {
+    let lags = this.chainLagsMs.get(deviceCode);
+    if (lags === undefined) this.chainLagsMs.set(deviceCode, (lags = []));
+    lags.push(lagMs);
+    if (lags.length > chainLagSegments) lags.shift();
+    const leastLagMs = Math.min(...lags);
+    if (lags.length < chainLagSegments || leastLagMs <= maxChainDriftMs) return 0;
+    for (let index = 0; index < lags.length; index++) lags[index] = (lags[index] ?? 0) - leastLagMs;
+    return leastLagMs;
   }
 
   /**

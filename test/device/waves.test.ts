@@ -246,3 +246,56 @@ test("every other record lost is no period mismatch", (t) => {
     [0, 16, 32, 48, 64, 80, 96, 112, 128],
   );
 });
+
+/**
+ * Feeds records of 8 samples, 32 ms apart by the device's clock, each arriving at
+ * `arrivalMs(record)`. Returns each segment's start and the arrival of its first record.
+ */
+function feedArrivals(waves: WaveBatcher, records: number, arrivalMs: (record: number) => number) {
+  const segments: { startMs: number; firstArrivalMs: number }[] = [];
+  let firstArrivalMs = arrivalMs(0);
+  for (let record = 0; record < records; record++) {
+    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
+    const atMs = arrivalMs(record);
+    const stamp = { deviceClock: { ticks: record * 32 * 8, ticksPerMs: 8 } };
+    for (const segment of waves.add("ECG1", samples, atMs, stamp)) {
+      segments.push({ startMs: atMs - segment.firstSampleAgeMs, firstArrivalMs });
+      firstArrivalMs = arrivalMs(record + 1);
+    }
+  }
+  return segments;
+}
+
+test("held records keep clocked starts", (t) => {
+  // Records 20 to 47 are held and arrive together with record 47, 864 ms late at most, as
+  // from a device server that buffers.
+  const arrival = (record: number) => 1000 + (record >= 20 && record < 47 ? 47 : record) * 32;
+  const starts = feedArrivals(batcher(500), 64, arrival).map((segment) => segment.startMs);
+  t.is(starts.length, 4);
+  t.deepEqual(
+    starts.slice(1).map((start, index) => start - starts[index]!),
+    [512, 512, 512],
+  );
+});
+
+test("slow device clock moves starts later", (t) => {
+  // The device's 32 ms of samples take 32.16 ms of the gateway's time (0.5 % slow), so each
+  // 512 ms segment arrives 2.56 ms later than the one before by the device's clock.
+  const segments = feedArrivals(batcher(500), 16 * 48, (record) => 1000 + record * 32.16);
+  t.is(segments.length, 48);
+  const starts = segments.map((segment) => segment.startMs);
+  const steps = starts.slice(1).map((start, index) => start - starts[index]!);
+  // Ages are whole milliseconds, so a step may read 1 ms short of 512.
+  t.true(
+    steps.every((step) => step >= 511),
+    "no segment overlaps the one before",
+  );
+  t.true(
+    steps.some((step) => step > 513),
+    "the chain moved later",
+  );
+  // The estimate by arrival: the first record's arrival less its other 7 samples.
+  const lags = segments.map((segment) => segment.firstArrivalMs - 28 - segment.startMs);
+  const maxLagMs = Math.max(...lags);
+  t.true(maxLagMs <= 50 + 9 * 2.56, `starts up to ${maxLagMs} ms before arrival`);
+});
