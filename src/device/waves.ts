@@ -59,6 +59,15 @@ export interface PeriodMismatch {
 /** One wave's latest device clock reading, and how its records compare with the profile. */
 interface ClockTrack {
   last: DeviceClock;
+  /** The latest reading in milliseconds, carried on past the counter's 32-bit wrap. */
+  readingMs: number;
+  /**
+   * Arrival time less reading of the records of the last clockOffsetWindowMs, as the sliding
+   * window's candidates for its minimum: each later and larger than the one before, the first
+   * the minimum. The minimum is the offset to the gateway's clock of the record with the least
+   * delay on the link, so records held on the way do not move it.
+   */
+  offsets: { readingMs: number; offsetMs: number }[];
   /** The sample period the previous record's clock gave, when off the profile's. */
   offPeriodMs?: number;
   /** Records in a row whose clock gave about the same period, off the profile's. */
@@ -75,18 +84,16 @@ const noSegments: readonly WaveSegment[] = [];
 const mismatchRecords = 3;
 
 /**
- * How far a segment's start carried on from the previous segment may be from the estimate by
- * arrival time before it is estimated afresh: the device's and the gateway's clocks drift.
+ * The span of device time whose records give the device clock's offset: longer than a burst of
+ * held records, and short enough to follow the clocks' drift (6 ms at 100 ppm).
  */
-const maxChainDriftMs = 50;
+const clockOffsetWindowMs = 60_000;
 
 /**
- * Segments in a row that must all arrive over maxChainDriftMs later than their chained start
- * before the chain moves later. A burst of frames that a device server held arrives late for a
- * segment or two, and the chain times it right. A device clock slower than the gateway's makes
- * every segment late.
+ * How far a segment's start carried on from the previous segment may be from its estimate by
+ * the device's clock before it is estimated afresh: the device's and the gateway's clocks drift.
  */
-const chainLagSegments = 8;
+const maxChainDriftMs = 50;
 
 /** The verdict of the device's clock on a record: no clock, a loss or restart, or neither. */
 type ClockVerdict = "none" | "break" | "continuous";
@@ -99,20 +106,20 @@ export interface WaveBatcherProfile {
 export class WaveBatcher {
   private readonly pending = new Map<string, Pending>();
   private readonly clocks = new Map<string, ClockTrack>();
+  /**
+   * Waves without a usable clock that had a pending segment when a frame was lost: their next
+   * samples start a new segment.
+   */
+  private readonly lostSince = new Set<string>();
   /** Per wave, the time of the sample after the last segment that filled. */
   private readonly nextSampleAtMs = new Map<string, number>();
-  /**
-   * Per wave, how much later than their chained start the last segments arrived, at most
-   * chainLagSegments of them.
-   */
-  private readonly chainLagsMs = new Map<string, number[]>();
   /** Mismatches found since the caller last emptied this list, each wave once. */
   readonly periodMismatches: PeriodMismatch[] = [];
   /**
    * A jump in arrival time larger than this starts a new segment, because arrival jitter would
    * make a tighter bound see gaps that are not there. followClock finds shorter losses from the
-   * device's clock. NOTE: for a device that sends no clock, a shorter loss, such as one frame
-   * dropped for a bad checksum, joins the samples around it.
+   * device's clock, and noteLoss the bad frames of a device without one. NOTE: for a device
+   * that sends no clock, a shorter loss that leaves no bad frame joins the samples around it.
    */
   private readonly gapMs: number;
 
@@ -129,12 +136,14 @@ export class WaveBatcher {
     const mapping = this.profile.waves[deviceCode];
     if (mapping === undefined || samples.length === 0) return [];
     const done: WaveSegment[] = [];
-    const firstSampleAtMs = nowMs - (samples.length - 1) * mapping.samplePeriodMs;
-    const clock = this.followClock(deviceCode, mapping, samples.length, stamp.deviceClock);
+    const clock = this.followClock(deviceCode, mapping, samples.length, stamp.deviceClock, nowMs);
+    const lastSampleAtMs = clock === "none" ? nowMs : this.clockedAtMs(deviceCode, nowMs);
+    const firstSampleAtMs = lastSampleAtMs - (samples.length - 1) * mapping.samplePeriodMs;
+    const lost = this.lostSince.delete(deviceCode);
     let pending = this.pending.get(deviceCode);
     if (pending !== undefined) {
       const expectedAtMs = pending.firstSampleAtMs + pending.count * mapping.samplePeriodMs;
-      if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs || clock === "break") {
+      if (Math.abs(firstSampleAtMs - expectedAtMs) > this.gapMs || clock === "break" || lost) {
         done.push(this.segmentOf(deviceCode, mapping, pending, nowMs));
         pending = undefined;
       }
@@ -164,33 +173,12 @@ export class WaveBatcher {
   /**
    * Returns the first sample time of a new segment. When the device's clock shows that its
    * samples follow the last segment's, that segment's end is taken, so consecutive segments line
-   * up exactly where arrival jitter or a burst of held frames would move each start. The start
-   * is estimated afresh from arrival when the chain would put samples after their arrival, and
-   * moved later when chainLagSegments segments in a row arrived late: clock drift.
+   * up exactly where a new minimum offset of the clock would move each start by milliseconds.
    */
   private startOf(deviceCode: string, clock: ClockVerdict, estimatedAtMs: number): number {
     const chainedAtMs = this.nextSampleAtMs.get(deviceCode);
-    const chained = clock === "continuous" && chainedAtMs !== undefined;
-    if (!chained || chainedAtMs > estimatedAtMs + maxChainDriftMs) {
-      this.chainLagsMs.delete(deviceCode);
-      return estimatedAtMs;
-    }
-    return chainedAtMs + this.driftOf(deviceCode, estimatedAtMs - chainedAtMs);
-  }
-
-  /**
-   * Notes how late a chained segment arrived. Returns how far to move the chain later: the
-   * least lag once each of the last chainLagSegments was over maxChainDriftMs late, else 0.
-   */
-  private driftOf(deviceCode: string, lagMs: number): number {
-    let lags = this.chainLagsMs.get(deviceCode);
-    if (lags === undefined) this.chainLagsMs.set(deviceCode, (lags = []));
-    lags.push(lagMs);
-    if (lags.length > chainLagSegments) lags.shift();
-    const leastLagMs = Math.min(...lags);
-    if (lags.length < chainLagSegments || leastLagMs <= maxChainDriftMs) return 0;
-    for (let index = 0; index < lags.length; index++) lags[index] = (lags[index] ?? 0) - leastLagMs;
-    return leastLagMs;
+    if (clock !== "continuous" || chainedAtMs === undefined) return estimatedAtMs;
+    return Math.abs(chainedAtMs - estimatedAtMs) <= maxChainDriftMs ? chainedAtMs : estimatedAtMs;
   }
 
   /**
@@ -206,12 +194,16 @@ export class WaveBatcher {
     mapping: WaveMapping,
     count: number,
     clock: DeviceClock | undefined,
+    nowMs: number,
   ): ClockVerdict {
     if (clock === undefined) return "none";
     const track = this.clocks.get(deviceCode);
     if (track === undefined) {
+      const readingMs = clock.ticks / clock.ticksPerMs;
       this.clocks.set(deviceCode, {
         last: clock,
+        readingMs,
+        offsets: [{ readingMs, offsetMs: nowMs - readingMs }],
         offRecords: 0,
         mismatched: false,
         lossSince: false,
@@ -221,6 +213,10 @@ export class WaveBatcher {
     // A 32-bit difference read as signed stays right across the counter's wrap.
     const elapsedMs = ((clock.ticks - track.last.ticks) | 0) / clock.ticksPerMs;
     track.last = clock;
+    track.readingMs += elapsedMs;
+    // A clock that went back restarted, so its old offsets no longer hold.
+    if (elapsedMs < 0) track.offsets.length = 0;
+    addOffset(track, nowMs - track.readingMs);
     if (track.lossSince) {
       // Every other frame lost gives a steady period twice the profile's: no mismatch.
       track.lossSince = false;
@@ -233,6 +229,18 @@ export class WaveBatcher {
     const spanMs = count * mapping.samplePeriodMs;
     const toleranceMs = Math.max(spanMs / 2, 2 * mapping.samplePeriodMs);
     return Math.abs(elapsedMs - spanMs) > toleranceMs ? "break" : "continuous";
+  }
+
+  /**
+   * Returns when the latest record's last sample was taken by the device's clock, on the
+   * gateway's clock: its reading plus the minimum offset. A record held on the way arrives late
+   * but keeps its time. Never later than its arrival.
+   */
+  private clockedAtMs(deviceCode: string, nowMs: number): number {
+    const track = this.clocks.get(deviceCode);
+    const minimum = track?.offsets[0];
+    if (track === undefined || minimum === undefined) return nowMs;
+    return Math.min(nowMs, track.readingMs + minimum.offsetMs);
   }
 
   /**
@@ -261,9 +269,17 @@ export class WaveBatcher {
     });
   }
 
-  /** Notes a frame lost to a bad checksum or a decode error, which may have carried samples. */
+  /**
+   * Notes a frame lost to a bad checksum or a decode error, which may have carried samples. A
+   * wave without a usable clock cannot tell whether it did, so its segment ends at the loss,
+   * where the gap may be, rather than join samples from both sides of it.
+   */
   noteLoss(): void {
     for (const track of this.clocks.values()) track.lossSince = true;
+    for (const deviceCode of this.pending.keys()) {
+      if (this.clocks.get(deviceCode)?.mismatched === false) continue;
+      this.lostSince.add(deviceCode);
+    }
   }
 
   /** Emits the partial segments of waves that had no samples for the gap bound. */
@@ -312,6 +328,14 @@ export class WaveBatcher {
       ...(pending.deviceTime === undefined ? {} : { deviceTime: pending.deviceTime }),
     };
   }
+}
+
+/** Adds the latest record's offset to the sliding window of a clock's minimum offset. */
+function addOffset(track: ClockTrack, offsetMs: number): void {
+  const { offsets, readingMs } = track;
+  while (offsets.length > 0 && (offsets.at(-1)?.offsetMs ?? 0) >= offsetMs) offsets.pop();
+  offsets.push({ readingMs, offsetMs });
+  while ((offsets[0]?.readingMs ?? readingMs) < readingMs - clockOffsetWindowMs) offsets.shift();
 }
 
 function validSample(sample: number, mapping: WaveMapping): number | null {

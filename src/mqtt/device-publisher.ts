@@ -74,7 +74,7 @@ export class DevicePublisher implements DeviceSink {
         samples: segment.samples,
       })),
     };
-    this.append(this.topics.wave(this.deviceId), payload);
+    this.append(this.topics.wave(this.deviceId), payload, newestSampleAtMs(segments, emittedAtMs));
   }
 
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void {
@@ -128,21 +128,38 @@ export class DevicePublisher implements DeviceSink {
 
   /**
    * Appends a record to the outbox. `replayed` is left out of the stored body: the uplink sets
-   * it when sending, true for records made while the broker was away or by an earlier run.
+   * it when sending, true for records made while the broker was away, made by an earlier run,
+   * or sent over 10 s after `createdMs`.
    */
   private append(
     topic: string,
     payload: Omit<ObservationsPayload | AlarmPayload | WaveSegmentsPayload, "replayed">,
+    createdMs = Date.now(),
   ): void {
     this.outbox.append({
       deviceId: this.deviceId,
       seq: payload.seq,
       topic,
       body: JSON.stringify(payload),
-      createdMs: Date.now(),
+      createdMs,
       offline: this.uplink.away,
     });
   }
+}
+
+/**
+ * Returns when the newest sample of the segments was taken, by their start times, and at most
+ * `emittedAtMs`. Samples a device held and sent late are as old as the device's clock shows,
+ * so the uplink marks them replayed once they are over 10 s old.
+ */
+function newestSampleAtMs(segments: readonly WaveSegment[], emittedAtMs: number): number {
+  if (segments.length === 0) return emittedAtMs;
+  let newestMs = Number.NEGATIVE_INFINITY;
+  for (const segment of segments) {
+    const lastSampleMs = (segment.samples.length - 1) * segment.samplePeriodMs;
+    newestMs = Math.max(newestMs, emittedAtMs - segment.firstSampleAgeMs + lastSampleMs);
+  }
+  return Math.min(emittedAtMs, newestMs);
 }
 
 export function deviceStatePayloadOf(status: DeviceStatus): DeviceStatePayload {

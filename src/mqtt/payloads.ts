@@ -110,10 +110,15 @@ export const observationsPayload = z
 
 export const waveSegmentSchema = z.object({
   startTime: isoTime.describe(
-    "Estimated time of the first sample: receive time less the samples' duration",
+    "Estimated time of the first sample: by the device's clock when it sends one with the samples, else receive time less the samples' duration",
   ),
   receivedAt: isoTime.describe("When the gateway received the last samples of the segment"),
-  deviceTime: z.string().optional().describe("The device's own time stamp, as it sent it"),
+  deviceTime: z
+    .string()
+    .optional()
+    .describe(
+      "The device's own time stamp of the segment's first frame, as it sent it. For IntelliVue it is the poll reply's time, about the end of that reply's samples rather than the segment's start.",
+    ),
   mdcCode: z.number().int().describe("IEEE 11073-10101 code of the wave"),
   mdcRefId: z.string(),
   deviceCode: z.string().describe("The device's own code for the wave"),
