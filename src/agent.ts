@@ -74,13 +74,15 @@ export function startAgent(
     log.child("outbox"),
   );
   outbox.reserveSeqs(config.devices.map((device) => device.id));
-  let uplinkConnected = () => false;
+  // Until the uplink exists the broker is not away yet, as for the uplink before its first
+  // connection: the events of the start are live.
+  let uplinkAway = () => false;
   const audit = new AuditTrail({
     file: new AuditFile({ dir: config.dataDir, ...config.audit }),
     outbox,
     topic: topics.audit,
     sessionId,
-    connected: () => uplinkConnected(),
+    away: () => uplinkAway(),
     log: log.child("audit"),
   });
   audit.batch(() => auditStart(audit, prepared));
@@ -101,7 +103,7 @@ export function startAgent(
     onConnectError: (error) => auditConnectError(audit, error, config.broker.url),
     log: log.child("mqtt"),
   });
-  uplinkConnected = () => uplink.connected;
+  uplinkAway = () => uplink.away;
   uplink.setRetained(topics.state, gatewayState("online"));
 
   const host: HostIdentity = { name: "IOMTGW", revision: agentVersion };

@@ -24,8 +24,11 @@ export interface AuditTrailOptions {
   outbox: Outbox;
   topic: string;
   sessionId: string;
-  /** Whether the broker is connected now; a record made while it is not is marked offline. */
-  connected: () => boolean;
+  /**
+   * Whether the broker is away now (the uplink's `away`); a record made while it is, is marked
+   * offline and sent as replayed.
+   */
+  away: () => boolean;
   log: Logger;
 }
 
@@ -78,7 +81,7 @@ export class AuditTrail {
       topic: this.options.topic,
       body,
       createdMs: Date.now(),
-      offline: !this.options.connected(),
+      offline: this.options.away(),
     });
   }
 

@@ -7,6 +7,7 @@
 import test from "ava";
 import type {
   AlarmPayload,
+  AuditPayload,
   DeviceStatePayload,
   ObservationsPayload,
 } from "../../src/mqtt/payloads.js";
@@ -21,6 +22,15 @@ const monitor = { id: "bed7-monitor", profileId: "philips-intellivue-mp70", ptyN
 
 test("IntelliVue monitor on a serial port reaches the broker", async (t) => {
   const { subscriber } = await startSerialDeviceRig(t, monitor);
+
+  // The events of the start are made before the first connection, and sent with it: live.
+  const [started] = await subscriber.waitFor(
+    (m) =>
+      m.topic === "iomt/v1/icu3/gw-test/audit" &&
+      (m.payload as AuditPayload).event === "agent-started",
+    20_000,
+  );
+  t.false((started?.payload as AuditPayload).replayed);
 
   const [obsMessage] = await subscriber.waitFor((m) => m.topic === `${prefix}/obs`, 20_000);
   const obs = obsMessage?.payload as ObservationsPayload;

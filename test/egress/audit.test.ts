@@ -22,7 +22,7 @@ function trail(dir: string, outbox: Outbox, maxFileBytes = 1 << 20): AuditTrail 
     outbox,
     topic: "iomt/v1/s/g/audit",
     sessionId: "session-1",
-    connected: () => false,
+    away: () => true,
     log: silentLogger,
   });
 }

@@ -32,7 +32,7 @@ function setup(t: Parameters<typeof tempDir>[0], resolvers = "nameserver 10.1.1.
     outbox,
     topic: "t/audit",
     sessionId: "s",
-    connected: () => true,
+    away: () => false,
     log: silentLogger,
   });
   const config = configSchema.parse({
