@@ -130,7 +130,10 @@ export class DevicePipeline {
    */
   close(nowMs: number): WaveSegment[] {
     this.countDiscards(this.framer.reset());
-    return this.waves.flush(nowMs);
+    const segments = this.waves.flush(nowMs);
+    // The device may restart, or another take its port, before the link opens again.
+    this.waves.forgetClocks();
+    return segments;
   }
 
   /** Returns the partial wave segments, for a device that went quiet or an agent that stops. */

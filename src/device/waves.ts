@@ -90,6 +90,12 @@ const mismatchRecords = 3;
 const clockOffsetWindowMs = 60_000;
 
 /**
+ * The most offsets a clock keeps. The window holds about 240 of IntelliVue's replies; a clock
+ * that crawls could otherwise keep one for every record.
+ */
+const maxClockOffsets = 1024;
+
+/**
  * How far a segment's start carried on from the previous segment may be from its estimate by
  * the device's clock before it is estimated afresh: the device's and the gateway's clocks drift.
  */
@@ -216,7 +222,7 @@ export class WaveBatcher {
     track.readingMs += elapsedMs;
     // A clock that went back restarted, so its old offsets no longer hold.
     if (elapsedMs < 0) track.offsets.length = 0;
-    addOffset(track, nowMs - track.readingMs);
+    if (!track.mismatched) addOffset(track, nowMs - track.readingMs);
     if (track.lossSince) {
       // Every other frame lost gives a steady period twice the profile's: no mismatch.
       track.lossSince = false;
@@ -294,6 +300,15 @@ export class WaveBatcher {
     return done ?? noSegments;
   }
 
+  /**
+   * Forgets the devices' clocks, for a link that closed: a clock read after it opens again may
+   * be a restarted device's, or another device's, and its offset would not hold.
+   */
+  forgetClocks(): void {
+    this.clocks.clear();
+    this.nextSampleAtMs.clear();
+  }
+
   /** Emits every partial segment, for a link that closed or a device that went quiet. */
   flush(nowMs: number): WaveSegment[] {
     const done: WaveSegment[] = [];
@@ -336,6 +351,7 @@ function addOffset(track: ClockTrack, offsetMs: number): void {
   while (offsets.length > 0 && (offsets.at(-1)?.offsetMs ?? 0) >= offsetMs) offsets.pop();
   offsets.push({ readingMs, offsetMs });
   while ((offsets[0]?.readingMs ?? readingMs) < readingMs - clockOffsetWindowMs) offsets.shift();
+  if (offsets.length > maxClockOffsets) offsets.shift();
 }
 
 function validSample(sample: number, mapping: WaveMapping): number | null {

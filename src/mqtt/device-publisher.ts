@@ -74,7 +74,7 @@ export class DevicePublisher implements DeviceSink {
         samples: segment.samples,
       })),
     };
-    this.append(this.topics.wave(this.deviceId), payload, newestSampleAtMs(segments, emittedAtMs));
+    this.append(this.topics.wave(this.deviceId), payload, madeAtMs(segments, emittedAtMs));
   }
 
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void {
@@ -148,18 +148,18 @@ export class DevicePublisher implements DeviceSink {
 }
 
 /**
- * Returns when the newest sample of the segments was taken, by their start times, and at most
- * `emittedAtMs`. Samples a device held and sent late are as old as the device's clock shows,
- * so the uplink marks them replayed once they are over 10 s old.
+ * Returns when the record's data was made: the time of the newest sample of its stalest
+ * segment, at most `emittedAtMs`. Samples a device held, as its clock shows, are that old, so
+ * the uplink marks the record replayed once one of its segments is over 10 s old, even when
+ * fresh segments came in the same read.
  */
-function newestSampleAtMs(segments: readonly WaveSegment[], emittedAtMs: number): number {
-  if (segments.length === 0) return emittedAtMs;
-  let newestMs = Number.NEGATIVE_INFINITY;
+function madeAtMs(segments: readonly WaveSegment[], emittedAtMs: number): number {
+  let madeMs = emittedAtMs;
   for (const segment of segments) {
     const lastSampleMs = (segment.samples.length - 1) * segment.samplePeriodMs;
-    newestMs = Math.max(newestMs, emittedAtMs - segment.firstSampleAgeMs + lastSampleMs);
+    madeMs = Math.min(madeMs, emittedAtMs - segment.firstSampleAgeMs + lastSampleMs);
   }
-  return Math.min(emittedAtMs, newestMs);
+  return madeMs;
 }
 
 export function deviceStatePayloadOf(status: DeviceStatus): DeviceStatePayload {

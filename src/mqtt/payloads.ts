@@ -93,7 +93,11 @@ const recordIdentity = {
     .describe("Unique per record; deduplicate on it (delivery is at least once)"),
   deviceId: z.string(),
   seq: z.number().int().describe("Per-device sequence number; grows across restarts"),
-  replayed: z.boolean().describe("True for records sent late, after an outage"),
+  replayed: z
+    .boolean()
+    .describe(
+      "True for records sent late: made while the broker was away or by an earlier run, or sent over 10 s after they were made (for wave segments, after their samples were taken)",
+    ),
 };
 
 export const observationsPayload = z
@@ -110,7 +114,7 @@ export const observationsPayload = z
 
 export const waveSegmentSchema = z.object({
   startTime: isoTime.describe(
-    "Estimated time of the first sample: by the device's clock when it sends one with the samples, else receive time less the samples' duration",
+    "Estimated time of the first sample: by the device's clock when it sends one with the samples and that clock agrees with the profile's sample period, else receive time less the samples' duration",
   ),
   receivedAt: isoTime.describe("When the gateway received the last samples of the segment"),
   deviceTime: z

@@ -81,11 +81,13 @@ export class MqttUplink {
   /**
    * True while the broker is away, so records made now are marked replayed when sent. Before
    * this run's first connection it is true only once that is lateAfterMs overdue: a device
-   * that sends before the TLS handshake completes at start is still live.
+   * that sends before the TLS handshake completes at start is still live, and so are the audit
+   * events of the start, made before the uplink starts.
    */
   get away(): boolean {
     if (this.connectedValue) return false;
-    if (this.everConnected || this.startedAtMs === undefined) return true;
+    if (this.everConnected) return true;
+    if (this.startedAtMs === undefined) return false;
     return performance.now() - this.startedAtMs > lateAfterMs;
   }
 

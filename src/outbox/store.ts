@@ -166,13 +166,19 @@ export class OutboxStore {
     };
   }
 
-  /** Returns the creation time of the oldest record; ids grow in creation order. */
+  /**
+   * Returns the creation time of the first record. Ids grow in creation order, give or take
+   * the seconds by which a wave record's samples, whose time it takes, precede its append.
+   */
   oldestCreatedMs(): number | null {
     const row = this.db.prepare("SELECT created_ms FROM records ORDER BY id LIMIT 1").get();
     return row === undefined ? null : Number(row.created_ms);
   }
 
-  /** Deletes records made before `createdBeforeMs`, except `keep`. */
+  /**
+   * Deletes records made before `createdBeforeMs`, except `keep`, by id: a record appended
+   * a few seconds after an expired wave record goes with it.
+   */
   deleteOlderThan(createdBeforeMs: number, keep: ReadonlySet<number>): Deleted {
     const rows = this.db
       .prepare(

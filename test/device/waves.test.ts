@@ -164,6 +164,42 @@ test("a clock that restarts ends the segment", (t) => {
     segments.map((segment) => segment.samples.length),
     [32],
   );
+  // The old clock's offset no longer holds: the new samples are timed by their arrival.
+  const [restarted] = waves.flush(4 * 32);
+  t.is(4 * 32 - (restarted?.firstSampleAgeMs ?? 0), 4 * 32 - 4);
+});
+
+test("forgotten clock is read afresh", (t) => {
+  // After the link closed, the device's clock moved 30 s while 100 s passed: another device,
+  // or one that restarted. Its samples are timed by arrival, not by the old offset.
+  const waves = batcher(500);
+  feedClocked(waves, 4);
+  waves.flush(4 * 32);
+  waves.forgetClocks();
+  const atMs = 100_000;
+  waves.add("ECG1", [1, 2], atMs, { deviceClock: { ticks: 30_000 * 8, ticksPerMs: 8 } });
+  const [segment] = waves.flush(atMs);
+  t.is(atMs - (segment?.firstSampleAgeMs ?? 0), atMs - 4);
+});
+
+test("bad frame ends a segment once the clock is ignored", (t) => {
+  // The clock gives 8 ms a sample against the profile's 4, so after three records it is
+  // ignored, and a bad frame then ends the segment as for a device without a clock.
+  const waves = batcher(500);
+  const segments = [];
+  for (let record = 0; record < 6; record++) {
+    if (record === 5) waves.noteLoss();
+    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
+    const deviceClock = { ticks: record * 64 * 8, ticksPerMs: 8 };
+    segments.push(...waves.add("ECG1", samples, record * 32, { deviceClock }));
+  }
+  t.is(waves.periodMismatches.length, 1);
+  // Records 1 and 2 each end a segment, as losses, until the mismatch is found at record 3.
+  // The bad frame then ends the segment of records 2 to 4.
+  t.deepEqual(
+    segments.map((segment) => segment.samples.length),
+    [8, 8, 24],
+  );
 });
 
 test("wave quiet past the gap bound expires", (t) => {
@@ -310,8 +346,10 @@ test("long hold keeps clock times", (t) => {
   for (let record = 0; record < 160; record++) {
     const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
     const atMs = 1000 + (record >= 20 && record < 119 ? 119 : record) * 32;
+    // A tick 1.1 s after record 19 arrived, during the hold.
+    const tickMs = 1000 + 19 * 32 + 1100;
     if (record === 20) {
-      for (const segment of waves.expire(atMs + 1100)) emitted.push({ segment, atMs: atMs + 1100 });
+      for (const segment of waves.expire(tickMs)) emitted.push({ segment, atMs: tickMs });
     }
     const stamp = { deviceClock: { ticks: record * 32 * 8, ticksPerMs: 8 } };
     for (const segment of waves.add("ECG1", samples, atMs, stamp)) emitted.push({ segment, atMs });

@@ -142,19 +142,20 @@ test("a partial segment sent late keeps its receive time", (t) => {
   t.is(payload.receivedAt, "2026-12-04T15:59:59.800Z");
 });
 
-test("a wave record is made when its newest sample was taken", (t) => {
+test("a wave record is made at its stalest segment", (t) => {
   const { publisher, outbox } = publisherWith(t, true);
   const emittedAtMs = Date.now();
-  // Two segments whose samples, by the device's clock, end 12 s and 11.5 s before emission.
+  // A held segment whose samples end 12 s before emission, by the device's clock, and a fresh
+  // one that came in the same read.
   const held = { ...ecgSegment, samples: [1, 2, 3], samplePeriodMs: 4 };
   publisher.waveSegments(
     [
       { ...held, firstSampleAgeMs: 12_008, lastSampleAgeMs: 0 },
-      { ...held, firstSampleAgeMs: 11_508, lastSampleAgeMs: 0 },
+      { ...held, firstSampleAgeMs: 8, lastSampleAgeMs: 0 },
     ],
     emittedAtMs,
   );
   outbox.flush();
   const [record] = outbox.readAfter(0, 10);
-  t.is(record?.createdMs, emittedAtMs - 11_500);
+  t.is(record?.createdMs, emittedAtMs - 12_000);
 });
