@@ -90,8 +90,8 @@ const mismatchRecords = 3;
 const clockOffsetWindowMs = 60_000;
 
 /**
- * The most offsets a clock keeps. The window holds about 240 of IntelliVue's replies; a clock
- * that crawls could otherwise keep one for every record.
+ * The maximum number of offsets a clock keeps. At four records a second the window holds 240
+ * at most, but a clock that crawls could otherwise keep one for every record.
  */
 const maxClockOffsets = 1024;
 
