@@ -60,6 +60,8 @@ export interface IngestResult {
   outgoing: Outgoing[];
   /** Frames that decoded without error: only these show that the device is alive. */
   validFrames: number;
+  /** Valid frames that answered no request, whose values were dropped. */
+  unexpectedFrames: number;
 }
 
 /**
@@ -164,6 +166,7 @@ export class DevicePipeline {
       unmapped: [],
       outgoing: [],
       validFrames: 0,
+      unexpectedFrames: 0,
     };
     this.counters.bytesIn += chunk.length;
     for (const event of this.framer.push(chunk)) {
@@ -207,7 +210,10 @@ export class DevicePipeline {
     const unexpected = decoded.records.some(
       (record) => record.kind === "session" && !this.session.expects(record.event),
     );
-    if (unexpected) this.counters.unexpectedFrames++;
+    if (unexpected) {
+      this.counters.unexpectedFrames++;
+      result.unexpectedFrames++;
+    }
     for (const record of decoded.records) {
       if (unexpected && record.kind !== "session") continue;
       this.applyRecord(record, nowMs, result);

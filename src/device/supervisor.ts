@@ -195,6 +195,14 @@ export class DeviceSupervisor {
     for (const error of result.errors)
       this.warnings.warn(error.code, "bad frame skipped", { error: error.message });
     this.warnUnmapped(result.unmapped);
+    if (result.unexpectedFrames > 0) {
+      // Replies that a link held past the end of their session are one case. Their values
+      // are of unknown age, and without this line only the counter would show them.
+      this.warnings.warn("unexpected-frames", "frames that answered no request were dropped", {
+        dropped: result.unexpectedFrames,
+        unexpectedFrames: this.pipeline.counters.unexpectedFrames,
+      });
+    }
     for (const mismatch of result.periodMismatches) this.warnPeriod(mismatch);
     if (result.identity !== undefined) this.sink.identity(result.identity);
     for (const batch of result.batches) this.sink.observations(batch, receivedAtMs);

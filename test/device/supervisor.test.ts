@@ -5,9 +5,10 @@ import { DevicePipeline, type NumericsBatch } from "../../src/device/pipeline.js
 import { DeviceSupervisor, systemClock, type DeviceSink } from "../../src/device/supervisor.js";
 import type { WaveSegment } from "../../src/device/waves.js";
 import type { Connector, LinkConnection } from "../../src/link/types.js";
-import { silentLogger } from "../../src/log.js";
+import { createLogger, silentLogger, type Logger } from "../../src/log.js";
 import { loadProfileFile, type LoadedProfile } from "../../src/profiles/load.js";
 import { vectorBytes } from "../../src/profiles/vectors.js";
+import { encodeResponse } from "../../src/protocols/medibus/codec.js";
 import { withoutFirstLineSkip } from "../../src/protocols/ascii-line/schema.js";
 import { codecFor, type ProfileCodec } from "../../src/protocols/registry.js";
 
@@ -72,6 +73,7 @@ function supervisor(
   codec: ProfileCodec,
   stored = true,
   quietTimeMs = 500,
+  log: Logger = silentLogger,
 ) {
   const { connector, opened, written } = memoryConnector();
   const { sink, batches, alarms, states, segments } = recordingSink(stored);
@@ -85,7 +87,7 @@ function supervisor(
     connector,
     reconnect,
     sink,
-    silentLogger,
+    log,
     systemClock,
   );
   return { supervised, pipeline, opened, batches, written, alarms, states, segments };
@@ -238,4 +240,30 @@ test("wave that stops sends its partial segment", async (t) => {
   const receivedAtMs = (sent?.emittedAtMs ?? 0) - (sent?.segment.lastSampleAgeMs ?? 0);
   t.true(Math.abs(receivedAtMs - arrivedAtMs) < 500, `${receivedAtMs - arrivedAtMs} ms`);
   t.deepEqual(device.alarms, []);
+});
+
+test("frames that answer no request are logged", async (t) => {
+  const loaded = loadProfileFile(
+    join(__dirname, "..", "..", "firmware-profiles", "draeger-medibus-evita4.yaml"),
+  );
+  if (!loaded.ok) throw new Error("draeger-medibus-evita4.yaml failed to load");
+  const lines: string[] = [];
+  const log = createLogger({
+    level: "warn",
+    format: "json",
+    sink: { write: (line) => lines.push(line) },
+  });
+  const profile = loaded.loaded;
+  const device = supervisor("vent", profile, codecFor(profile.profile), true, 5000, log);
+  device.supervised.start();
+  t.teardown(() => device.supervised.stop());
+  await untilOpened(device.opened, 1);
+  // Measured data while the session still waits for its ICC response.
+  device.opened[0]?.data?.(encodeResponse(0x24, "EB 55 E1 55 "));
+
+  t.is(device.batches.length, 0);
+  const warning = lines
+    .map((line) => JSON.parse(line) as Record<string, unknown>)
+    .find((record) => record.msg === "frames that answered no request were dropped");
+  t.like(warning, { level: "warn", dropped: 1, unexpectedFrames: 1 });
 });
