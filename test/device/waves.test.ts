@@ -94,22 +94,30 @@ test("unmapped wave yields nothing", (t) => {
   t.deepEqual(waves.add("PLETH", [1, 2, 3], 0), []);
 });
 
+interface ClockedFeed {
+  /** Records that never arrive. */
+  lost?: number[];
+  startTicks?: number;
+  /** Moves each clock reading by up to that much. */
+  jitterMs?: (record: number) => number;
+  /** How far the clock moves per record: 32 ms, unless the device samples at another period. */
+  clockMsPerRecord?: number;
+  /** The record before which a bad frame arrives. */
+  badFrameBefore?: number;
+}
+
 /**
- * Records of 8 samples every 32 ms with the device's clock at 8 ticks a millisecond, as
- * IntelliVue's RelativeTime, skipping the records numbered in `lost`. `jitterMs` moves each
- * clock reading by up to that much.
+ * Feeds records of 8 samples every 32 ms with the device's clock at 8 ticks a millisecond, as
+ * IntelliVue's RelativeTime, and returns the segments that filled.
  */
-function feedClocked(
-  waves: WaveBatcher,
-  records: number,
-  options: { lost?: number[]; startTicks?: number; jitterMs?: (record: number) => number } = {},
-) {
-  const { lost = [], startTicks = 0, jitterMs = () => 0 } = options;
+function feedClocked(waves: WaveBatcher, records: number, options: ClockedFeed = {}) {
+  const { lost = [], startTicks = 0, jitterMs = () => 0, clockMsPerRecord = 32 } = options;
   const segments = [];
   for (let record = 0; record < records; record++) {
+    if (record === options.badFrameBefore) waves.noteLoss();
     if (lost.includes(record)) continue;
     const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
-    const ticks = (startTicks + (record * 32 + jitterMs(record)) * 8) >>> 0;
+    const ticks = (startTicks + (record * clockMsPerRecord + jitterMs(record)) * 8) >>> 0;
     const deviceClock = { ticks, ticksPerMs: 8 };
     segments.push(...waves.add("ECG1", samples, record * 32, { deviceClock }));
   }
@@ -186,13 +194,7 @@ test("bad frame ends a segment once the clock is ignored", (t) => {
   // The clock gives 8 ms a sample against the profile's 4, so after three records it is
   // ignored, and a bad frame then ends the segment as for a device without a clock.
   const waves = batcher(500);
-  const segments = [];
-  for (let record = 0; record < 6; record++) {
-    if (record === 5) waves.noteLoss();
-    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
-    const deviceClock = { ticks: record * 64 * 8, ticksPerMs: 8 };
-    segments.push(...waves.add("ECG1", samples, record * 32, { deviceClock }));
-  }
+  const segments = feedClocked(waves, 6, { clockMsPerRecord: 64, badFrameBefore: 5 });
   t.is(waves.periodMismatches.length, 1);
   // Records 1 and 2 each end a segment, as losses, until the mismatch is found at record 3.
   // The bad frame then ends the segment of records 2 to 4.
@@ -385,14 +387,7 @@ test("bad frame leaves a clocked segment whole", (t) => {
   // Records 0 to 9 all arrive, with a bad frame between records 4 and 5. The clock shows that
   // no record was lost, so the bad frame carried none of this wave.
   const waves = batcher(500);
-  const segments = [];
-  for (let record = 0; record < 10; record++) {
-    if (record === 5) waves.noteLoss();
-    const samples = Array.from({ length: 8 }, (_, index) => record * 8 + index);
-    const deviceClock = { ticks: record * 32 * 8, ticksPerMs: 8 };
-    segments.push(...waves.add("ECG1", samples, record * 32, { deviceClock }));
-  }
-  segments.push(...waves.flush(10 * 32));
+  const segments = [...feedClocked(waves, 10, { badFrameBefore: 5 }), ...waves.flush(10 * 32)];
   t.deepEqual(
     segments.map((segment) => segment.samples.length),
     [80],

@@ -100,13 +100,15 @@ export class Receiver {
     const atMs = performance.now();
     const parts = topic.split("/");
     const device = parts[0] === "bench" ? parts[2] : parts[5];
-    let arrivals: (Arrival | undefined)[];
+    let arrivals: Arrival[];
     if (this.feedKind === "monitor") {
       arrivals = this.monitorArrivals(device ?? "", parts, payload, atMs);
-    } else if (parts[0] === "bench") {
-      arrivals = [this.lineArrival(payload, atMs)];
     } else {
-      arrivals = [this.agentArrival(parts, payload, atMs)];
+      const arrival =
+        parts[0] === "bench"
+          ? this.lineArrival(payload, atMs)
+          : this.agentArrival(parts, payload, atMs);
+      arrivals = arrival === undefined ? [] : [arrival];
     }
     const [arrival] = arrivals;
     if (arrival === undefined || device === undefined) {
@@ -116,7 +118,7 @@ export class Receiver {
     this.firstRecordAtMs ??= atMs;
     let list = this.arrivals.get(device);
     if (list === undefined) this.arrivals.set(device, (list = []));
-    for (const each of arrivals) if (each !== undefined) list.push(each);
+    list.push(...arrivals);
     if (arrival.kind === "numerics" && arrival.seq !== null) {
       let bySeq = this.frameBySeq.get(device);
       if (bySeq === undefined) this.frameBySeq.set(device, (bySeq = new Map<number, number>()));
