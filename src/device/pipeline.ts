@@ -60,7 +60,7 @@ export interface IngestResult {
   outgoing: Outgoing[];
   /** Frames that decoded without error: only these show that the device is alive. */
   validFrames: number;
-  /** Valid frames that answered no request, whose values were dropped. */
+  /** Valid frames that matched no request, whose values were dropped. */
   unexpectedFrames: number;
 }
 

@@ -18,7 +18,7 @@ import type { PeriodMismatch, WaveSegment } from "./waves.js";
 
 export interface DeviceSink {
   observations(batch: NumericsBatch, receivedAtMs: number): void;
-  /** Segments that became complete together; never called with none. */
+  /** Takes the segments that became complete together, at least one. */
   waveSegments(segments: readonly WaveSegment[], emittedAtMs: number): void;
   alarm(change: AlarmChange, source: "device" | "technical", atMs: number): void;
   identity(identity: Identity): void;
@@ -198,7 +198,7 @@ export class DeviceSupervisor {
     if (result.unexpectedFrames > 0) {
       // Replies that a link held past the end of their session are one case. Their values
       // are of unknown age, and without this line only the counter would show them.
-      this.warnings.warn("unexpected-frames", "frames that answered no request were dropped", {
+      this.warnings.warn("unexpected-frames", "frames that matched no request were dropped", {
         dropped: result.unexpectedFrames,
         unexpectedFrames: this.pipeline.counters.unexpectedFrames,
       });

@@ -62,10 +62,10 @@ interface ClockTrack {
   /** The latest reading in milliseconds, carried on past the counter's 32-bit wrap. */
   readingMs: number;
   /**
-   * Arrival time less reading of the records of the last clockOffsetWindowMs, as the sliding
-   * window's candidates for its minimum: each later and larger than the one before, the first
-   * the minimum. The minimum is the offset to the gateway's clock of the record with the least
-   * delay on the link, so records held on the way do not move it.
+   * Candidates for the minimum offset (arrival time less reading) over the last
+   * clockOffsetWindowMs of readings. Each is later and larger than the one before, so the first
+   * is the minimum. It belongs to the record with the least delay on the link, so records held
+   * on the way do not move it.
    */
   offsets: { readingMs: number; offsetMs: number }[];
   /** The sample period the previous record's clock gave, when off the profile's. */
@@ -116,7 +116,7 @@ export class WaveBatcher {
    * Waves without a usable clock that had a pending segment when a frame was lost: their next
    * samples start a new segment.
    */
-  private readonly lostSince = new Set<string>();
+  private readonly cutByLoss = new Set<string>();
   /** Per wave, the time of the sample after the last segment that filled. */
   private readonly nextSampleAtMs = new Map<string, number>();
   /** Mismatches found since the caller last emptied this list, each wave once. */
@@ -124,7 +124,7 @@ export class WaveBatcher {
   /**
    * A jump in arrival time larger than this starts a new segment, because arrival jitter would
    * make a tighter bound see gaps that are not there. followClock finds shorter losses from the
-   * device's clock, and noteLoss the bad frames of a device without one. NOTE: for a device
+   * device's clock, and noteLoss from the bad frames of a device without one. NOTE: for a device
    * that sends no clock, a shorter loss that leaves no bad frame joins the samples around it.
    */
   private readonly gapMs: number;
@@ -145,7 +145,7 @@ export class WaveBatcher {
     const clock = this.followClock(deviceCode, mapping, samples.length, stamp.deviceClock, nowMs);
     const lastSampleAtMs = clock === "none" ? nowMs : this.clockedAtMs(deviceCode, nowMs);
     const firstSampleAtMs = lastSampleAtMs - (samples.length - 1) * mapping.samplePeriodMs;
-    const lost = this.lostSince.delete(deviceCode);
+    const lost = this.cutByLoss.delete(deviceCode);
     let pending = this.pending.get(deviceCode);
     if (pending !== undefined) {
       const expectedAtMs = pending.firstSampleAtMs + pending.count * mapping.samplePeriodMs;
@@ -284,7 +284,7 @@ export class WaveBatcher {
     for (const track of this.clocks.values()) track.lossSince = true;
     for (const deviceCode of this.pending.keys()) {
       if (this.clocks.get(deviceCode)?.mismatched === false) continue;
-      this.lostSince.add(deviceCode);
+      this.cutByLoss.add(deviceCode);
     }
   }
 

@@ -242,7 +242,7 @@ test("wave that stops sends its partial segment", async (t) => {
   t.deepEqual(device.alarms, []);
 });
 
-test("frames that answer no request are logged", async (t) => {
+test("unrequested frames are logged", async (t) => {
   const loaded = loadProfileFile(
     join(__dirname, "..", "..", "firmware-profiles", "draeger-medibus-evita4.yaml"),
   );
@@ -264,6 +264,6 @@ test("frames that answer no request are logged", async (t) => {
   t.is(device.batches.length, 0);
   const warning = lines
     .map((line) => JSON.parse(line) as Record<string, unknown>)
-    .find((record) => record.msg === "frames that answered no request were dropped");
+    .find((record) => record.msg === "frames that matched no request were dropped");
   t.like(warning, { level: "warn", dropped: 1, unexpectedFrames: 1 });
 });

@@ -9,7 +9,7 @@ export const strictWaveSegmentsPayload = waveSegmentsPayload
 
 export type WaveSegmentOut = z.infer<typeof waveSegmentSchema>;
 
-/** The segments of the given wave messages, in order; throws on a payload off its schema. */
+/** Returns the segments of the given wave messages in order. Throws on a payload off its schema. */
 export function segmentsOf(messages: readonly { payload: unknown }[]): WaveSegmentOut[] {
   return messages.flatMap((message) => strictWaveSegmentsPayload.parse(message.payload).segments);
 }

@@ -100,7 +100,8 @@ function publishedSegment(t: ExecutionContext, ages: { first: number; last: numb
     { ...ecgSegment, firstSampleAgeMs: ages.first, lastSampleAgeMs: ages.last },
   ]);
   const [segment, ...rest] = payload.segments;
-  if (segment === undefined || rest.length > 0) throw new Error("expected one segment");
+  if (segment === undefined || rest.length > 0)
+    throw new Error(`expected one segment, got ${payload.segments.length}`);
   return segment;
 }
 
@@ -147,11 +148,11 @@ test("a wave record is made at its stalest segment", (t) => {
   const emittedAtMs = Date.now();
   // A held segment whose samples end 12 s before emission, by the device's clock, and a fresh
   // one that came in the same read.
-  const held = { ...ecgSegment, samples: [1, 2, 3], samplePeriodMs: 4 };
+  const threeSamples = { ...ecgSegment, samples: [1, 2, 3], samplePeriodMs: 4 };
   publisher.waveSegments(
     [
-      { ...held, firstSampleAgeMs: 12_008, lastSampleAgeMs: 0 },
-      { ...held, firstSampleAgeMs: 8, lastSampleAgeMs: 0 },
+      { ...threeSamples, firstSampleAgeMs: 12_008, lastSampleAgeMs: 0 },
+      { ...threeSamples, firstSampleAgeMs: 8, lastSampleAgeMs: 0 },
     ],
     emittedAtMs,
   );
