@@ -6,6 +6,7 @@ import { createLogger } from "../log.js";
 import { preflight } from "../preflight.js";
 import { startOpcuaWhenEnabled } from "../opcua/handle.js";
 import { parseCommandArgs, requireOption } from "./args.js";
+import { applyRuntimeSettings, runtimeEnv, runtimeFlags } from "./runtime-settings.js";
 
 const help = `Usage: iomt-gateway run --config FILE
 
@@ -25,6 +26,7 @@ export async function runCommand(args: string[]): Promise<number> {
     return 0;
   }
   const configFile = requireOption(values.config, "config", help);
+  const notApplied = applyRuntimeSettings();
   const checked = preflight(configFile);
   if (!checked.ok) {
     process.stderr.write(`CONFIG_INVALID: not starting, ${checked.problems.length} problem(s):\n`);
@@ -35,6 +37,15 @@ export async function runCommand(args: string[]): Promise<number> {
   const log = createLogger({ level: config.log.level, format: config.log.format });
   for (const { id, file, overridden } of checked.prepared.profileOverrides) {
     log.info("profile file overrides another with the same id", { profile: id, file, overridden });
+  }
+  if (notApplied !== undefined) {
+    log.warn(
+      "running on Node's memory defaults: could not restart Node with the agent's settings",
+      {
+        settings: [...runtimeFlags, ...Object.entries(runtimeEnv).map(([k, v]) => `${k}=${v}`)],
+        reason: notApplied,
+      },
+    );
   }
   logUncaughtExceptions(log);
   const opcua = await startOpcuaWhenEnabled(checked.prepared, log);

@@ -14,6 +14,25 @@ test("bundle runs the main job from a folder with no node_modules", async (t) =>
   t.false(existsSync(join(world.dir, "node_modules")));
   const agent = startAgentIn(t, world, [bundle]);
   await expectMainJob(t, world);
+  // The agent restarted Node in the same process with its memory settings.
+  const pid = agent.child.pid ?? 0;
+  t.true(
+    readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--max-semi-space-size=2"),
+  );
+  t.true(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes("MALLOC_ARENA_MAX=2"));
+  t.is(await agent.stop(), 0, agent.output().slice(-2000));
+});
+
+test("bundle keeps the user's semi-space size", async (t) => {
+  const world = await buildWorld(t);
+  const bundle = installBundle(join(world.dir, "opt-iomt-gateway"));
+  const agent = startAgentIn(t, world, ["--max-semi-space-size=4", bundle]);
+  await expectMainJob(t, world);
+  const args = readFileSync(`/proc/${agent.child.pid ?? 0}/cmdline`, "utf8").split("\0");
+  t.deepEqual(
+    args.filter((arg) => arg.startsWith("--max-semi-space-size")),
+    ["--max-semi-space-size=4"],
+  );
   t.is(await agent.stop(), 0, agent.output().slice(-2000));
 });
 
