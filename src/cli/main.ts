@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 /** The iomt-gateway command line: run, check, simulate, profiles, opcua, firewall, capture and replay. */
+// First, so that it runs before the other modules load.
+import "./restart-early.js";
 import { hasCode, messageOf } from "../errors.js";
 import { captureCommand } from "./capture.js";
 import { checkCommand } from "./check.js";

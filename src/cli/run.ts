@@ -6,7 +6,8 @@ import { createLogger } from "../log.js";
 import { preflight } from "../preflight.js";
 import { startOpcuaWhenEnabled } from "../opcua/handle.js";
 import { parseCommandArgs, requireOption } from "./args.js";
-import { applyRuntimeSettings, runtimeEnv, runtimeFlags } from "./runtime-settings.js";
+import { runtimeSettingsProblem } from "./restart-early.js";
+import { runtimeEnv, runtimeFlags } from "./runtime-settings.js";
 
 const help = `Usage: iomt-gateway run --config FILE
 
@@ -26,7 +27,6 @@ export async function runCommand(args: string[]): Promise<number> {
     return 0;
   }
   const configFile = requireOption(values.config, "config", help);
-  const notApplied = applyRuntimeSettings();
   const checked = preflight(configFile);
   if (!checked.ok) {
     process.stderr.write(`CONFIG_INVALID: not starting, ${checked.problems.length} problem(s):\n`);
@@ -38,12 +38,12 @@ export async function runCommand(args: string[]): Promise<number> {
   for (const { id, file, overridden } of checked.prepared.profileOverrides) {
     log.info("profile file overrides another with the same id", { profile: id, file, overridden });
   }
-  if (notApplied !== undefined) {
+  if (runtimeSettingsProblem !== undefined) {
     log.warn(
       "running on Node's memory defaults: could not restart Node with the agent's settings",
       {
         settings: [...runtimeFlags, ...Object.entries(runtimeEnv).map(([k, v]) => `${k}=${v}`)],
-        reason: notApplied,
+        reason: runtimeSettingsProblem,
       },
     );
   }
