@@ -40,7 +40,7 @@ export async function runCommand(args: string[]): Promise<number> {
   }
   if (runtimeSettingsProblem !== undefined) {
     log.warn(
-      "running on Node's memory defaults: could not restart Node with the agent's settings",
+      "running on Node's memory defaults: Node was not restarted with the agent's settings",
       {
         settings: [...runtimeFlags, ...Object.entries(runtimeEnv).map(([k, v]) => `${k}=${v}`)],
         reason: runtimeSettingsProblem,

@@ -13,6 +13,7 @@
  *
  * A setting the user gave, on the command line, in NODE_OPTIONS or in the environment, wins.
  */
+import inspector from "node:inspector";
 import { messageOf } from "../errors.js";
 
 export const runtimeFlags: readonly string[] = ["--max-semi-space-size=2"];
@@ -41,12 +42,14 @@ export function missingRuntimeSettings(
 
 /**
  * Starts Node again with the missing settings. Returns undefined when none is missing. Returns
- * the reason when this Node has no execve (it came in Node 22.15) or the exec failed, and
- * the agent then runs on Node's defaults.
+ * the reason when a debugger is attached (a restart would drop it), when this Node has no
+ * execve (it came in Node 22.15) or when the exec failed, and the agent then runs on Node's
+ * defaults.
  */
 export function applyRuntimeSettings(): string | undefined {
   const missing = missingRuntimeSettings(process.execArgv, process.env);
   if (missing.flags.length === 0 && Object.keys(missing.env).length === 0) return undefined;
+  if (inspector.url() !== undefined) return "the inspector is open";
   if (process.execve === undefined) return `Node ${process.version} has no process.execve`;
   try {
     process.execve(

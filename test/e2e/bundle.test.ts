@@ -36,6 +36,17 @@ test("bundle keeps the user's semi-space size", async (t) => {
   t.is(await agent.stop(), 0, agent.output().slice(-2000));
 });
 
+test("bundle under a debugger keeps Node's defaults", async (t) => {
+  const world = await buildWorld(t);
+  const bundle = installBundle(join(world.dir, "opt-iomt-gateway"));
+  const agent = startAgentIn(t, world, ["--inspect=127.0.0.1:0", bundle]);
+  await expectMainJob(t, world);
+  const args = readFileSync(`/proc/${agent.child.pid ?? 0}/cmdline`, "utf8").split("\0");
+  t.false(args.some((arg) => arg.startsWith("--max-semi-space-size")));
+  t.regex(agent.output(), /Node was not restarted.*"reason":"the inspector is open"/);
+  t.is(await agent.stop(), 0, agent.output().slice(-2000));
+});
+
 test("bundle lists its profiles and passes their vectors", async (t) => {
   const dir = tempDir(t);
   const bundle = installBundle(join(dir, "opt"));
