@@ -3,8 +3,8 @@
  * rest of the bundle loads. Loading it took about 90 ms on the development machine, so a
  * restart after it would pay that twice.
  */
-import { applyRuntimeSettings } from "./runtime-settings.js";
+import { applyRuntimeSettings, type NotRestarted } from "./runtime-settings.js";
 
-/** The reason `run` kept Node's defaults; undefined when it has its settings or for other commands. */
-export const runtimeSettingsProblem: string | undefined =
+/** The settings `run` goes without and why; undefined when it has them or for other commands. */
+export const runtimeSettingsMissing: NotRestarted | undefined =
   process.argv[2] === "run" ? applyRuntimeSettings() : undefined;

@@ -6,8 +6,7 @@ import { createLogger } from "../log.js";
 import { preflight } from "../preflight.js";
 import { startOpcuaWhenEnabled } from "../opcua/handle.js";
 import { parseCommandArgs, requireOption } from "./args.js";
-import { runtimeSettingsProblem } from "./restart-early.js";
-import { runtimeEnv, runtimeFlags } from "./runtime-settings.js";
+import { runtimeSettingsMissing } from "./restart-early.js";
 
 const help = `Usage: iomt-gateway run --config FILE
 
@@ -38,13 +37,10 @@ export async function runCommand(args: string[]): Promise<number> {
   for (const { id, file, overridden } of checked.prepared.profileOverrides) {
     log.info("profile file overrides another with the same id", { profile: id, file, overridden });
   }
-  if (runtimeSettingsProblem !== undefined) {
+  if (runtimeSettingsMissing !== undefined) {
     log.warn(
       "running on Node's memory defaults: Node was not restarted with the agent's settings",
-      {
-        settings: [...runtimeFlags, ...Object.entries(runtimeEnv).map(([k, v]) => `${k}=${v}`)],
-        reason: runtimeSettingsProblem,
-      },
+      { ...runtimeSettingsMissing },
     );
   }
   logUncaughtExceptions(log);

@@ -12,16 +12,36 @@
  *   by a further 3 to 5 MB at the same CPU (docs/benchmarks.md).
  *
  * A setting the user gave, on the command line, in NODE_OPTIONS or in the environment, wins.
+ * There is no restart under a debugger or a parent's IPC channel, which it would cut, nor a
+ * second one: `run` then warns and keeps Node's defaults.
  */
+import { accessSync, constants } from "node:fs";
 import inspector from "node:inspector";
-import { messageOf } from "../errors.js";
 
 export const runtimeFlags: readonly string[] = ["--max-semi-space-size=2"];
 export const runtimeEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
 
+/** The variable set in the restarted process, so that a setting still missing cannot loop. */
+export const restartedVariable = "IOMT_GATEWAY_RESTARTED";
+
 export interface MissingSettings {
   flags: string[];
   env: Record<string, string>;
+}
+
+/** The settings `run` goes without, and why it did not restart to get them. */
+export interface NotRestarted {
+  reason: string;
+  settings: string[];
+}
+
+/**
+ * Returns the option name of a Node argument. Node reads NODE_OPTIONS words in double quotes
+ * and treats `_` and `-` alike in option names.
+ */
+function optionName(arg: string): string {
+  const unquoted = arg.replace(/^"(.*)"$/, "$1");
+  return (unquoted.split("=")[0] ?? unquoted).replace(/_/g, "-");
 }
 
 /** Lists the flags and variables this process lacks and the user did not set. */
@@ -29,35 +49,53 @@ export function missingRuntimeSettings(
   execArgv: readonly string[],
   env: NodeJS.ProcessEnv,
 ): MissingSettings {
-  const userFlags = [...execArgv, ...(env.NODE_OPTIONS ?? "").split(/\s+/)];
-  const flags = runtimeFlags.filter((flag) => {
-    const name = flag.split("=")[0] ?? flag;
-    return !userFlags.some((arg) => arg === name || arg.startsWith(`${name}=`));
-  });
+  // Node splits NODE_OPTIONS on spaces only.
+  const userOptions = [...execArgv, ...(env.NODE_OPTIONS ?? "").split(" ")].map(optionName);
+  const flags = runtimeFlags.filter((flag) => !userOptions.includes(optionName(flag)));
   const missingEnv = Object.fromEntries(
     Object.entries(runtimeEnv).filter(([name]) => env[name] === undefined),
   );
   return { flags, env: missingEnv };
 }
 
-/**
- * Starts Node again with the missing settings. Returns undefined when none is missing. Returns
- * the reason when a debugger is attached (a restart would drop it), when this Node has no
- * execve (it came in Node 22.15) or when the exec failed, and the agent then runs on Node's
- * defaults.
- */
-export function applyRuntimeSettings(): string | undefined {
-  const missing = missingRuntimeSettings(process.execArgv, process.env);
-  if (missing.flags.length === 0 && Object.keys(missing.env).length === 0) return undefined;
-  if (inspector.url() !== undefined) return "the inspector is open";
+/** Returns why this process must not replace itself now, or undefined when it may. */
+function restartObstacle(): string | undefined {
+  if (process.env[restartedVariable] !== undefined) {
+    return "the settings were still missing after a restart";
+  }
+  if (inspector.url() !== undefined) return "the inspector is open, and a restart would drop it";
+  if (process.channel !== undefined) {
+    return "the parent's IPC channel is open, and a restart would close it";
+  }
   if (process.execve === undefined) return `Node ${process.version} has no process.execve`;
   try {
-    process.execve(
-      process.execPath,
-      [process.execPath, ...missing.flags, ...process.execArgv, ...process.argv.slice(1)],
-      { ...process.env, ...missing.env },
-    );
-  } catch (error) {
-    return messageOf(error);
+    accessSync(process.execPath, constants.X_OK);
+  } catch {
+    return `${process.execPath} is no longer executable`;
   }
+  return undefined;
+}
+
+/**
+ * Starts Node again with the missing settings. Returns undefined when none is missing, and the
+ * missing settings with a reason when it cannot restart; the agent then runs on Node's
+ * defaults.
+ */
+export function applyRuntimeSettings(): NotRestarted | undefined {
+  const missing = missingRuntimeSettings(process.execArgv, process.env);
+  const settings = [
+    ...missing.flags,
+    ...Object.entries(missing.env).map(([name, value]) => `${name}=${value}`),
+  ];
+  if (settings.length === 0) return undefined;
+  const reason = restartObstacle();
+  if (reason !== undefined) return { reason, settings };
+  // NOTE: Node 22 and 24 abort the process when execve fails instead of throwing, so the
+  // checks above rule out the causes they can see first.
+  process.execve?.(
+    process.execPath,
+    [process.execPath, ...missing.flags, ...process.execArgv, ...process.argv.slice(1)],
+    { ...process.env, ...missing.env, [restartedVariable]: "1" },
+  );
+  return undefined;
 }

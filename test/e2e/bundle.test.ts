@@ -1,34 +1,35 @@
-import test from "ava";
+import test, { type ExecutionContext } from "ava";
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { installBundle, runCli } from "../helpers/agent-process.js";
+import { installBundle, runCli, type StartOptions } from "../helpers/agent-process.js";
 import { tempDir } from "../helpers/tmp.js";
 import { connectOpcua } from "../helpers/opcua-client.js";
 import { readValue, setUpOpcua, spo2, waitUntil } from "./opcua-scenario.js";
 import { buildWorld, expectMainJob, keepWriting, masimoLine, startAgentIn } from "./scenario.js";
 
-test("bundle runs the main job from a folder with no node_modules", async (t) => {
+/** Starts the bundle, waits for the main job and returns Node's arguments and environment. */
+async function runBundle(t: ExecutionContext, nodeArgs: string[], options: StartOptions = {}) {
   const world = await buildWorld(t);
   const bundle = installBundle(join(world.dir, "opt-iomt-gateway"));
   t.false(existsSync(join(world.dir, "node_modules")));
-  const agent = startAgentIn(t, world, [bundle]);
+  const agent = startAgentIn(t, world, [...nodeArgs, bundle], options);
   await expectMainJob(t, world);
+  const proc = (file: string) =>
+    readFileSync(`/proc/${agent.child.pid ?? 0}/${file}`, "utf8").split("\0");
+  return { agent, args: proc("cmdline"), env: proc("environ") };
+}
+
+test("bundle runs the main job from a folder with no node_modules", async (t) => {
+  const { agent, args, env } = await runBundle(t, []);
   // The agent restarted Node in the same process with its memory settings.
-  const pid = agent.child.pid ?? 0;
-  t.true(
-    readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes("--max-semi-space-size=2"),
-  );
-  t.true(readFileSync(`/proc/${pid}/environ`, "utf8").split("\0").includes("MALLOC_ARENA_MAX=2"));
+  t.true(args.includes("--max-semi-space-size=2"));
+  t.true(env.includes("MALLOC_ARENA_MAX=2"));
   t.is(await agent.stop(), 0, agent.output().slice(-2000));
 });
 
 test("bundle keeps the user's semi-space size", async (t) => {
-  const world = await buildWorld(t);
-  const bundle = installBundle(join(world.dir, "opt-iomt-gateway"));
-  const agent = startAgentIn(t, world, ["--max-semi-space-size=4", bundle]);
-  await expectMainJob(t, world);
-  const args = readFileSync(`/proc/${agent.child.pid ?? 0}/cmdline`, "utf8").split("\0");
+  const { agent, args } = await runBundle(t, ["--max-semi-space-size=4"]);
   t.deepEqual(
     args.filter((arg) => arg.startsWith("--max-semi-space-size")),
     ["--max-semi-space-size=4"],
@@ -36,14 +37,30 @@ test("bundle keeps the user's semi-space size", async (t) => {
   t.is(await agent.stop(), 0, agent.output().slice(-2000));
 });
 
+const notRestarted = (reason: string) => new RegExp(`Node was not restarted.*"reason":"${reason}`);
+
 test("bundle under a debugger keeps Node's defaults", async (t) => {
-  const world = await buildWorld(t);
-  const bundle = installBundle(join(world.dir, "opt-iomt-gateway"));
-  const agent = startAgentIn(t, world, ["--inspect=127.0.0.1:0", bundle]);
-  await expectMainJob(t, world);
-  const args = readFileSync(`/proc/${agent.child.pid ?? 0}/cmdline`, "utf8").split("\0");
+  const { agent, args } = await runBundle(t, ["--inspect=127.0.0.1:0"]);
   t.false(args.some((arg) => arg.startsWith("--max-semi-space-size")));
-  t.regex(agent.output(), /Node was not restarted.*"reason":"the inspector is open"/);
+  t.regex(agent.output(), notRestarted("the inspector is open"));
+  t.regex(agent.output(), /"settings":\["--max-semi-space-size=2","MALLOC_ARENA_MAX=2"\]/);
+  t.is(await agent.stop(), 0, agent.output().slice(-2000));
+});
+
+test("bundle keeps its parent's IPC channel", async (t) => {
+  const { agent, args } = await runBundle(t, [], { ipc: true, env: { MALLOC_ARENA_MAX: "4" } });
+  t.true(agent.child.connected);
+  t.false(args.some((arg) => arg.startsWith("--max-semi-space-size")));
+  t.regex(agent.output(), notRestarted("the parent's IPC channel is open"));
+  // Only the setting that is missing is named.
+  t.regex(agent.output(), /"settings":\["--max-semi-space-size=2"\]/);
+  t.is(await agent.stop(), 0, agent.output().slice(-2000));
+});
+
+test("bundle restarts only once", async (t) => {
+  const { agent, args } = await runBundle(t, [], { env: { IOMT_GATEWAY_RESTARTED: "1" } });
+  t.false(args.some((arg) => arg.startsWith("--max-semi-space-size")));
+  t.regex(agent.output(), notRestarted("the settings were still missing after a restart"));
   t.is(await agent.stop(), 0, agent.output().slice(-2000));
 });
 

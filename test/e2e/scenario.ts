@@ -31,7 +31,7 @@ import { builtInProfileDirs, loadProfiles } from "../../src/profiles/load.js";
 import type { Profile } from "../../src/profiles/schema.js";
 import { defaultSimulatorOptions } from "../../src/protocols/family.js";
 import { runSerialSimulator } from "../../src/simulate/runner.js";
-import { startCli, type AgentProcess } from "../helpers/agent-process.js";
+import { startCli, type AgentProcess, type StartOptions } from "../helpers/agent-process.js";
 import { startMosquitto, type Mosquitto } from "../helpers/mosquitto.js";
 import { createPtyPair, type PtyPair } from "../../src/simulate/pty-pair.js";
 import { connectSubscriber, type ReceivedMessage, type Subscriber } from "../helpers/subscriber.js";
@@ -148,8 +148,13 @@ devices:
   };
 }
 
-export function startAgentIn(t: ExecutionContext, world: World, command: string[]): AgentProcess {
-  const agent = startCli(command, ["run", "--config", world.configFile], world.dir);
+export function startAgentIn(
+  t: ExecutionContext,
+  world: World,
+  command: string[],
+  options: StartOptions = {},
+): AgentProcess {
+  const agent = startCli(command, ["run", "--config", world.configFile], world.dir, options);
   t.teardown(async () => {
     await agent.stop();
     if (!t.passed) t.log(agent.output().slice(-4000));

@@ -32,15 +32,28 @@ export function cliCommand(build: AgentBuild, bundleFile?: string): string[] {
   return ["--import", "tsx", join(repoRoot, "src", "cli", "main.ts")];
 }
 
+export interface StartOptions {
+  /** Variables added to the child's environment. */
+  env?: Record<string, string>;
+  /** An IPC channel to the child, as `child_process.fork` opens. */
+  ipc?: boolean;
+}
+
 /**
  * Starts the CLI. Source runs start in the repository, where `--import tsx` resolves; the
  * bundle starts in `cwd`, away from any node_modules.
  */
-export function startCli(command: string[], args: string[], cwd: string): AgentProcess {
+export function startCli(
+  command: string[],
+  args: string[],
+  cwd: string,
+  options: StartOptions = {},
+): AgentProcess {
   const fromSource = command[0] === "--import";
   const child = spawn(process.execPath, [...command, ...args], {
     cwd: fromSource ? repoRoot : cwd,
-    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...options.env },
+    stdio: options.ipc === true ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
   });
   let text = "";
   child.stdout?.on("data", (chunk: Buffer) => (text += chunk.toString("utf8")));
