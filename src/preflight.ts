@@ -47,8 +47,8 @@ export { keyOwnerProblem };
 export type PreflightResult = { ok: true; prepared: Prepared } | { ok: false; problems: Problem[] };
 
 /**
- * Checks everything before a start. `run` creates a missing dataDir; `check` only looks, so a
- * check run as root leaves no root-owned folder behind.
+ * Checks everything before a start. `run` creates a missing dataDir when nothing else is wrong,
+ * while `check` only looks, so a check run as root leaves no root-owned folder behind.
  */
 export function preflight(configFile: string, mode: "run" | "check" = "run"): PreflightResult {
   const loaded = loadConfig(configFile);
@@ -83,7 +83,9 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
   if (!tls.ok) problems.push(...tls.problems);
   const opcua = opcuaProblems(config, configFile);
   problems.push(...opcua.problems);
-  const dataDir = dataDirProblem(config.dataDir, mode === "run");
+  // A start that is refused anyway leaves no folder behind.
+  const create = mode === "run" && problems.length === 0 && tls.ok;
+  const dataDir = dataDirProblem(config.dataDir, create);
   if (dataDir !== undefined) problems.push({ file: configFile, path: "dataDir", message: dataDir });
   const outbox = outboxFileProblem(join(config.dataDir, outboxFileName));
   if (outbox !== undefined) problems.push({ file: configFile, path: "dataDir", message: outbox });

@@ -175,6 +175,13 @@ test("dataDir check creates the folder and leaves no probe file", async (t) => {
   t.deepEqual(readdirSync(join(dir, "data")), []);
 });
 
+test("refused start creates no dataDir", async (t) => {
+  const { base, check, dir } = await setup(t);
+  const problems = problemsOf(t, check(base.replace(/caFile: .*/, "caFile: ./no-such-ca.pem")));
+  t.truthy(findProblem(t, problems, "broker.caFile"));
+  t.false(existsSync(join(dir, "data")));
+});
+
 test("missing profilesDir is a problem with the fix", async (t) => {
   const { base, check, dir } = await setup(t);
   const problems = problemsOf(t, check(`${base}profilesDir: ./no-such-folder\n`));
