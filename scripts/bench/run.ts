@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { repoRoot } from "../../test/helpers/agent-process.js";
 import { parseBenchArgs } from "./harness/args.js";
 import { cleanUpOnSignals } from "./harness/cleanups.js";
-import { runLoad, type LoadOptions, type LoadResult } from "./harness/load.js";
+import { monitorWaveRate, runLoad, type LoadOptions, type LoadResult } from "./harness/load.js";
 import { quantile } from "./harness/proc.js";
 
 /** Bytes a second a UART at 115200 baud carries with 8N1 framing (10 bits a byte). */
@@ -23,6 +23,8 @@ interface Comparison {
   feed: LoadOptions["feed"];
   ports: number;
   bytesPerSecondPerPort: number;
+  /** Samples per second of each monitor wave; null for Masimo lines. */
+  waveRate: number | null;
   agent: LoadResult;
   passThrough: LoadResult;
 }
@@ -42,7 +44,8 @@ async function compare(load: LoadShape): Promise<Comparison> {
   const agent = await runLoad({ ...load, target: "agent" });
   const passThrough = await runLoad({ ...load, target: "pass-through" });
   const { feed, ports, bytesPerSecond } = load;
-  return { feed, ports, bytesPerSecondPerPort: bytesPerSecond, agent, passThrough };
+  const waveRate = feed === "monitor" ? (load.waveRate ?? monitorWaveRate) : null;
+  return { feed, ports, bytesPerSecondPerPort: bytesPerSecond, waveRate, agent, passThrough };
 }
 
 /**
@@ -91,12 +94,17 @@ const scenarios: Record<string, () => Promise<unknown>> = {
       for (const ports of [1, 4, 16, 32])
         comparisons.push(await compare(shape(ports, bytesPerSecond, 10_000)));
     }
-    // Monitors with numerics at 1 Hz and ECG, pleth and ABP waves, as in the ward.
-    for (const ports of [1, 4, 16, 32]) {
-      comparisons.push(
-        await compare({ ...shape(ports, 0, 10_000), feed: "monitor", warmupMs: 3000 }),
-      );
-    }
+    // Monitors with numerics at 1 Hz and ECG, pleth and ABP waves at 250 samples/s, as in
+    // the ward, then 16 of them at 125 and at 500 samples/s, the other rates monitors use.
+    const monitors = (ports: number, waveRate: number): LoadShape => ({
+      ...shape(ports, 0, 10_000),
+      feed: "monitor",
+      warmupMs: 3000,
+      waveRate,
+    });
+    for (const ports of [1, 4, 16, 32])
+      comparisons.push(await compare(monitors(ports, monitorWaveRate)));
+    for (const waveRate of [125, 500]) comparisons.push(await compare(monitors(16, waveRate)));
     return { comparisons };
   },
   startup: startup,
@@ -164,7 +172,7 @@ function figure(result: LoadResult, path: string): number | null {
 function printComparison(comparison: Comparison): void {
   const rate =
     comparison.feed === "monitor"
-      ? "a monitor with waves"
+      ? `a monitor with waves at ${comparison.waveRate} samples/s`
       : comparison.bytesPerSecondPerPort === 0
         ? "1 line/s"
         : `${comparison.bytesPerSecondPerPort} B/s`;

@@ -23,9 +23,10 @@ import { startTarget, type Target, type TargetName } from "./targets.js";
 export const monitorProfileId = "philips-intellivue-mp70";
 
 /**
- * Samples per second of each of the monitor's three waves. The MP70 profile has ECG at 500
- * and pleth and ABP at 125. The benchmark's ward sends three waves at 250, so the harness
- * runs both the simulator and the agent on a copy of the profile with that rate.
+ * Samples per second of each of the monitor's three waves when a load names no rate. The MP70
+ * profile has ECG at 500 and pleth and ABP at 125. The benchmark's ward sends three waves at
+ * 250, so the harness runs both the simulator and the agent on a copy of the profile with that
+ * rate.
  */
 export const monitorWaveRate = 250;
 
@@ -36,6 +37,8 @@ export interface LoadOptions {
   ports: number;
   /** Bytes per second per port of Masimo lines; 0 is one line a second. */
   bytesPerSecond: number;
+  /** Samples per second of each monitor wave (125, 250 or 500); monitorWaveRate when left out. */
+  waveRate?: number;
   warmupMs: number;
   measureMs: number;
   /** Maximum wait for the first record of every device, and for the last records. */
@@ -108,7 +111,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     }
     const profilesDir = join(dir, "profiles");
     mkdirSync(profilesDir);
-    if (options.feed === "monitor") writeMonitorProfile(profilesDir);
+    if (options.feed === "monitor") {
+      writeMonitorProfile(profilesDir, options.waveRate ?? monitorWaveRate);
+    }
     const feeds: Feed[] = [];
     for (const pair of pairs) {
       const feed = await openFeed(options, pair.devicePath, profilesDir);
@@ -157,14 +162,19 @@ async function openFeed(options: LoadOptions, path: string, profilesDir: string)
 }
 
 /**
- * Writes the monitor's profile with every wave at monitorWaveRate into `profilesDir`, which
- * the agent searches before its built-in profiles.
+ * Writes the monitor's profile with every wave at `waveRate` into `profilesDir`, which the
+ * agent searches before its built-in profiles.
  */
-function writeMonitorProfile(profilesDir: string): void {
+function writeMonitorProfile(profilesDir: string, waveRate: number): void {
   const builtIn = builtInProfileDirs().find((dir) => existsSync(dir));
   if (builtIn === undefined) throw new Error("built-in profile folder not found");
   const text = readFileSync(join(builtIn, `${monitorProfileId}.yaml`), "utf8");
-  const samplePeriodMs = 1000 / monitorWaveRate;
+  const samplePeriodMs = 1000 / waveRate;
+  if (!Number.isInteger(samplePeriodMs)) {
+    throw new Error(
+      `invalid wave rate ${waveRate}/s: its sample period is not a whole number of ms; use 125, 250 or 500`,
+    );
+  }
   const waves = text.match(/samplePeriodMs: \d+/g) ?? [];
   if (waves.length !== 3)
     throw new Error(`${monitorProfileId} maps ${waves.length} waves; expected 3`);
