@@ -83,14 +83,14 @@ export function preflight(configFile: string, mode: "run" | "check" = "run"): Pr
   if (!tls.ok) problems.push(...tls.problems);
   const opcua = opcuaProblems(config, configFile);
   problems.push(...opcua.problems);
-  // A start that is refused anyway leaves no folder behind.
+  const serial = serialPathFindings(config, configFile);
+  problems.push(...serial.problems);
+  // Last, so that a start refused for another reason leaves no folder behind.
   const create = mode === "run" && problems.length === 0 && tls.ok;
   const dataDir = dataDirProblem(config.dataDir, create);
   if (dataDir !== undefined) problems.push({ file: configFile, path: "dataDir", message: dataDir });
   const outbox = outboxFileProblem(join(config.dataDir, outboxFileName));
   if (outbox !== undefined) problems.push({ file: configFile, path: "dataDir", message: outbox });
-  const serial = serialPathFindings(config, configFile);
-  problems.push(...serial.problems);
 
   if (problems.length > 0 || !tls.ok) {
     return { ok: false, problems: withPositions(problems, configFile, locate) };

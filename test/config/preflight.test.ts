@@ -180,6 +180,10 @@ test("refused start creates no dataDir", async (t) => {
   const problems = problemsOf(t, check(base.replace(/caFile: .*/, "caFile: ./no-such-ca.pem")));
   t.truthy(findProblem(t, problems, "broker.caFile"));
   t.false(existsSync(join(dir, "data")));
+  // The serial paths are checked after the certificates.
+  const serial = base.replace(/link: .*/, "link: { kind: serial, path: /dev/null }");
+  t.truthy(findProblem(t, problemsOf(t, check(serial)), "devices[0].link.path"));
+  t.false(existsSync(join(dir, "data")));
 });
 
 test("missing profilesDir is a problem with the fix", async (t) => {

@@ -13,7 +13,14 @@ async function runBundle(t: ExecutionContext, nodeArgs: string[], options: Start
   const world = await buildWorld(t);
   const bundle = installBundle(join(world.dir, "opt-iomt-gateway"));
   t.false(existsSync(join(world.dir, "node_modules")));
-  const agent = startAgentIn(t, world, [...nodeArgs, bundle], options);
+  // The settings come from the test alone, not from the shell that runs it.
+  const env = {
+    MALLOC_ARENA_MAX: undefined,
+    NODE_OPTIONS: undefined,
+    IOMT_GATEWAY_RESTARTED: undefined,
+    ...options.env,
+  };
+  const agent = startAgentIn(t, world, [...nodeArgs, bundle], { ...options, env });
   await expectMainJob(t, world);
   const proc = (file: string) =>
     readFileSync(`/proc/${agent.child.pid ?? 0}/${file}`, "utf8").split("\0");
@@ -25,6 +32,8 @@ test("bundle runs the main job from a folder with no node_modules", async (t) =>
   // The agent restarted Node in the same process with its memory settings.
   t.true(args.includes("--max-semi-space-size=2"));
   t.true(env.includes("MALLOC_ARENA_MAX=2"));
+  t.true(env.includes("IOMT_GATEWAY_RESTARTED=1"));
+  t.notRegex(agent.output(), /Node was not restarted/);
   t.is(await agent.stop(), 0, agent.output().slice(-2000));
 });
 

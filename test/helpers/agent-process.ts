@@ -33,8 +33,8 @@ export function cliCommand(build: AgentBuild, bundleFile?: string): string[] {
 }
 
 export interface StartOptions {
-  /** Variables added to the child's environment. */
-  env?: Record<string, string>;
+  /** Changes to the child's environment: a variable given as undefined is removed. */
+  env?: Record<string, string | undefined>;
   /** An IPC channel to the child, as `child_process.fork` opens. */
   ipc?: boolean;
 }
@@ -52,7 +52,7 @@ export function startCli(
   const fromSource = command[0] === "--import";
   const child = spawn(process.execPath, [...command, ...args], {
     cwd: fromSource ? repoRoot : cwd,
-    env: { ...process.env, ...options.env },
+    env: childEnv(options.env),
     stdio: options.ipc === true ? ["ignore", "pipe", "pipe", "ipc"] : ["ignore", "pipe", "pipe"],
   });
   let text = "";
@@ -70,6 +70,15 @@ export function startCli(
       return exited;
     },
   };
+}
+
+function childEnv(changes: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const [name, value] of Object.entries(changes)) {
+    if (value === undefined) delete env[name];
+    else env[name] = value;
+  }
+  return env;
 }
 
 /** Runs a CLI command to completion and returns its exit code and output. */

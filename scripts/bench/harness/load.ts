@@ -170,9 +170,9 @@ function writeMonitorProfile(profilesDir: string, waveRate: number): void {
   if (builtIn === undefined) throw new Error("built-in profile folder not found");
   const text = readFileSync(join(builtIn, `${monitorProfileId}.yaml`), "utf8");
   const samplePeriodMs = 1000 / waveRate;
-  if (!Number.isInteger(samplePeriodMs)) {
+  if (!(waveRate > 0) || !Number.isInteger(samplePeriodMs)) {
     throw new Error(
-      `invalid wave rate ${waveRate}/s: its sample period is not a whole number of ms; use 125, 250 or 500`,
+      `invalid wave rate ${waveRate}/s: the sample period must be a whole number of ms, as at 125, 250 or 500`,
     );
   }
   const waves = text.match(/samplePeriodMs: \d+/g) ?? [];
