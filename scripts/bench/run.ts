@@ -7,12 +7,13 @@
  * Usage: npm run bench -- [SCENARIO ...] [--out DIR]   (default scenario: ward)
  * Scenarios: smoke, ward, ward-numerics, line-rate, growth, startup. See docs/benchmarks.md.
  */
-import { mkdirSync, statSync, writeFileSync } from "node:fs";
+import { statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { repoRoot } from "../../test/helpers/agent-process.js";
 import { parseBenchArgs } from "./harness/args.js";
-import { cleanUpOnSignals } from "./harness/cleanups.js";
+import { cleanUpOnSignals, interrupted } from "./harness/cleanups.js";
+import { dataDirProblem } from "../../src/config/data-dir.js";
 import { monitorWaveRate, runLoad, type LoadOptions, type LoadResult } from "./harness/load.js";
 import { quantile } from "./harness/proc.js";
 
@@ -40,12 +41,22 @@ const shape = (ports: number, bytesPerSecond: number, measureMs: number): LoadSh
   settleTimeoutMs: 20_000,
 });
 
+/** Runs the agent and then the pass-through on a load, and prints their table at once. */
 async function compare(load: LoadShape): Promise<Comparison> {
   const agent = await runLoad({ ...load, target: "agent" });
   const passThrough = await runLoad({ ...load, target: "pass-through" });
   const { feed, ports, bytesPerSecond } = load;
   const waveRate = feed === "monitor" ? (load.waveRate ?? monitorWaveRate) : null;
-  return { feed, ports, bytesPerSecondPerPort: bytesPerSecond, waveRate, agent, passThrough };
+  const comparison = {
+    feed,
+    ports,
+    bytesPerSecondPerPort: bytesPerSecond,
+    waveRate,
+    agent,
+    passThrough,
+  };
+  printComparison(comparison);
+  return comparison;
 }
 
 /**
@@ -61,6 +72,7 @@ async function compareRepeated(load: LoadShape, times: number) {
 
 const ratioFigures = [
   "cpuShareOfOneCore",
+  "cpuMsPerKiB",
   "cpuSecondsPerThousandRecords",
   "peakRssMb",
   "steadyRssMb",
@@ -214,9 +226,16 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
+  const outDir = resolve(values.out ?? join(repoRoot, "bench-results"));
+  // Checked first, so that a folder that cannot be written does not cost a whole run.
+  const outProblem =
+    values.out === "" ? "the value is empty; name a folder" : dataDirProblem(outDir, true);
+  if (outProblem !== undefined) {
+    console.error(`invalid --out "${values.out}": ${outProblem}\n\n${usage}`);
+    process.exitCode = 2;
+    return;
+  }
   cleanUpOnSignals();
-  const outDir = values.out ?? join(repoRoot, "bench-results");
-  mkdirSync(outDir, { recursive: true });
   for (const name of names) {
     const startedAt = new Date();
     const result = (await scenarios[name]?.()) as {
@@ -234,7 +253,6 @@ async function main(): Promise<void> {
     const file = join(outDir, `${name}-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
     writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
     console.log(`\nscenario ${name}: ${file}`);
-    for (const comparison of result.comparisons ?? []) printComparison(comparison);
     if (result.medianRatios !== undefined) {
       console.log(`\nmedian ratio to the pass-through of ${result.comparisons?.length} runs`);
       for (const [figureName, ratio] of Object.entries(result.medianRatios)) {
@@ -245,4 +263,9 @@ async function main(): Promise<void> {
   }
 }
 
-void main();
+main().catch((error: unknown) => {
+  // A signal's cleanup stops the programs, so the run fails; the cleanup then exits.
+  if (interrupted()) return;
+  console.error(`benchmark failed: ${error instanceof Error ? error.message : String(error)}`);
+  process.exitCode = 1;
+});

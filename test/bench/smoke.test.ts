@@ -1,5 +1,5 @@
 import test from "ava";
-import { execFile } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -36,4 +36,15 @@ test("bench smoke scenario delivers every frame", async (t) => {
   t.is(typeof comparison.agent.latency.numerics.p99Ms, "number");
   t.is(typeof comparison.passThrough.latency.line.p99Ms, "number");
   t.is(typeof comparison.agent.eventLoopDelayP99Ms, "number");
+});
+
+test("bench rejects an unwritable --out", (t) => {
+  const run = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(repoRoot, "scripts", "bench", "run.ts"), "smoke", "--out", "/proc/x"],
+    { cwd: repoRoot, encoding: "utf8" },
+  );
+  t.is(run.status, 2);
+  t.regex(run.stderr, /invalid --out "\/proc\/x": \/proc\/x is under \/proc/);
+  t.notRegex(run.stdout, /port\(s\)/);
 });

@@ -10,6 +10,15 @@ import { join } from "node:path";
 type Step = () => Promise<void> | void;
 
 const active = new Set<Cleanups>();
+let stopping = false;
+
+/**
+ * Tells whether a signal is stopping the benchmark. Its cleanup then exits the process, so a
+ * run that fails because its programs were stopped must not exit first.
+ */
+export function interrupted(): boolean {
+  return stopping;
+}
 
 export class Cleanups {
   private readonly steps: Step[] = [];
@@ -54,6 +63,7 @@ export function cleanUpOnSignals(): void {
     ["SIGTERM", 143],
   ] as const) {
     process.once(signal, () => {
+      stopping = true;
       console.error(`\n${signal}: stopping the benchmark and removing its files`);
       void Promise.all([...active].map((cleanups) => cleanups.run())).finally(() =>
         process.exit(code),

@@ -202,17 +202,44 @@ interface Rig {
   spawnedAtMs: number;
 }
 
+/** Throws, with the end of its output, when the measured program has exited. */
+function checkAlive(options: LoadOptions, target: Target): void {
+  const { exitCode, signalCode } = target.child;
+  if (exitCode === null && signalCode === null) return;
+  throw new Error(
+    `the ${options.target} exited (${signalCode ?? `code ${exitCode}`}) during the run; ` +
+      `the end of its output:\n${target.output().slice(-2000)}`,
+  );
+}
+
+/** Reads the measured program's figures from /proc, or throws saying that it has exited. */
+function sampleTarget(options: LoadOptions, target: Target): ProcessSample {
+  checkAlive(options, target);
+  const pid = target.child.pid ?? 0;
+  try {
+    return sampleProcess(pid);
+  } catch (error) {
+    throw new Error(
+      `the ${options.target} (pid ${pid}) could not be measured, most likely because it ` +
+        `exited: ${(error as Error).message}; the end of its output:\n${target.output().slice(-2000)}`,
+    );
+  }
+}
+
 async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
   const { target, receiver, feeds, ids } = rig;
-  const pid = target.child.pid ?? 0;
+  const sample = () => sampleTarget(options, target);
   await waitUntil(
-    () => ids.every((id) => receiver.count(id) > 0),
+    () => {
+      checkAlive(options, target);
+      return ids.every((id) => receiver.count(id) > 0);
+    },
     options.settleTimeoutMs,
     () => `not every device delivered a record; target output:\n${target.output()}`,
   );
   await delay(options.warmupMs);
 
-  const startSample = sampleProcess(pid);
+  const startSample = sample();
   const startAtMs = performance.now();
   const startRecords = frameRecords(receiver);
   const bytesWritten = () => feeds.reduce((sum, feed) => sum + feed.bytesWritten, 0);
@@ -221,9 +248,9 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
   const rssSamples: number[] = [];
   while (performance.now() - startAtMs < options.measureMs) {
     await delay(250);
-    rssSamples.push(sampleProcess(pid).rssMb);
+    rssSamples.push(sample().rssMb);
   }
-  const endSample = sampleProcess(pid);
+  const endSample = sample();
   const endAtMs = performance.now();
   const records = frameRecords(receiver) - startRecords;
   const bytes = bytesWritten() - startBytes;
@@ -238,7 +265,7 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     return backlog(rig) === 0 && samplesDelivered === samplesWritten;
   };
   await waitUntil(settled, options.settleTimeoutMs, () => "");
-  const finalSample = sampleProcess(pid);
+  const finalSample = sample();
 
   const seconds = (endAtMs - startAtMs) / 1000;
   const framesWritten = feeds.reduce((sum, feed) => sum + feed.framesWritten, 0);
