@@ -226,7 +226,8 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  const outDir = resolve(values.out ?? join(repoRoot, "bench-results"));
+  // npm runs scripts in the repository; INIT_CWD is the folder the user ran npm in.
+  const outDir = resolve(process.env.INIT_CWD ?? "", values.out ?? join(repoRoot, "bench-results"));
   // Checked first, so that a folder that cannot be written does not cost a whole run.
   const outProblem =
     values.out === "" ? "the value is empty; name a folder" : dataDirProblem(outDir, true);
