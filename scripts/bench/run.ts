@@ -41,6 +41,9 @@ const shape = (ports: number, bytesPerSecond: number, measureMs: number): LoadSh
   settleTimeoutMs: 20_000,
 });
 
+/** The comparisons of the scenario in progress, saved also when a later one fails. */
+const finished: Comparison[] = [];
+
 /** Runs the agent and then the pass-through on a load, and prints their table at once. */
 async function compare(load: LoadShape): Promise<Comparison> {
   const agent = await runLoad({ ...load, target: "agent" });
@@ -56,6 +59,7 @@ async function compare(load: LoadShape): Promise<Comparison> {
     passThrough,
   };
   printComparison(comparison);
+  finished.push(comparison);
   return comparison;
 }
 
@@ -148,6 +152,7 @@ const tableFigures: (keyof LoadResult | `latency.${string}`)[] = [
   "framesExpected",
   "framesLost",
   "seqGaps",
+  "unknownMessages",
   "samplesWritten",
   "samplesDelivered",
   "recordsPerSecond",
@@ -212,6 +217,28 @@ function printComparison(comparison: Comparison): void {
   }
 }
 
+interface ScenarioResult {
+  comparisons?: Comparison[];
+  medianRatios?: Record<string, number | null>;
+  /** The error that stopped the scenario before its end. */
+  failed?: string;
+}
+
+/** Writes a scenario's result with the machine it ran on, and returns the file. */
+function writeResult(outDir: string, name: string, startedAt: Date, result: ScenarioResult) {
+  const record = {
+    scenario: name,
+    startedAt: startedAt.toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? "",
+    ...result,
+  };
+  const file = join(outDir, `${name}-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
+  return file;
+}
+
 async function main(): Promise<void> {
   const usage =
     "Usage: npm run bench -- [SCENARIO ...] [--out DIR]   (default scenario: ward)\n" +
@@ -226,7 +253,7 @@ async function main(): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  // npm runs scripts in the repository; INIT_CWD is the folder the user ran npm in.
+  // npm runs scripts in the repository, and INIT_CWD is the folder the user ran npm in.
   const outDir = resolve(process.env.INIT_CWD ?? "", values.out ?? join(repoRoot, "bench-results"));
   // Checked first, so that a folder that cannot be written does not cost a whole run.
   const outProblem =
@@ -239,20 +266,19 @@ async function main(): Promise<void> {
   cleanUpOnSignals();
   for (const name of names) {
     const startedAt = new Date();
-    const result = (await scenarios[name]?.()) as {
-      comparisons?: Comparison[];
-      medianRatios?: Record<string, number | null>;
-    };
-    const record = {
-      scenario: name,
-      startedAt: startedAt.toISOString(),
-      node: process.version,
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? "",
-      ...result,
-    };
-    const file = join(outDir, `${name}-${startedAt.toISOString().replace(/[:.]/g, "-")}.json`);
-    writeFileSync(file, JSON.stringify(record, null, 2) + "\n");
+    finished.length = 0;
+    let result: ScenarioResult;
+    try {
+      result = (await scenarios[name]?.()) as ScenarioResult;
+    } catch (error) {
+      if (!interrupted() && finished.length > 0) {
+        const failed = error instanceof Error ? error.message : String(error);
+        const file = writeResult(outDir, name, startedAt, { failed, comparisons: finished });
+        console.error(`\nscenario ${name} failed; the comparisons that ended are in ${file}`);
+      }
+      throw error;
+    }
+    const file = writeResult(outDir, name, startedAt, result);
     console.log(`\nscenario ${name}: ${file}`);
     if (result.medianRatios !== undefined) {
       console.log(`\nmedian ratio to the pass-through of ${result.comparisons?.length} runs`);

@@ -23,6 +23,7 @@ test("bench smoke scenario delivers every frame", async (t) => {
     t.true(target.framesExpected > 0, `${target.target} delivered frames`);
     t.is(target.framesLost, 0, `${target.target} lost no frame`);
     t.is(target.seqGaps, 0, `${target.target} left no sequence gap`);
+    t.is(target.unknownMessages, 0, `${target.target} sent only records the harness matched`);
     for (const field of [
       "recordsPerSecond",
       "cpuSecondsPerThousandRecords",

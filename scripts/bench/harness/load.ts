@@ -65,6 +65,8 @@ export interface LoadResult {
   duplicates: number;
   /** Missing sequence numbers between each device's first and last record (agent only). */
   seqGaps: number;
+  /** Messages on the record topics that the harness could not match to a frame it wrote. */
+  unknownMessages: number;
   /** Wave samples written by the monitors and delivered in the agent's segments. */
   samplesWritten: number;
   samplesDelivered: number;
@@ -389,6 +391,7 @@ function checkDelivery(rig: Rig) {
     framesLost: framesExpected - framesDelivered,
     duplicates: sum((d) => d.duplicates),
     seqGaps: sum((d) => d.seqGaps),
+    unknownMessages: rig.receiver.unknownMessages,
     samplesWritten: sum((d) => d.samplesWritten),
     samplesDelivered: sum((d) => d.samplesDelivered),
   };
