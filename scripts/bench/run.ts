@@ -14,6 +14,7 @@ import { repoRoot } from "../../test/helpers/agent-process.js";
 import { parseBenchArgs } from "./harness/args.js";
 import { cleanUpOnSignals, interrupted } from "./harness/cleanups.js";
 import { dataDirProblem } from "../../src/config/data-dir.js";
+import { messageOf } from "../../src/errors.js";
 import { monitorWaveRate, runLoad, type LoadOptions, type LoadResult } from "./harness/load.js";
 import { quantile } from "./harness/proc.js";
 
@@ -272,7 +273,7 @@ async function main(): Promise<void> {
       result = (await scenarios[name]?.()) as ScenarioResult;
     } catch (error) {
       if (!interrupted() && finished.length > 0) {
-        const failed = error instanceof Error ? error.message : String(error);
+        const failed = messageOf(error);
         const file = writeResult(outDir, name, startedAt, { failed, comparisons: finished });
         console.error(`\nscenario ${name} failed; the comparisons that ended are in ${file}`);
       }
@@ -293,6 +294,6 @@ async function main(): Promise<void> {
 main().catch((error: unknown) => {
   // A signal's cleanup stops the programs, so the run fails; the cleanup then exits.
   if (interrupted()) return;
-  console.error(`benchmark failed: ${error instanceof Error ? error.message : String(error)}`);
+  console.error(`benchmark failed: ${messageOf(error)}`);
   process.exitCode = 1;
 });

@@ -17,11 +17,11 @@
  */
 import { accessSync, constants, readFileSync } from "node:fs";
 
-export const runtimeFlags: readonly string[] = ["--max-semi-space-size=2"];
-export const runtimeEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
+const runtimeFlags: readonly string[] = ["--max-semi-space-size=2"];
+const runtimeEnv: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
 
 /** The variable set in the restarted process, so that a setting still missing cannot loop. */
-export const restartedVariable = "IOMT_GATEWAY_RESTARTED";
+const restartedVariable = "IOMT_GATEWAY_RESTARTED";
 
 export interface MissingSettings {
   flags: string[];

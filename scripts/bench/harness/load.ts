@@ -8,6 +8,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
+import { messageOf } from "../../../src/errors.js";
 import { createDevPki } from "../../../src/pki/dev-ca.js";
 import { createPtyPair, type PtyPair } from "../../../src/simulate/pty-pair.js";
 import { startMosquitto } from "../../../test/helpers/mosquitto.js";
@@ -204,13 +205,16 @@ interface Rig {
   spawnedAtMs: number;
 }
 
+/** Returns the end of the measured program's output, for an error message. */
+const outputTail = (target: Target) => target.output().slice(-2000);
+
 /** Throws, with the end of its output, when the measured program has exited. */
 function checkAlive(options: LoadOptions, target: Target): void {
   const { exitCode, signalCode } = target.child;
   if (exitCode === null && signalCode === null) return;
   throw new Error(
     `the ${options.target} exited (${signalCode ?? `code ${exitCode}`}) during the run; ` +
-      `the end of its output:\n${target.output().slice(-2000)}`,
+      `the end of its output:\n${outputTail(target)}`,
   );
 }
 
@@ -223,7 +227,7 @@ function sampleTarget(options: LoadOptions, target: Target): ProcessSample {
   } catch (error) {
     throw new Error(
       `the ${options.target} (pid ${pid}) could not be measured, most likely because it ` +
-        `exited: ${(error as Error).message}; the end of its output:\n${target.output().slice(-2000)}`,
+        `exited: ${messageOf(error)}; the end of its output:\n${outputTail(target)}`,
     );
   }
 }
