@@ -76,6 +76,11 @@ export interface LoadResult {
   cpuShareOfOneCore: number;
   cpuSecondsPerThousandRecords: number;
   cpuMsPerKiB: number;
+  /**
+   * CPU during the warm-up, from every device's first record to the measurement, which
+   * includes compiling the code that got hot; null without a warm-up.
+   */
+  warmupCpuShareOfOneCore: number | null;
   peakRssMb: number;
   steadyRssMb: number | null;
   diskBytesPerRecord: number;
@@ -243,6 +248,8 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     options.settleTimeoutMs,
     () => `not every device delivered a record; target output:\n${target.output()}`,
   );
+  const warmupSample = sample();
+  const warmupAtMs = performance.now();
   await delay(options.warmupMs);
 
   const startSample = sample();
@@ -289,6 +296,13 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     latency: latencies(rig, startAtMs, { untilMs: stoppedAtMs + 1000, wavesUntilMs: stoppedAtMs }),
     recordsPerSecond: round(records / seconds, 1),
     ...cpuFigures(startSample, endSample, records, seconds, bytes),
+    warmupCpuShareOfOneCore:
+      options.warmupMs === 0
+        ? null
+        : round(
+            (startSample.cpuSeconds - warmupSample.cpuSeconds) / ((startAtMs - warmupAtMs) / 1000),
+            4,
+          ),
     peakRssMb: round(finalSample.peakRssMb, 1),
     steadyRssMb: roundOrNull(quantile(rssSamples, 0.5), 1),
     diskBytesPerRecord: Math.round((endSample.writeBytes - startSample.writeBytes) / records),
@@ -316,7 +330,7 @@ function cpuFigures(
 ) {
   const cpuSeconds = end.cpuSeconds - start.cpuSeconds;
   return {
-    cpuShareOfOneCore: round(cpuSeconds / seconds, 3),
+    cpuShareOfOneCore: round(cpuSeconds / seconds, 4),
     cpuSecondsPerThousandRecords: round((cpuSeconds * 1000) / records, 3),
     cpuMsPerKiB: round((cpuSeconds * 1000) / (bytes / 1024), 3),
   };
