@@ -129,7 +129,6 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       feeds.push(feed);
     }
     const ports = ids.map((id, index) => ({ id, path: pairs[index]?.hostPath ?? "" }));
-    const spawnedAtMs = performance.now();
     const profile = options.feed === "monitor" ? monitorProfileId : "masimo-radical7-ascii1";
     const target = startTarget(options.target, {
       dir,
@@ -152,7 +151,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (feed instanceof MonitorFeed) feed.start(selfHosted);
       else feed.start();
     }
-    return await measure(options, { target, receiver, feeds, ids, spawnedAtMs });
+    return await measure(options, { target, receiver, feeds, ids });
   } finally {
     await cleanups.run();
   }
@@ -207,7 +206,6 @@ interface Rig {
   receiver: Receiver;
   feeds: Feed[];
   ids: string[];
-  spawnedAtMs: number;
 }
 
 /** Returns the end of the measured program's output, for an error message. */
@@ -317,7 +315,7 @@ async function measure(options: LoadOptions, rig: Rig): Promise<LoadResult> {
     slowCommitMaxMs: target.slowCommitMaxMs,
     backlogAtStart,
     backlogAtEnd,
-    spawnToFirstRecordMs: Math.round((receiver.firstRecordAtMs ?? NaN) - rig.spawnedAtMs),
+    spawnToFirstRecordMs: Math.round((receiver.firstRecordAtMs ?? NaN) - rig.target.spawnedAtMs),
   };
 }
 

@@ -13,6 +13,8 @@ export type TargetName = "agent" | "pass-through";
 
 export interface Target {
   child: ChildProcess;
+  /** Harness time just before the spawn, after the bundle was copied into place. */
+  spawnedAtMs: number;
   /** Event-loop delay lines the target logged, with the harness time they arrived. */
   eventLoop: { atMs: number; p99Ms: number; maxMs: number }[];
   /** Harness times of the agent's "link open" log lines. */
@@ -46,6 +48,7 @@ export const nodeArgsVariable = "IOMT_BENCH_NODE_ARGS";
 export function startTarget(name: TargetName, options: TargetOptions): Target {
   const command = name === "agent" ? agentCommand(options) : passThroughCommand(options);
   const nodeArgs = (process.env[nodeArgsVariable] ?? "").split(" ").filter((arg) => arg !== "");
+  const spawnedAtMs = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, ...command], {
     cwd: options.dir,
     stdio: ["ignore", "ignore", "pipe"],
@@ -53,6 +56,7 @@ export function startTarget(name: TargetName, options: TargetOptions): Target {
   });
   const target: Target = {
     child,
+    spawnedAtMs,
     eventLoop: [],
     linkOpenAtMs: [],
     readyAtMs: undefined,
