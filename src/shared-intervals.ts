@@ -1,8 +1,8 @@
 /**
- * Periodic callbacks that share one timer per period. Each device ticks its session every 50
- * to 250 ms and checks its serial path every second. With timers of its own, 16 IntelliVue
- * monitors (50 ms ticks) woke the process 336 times a second. One timer per period wakes it 21
- * times, which matters because a Raspberry Pi-class CPU pays for every wake-up.
+ * Periodic callbacks that share one timer per period. Each device ticks its session every 100
+ * to 250 ms and checks its serial path every second. With timers of their own, 16 monitors
+ * ticking every 50 ms woke the process 336 times a second. One timer per period woke it 21
+ * times, and a Raspberry Pi-class CPU pays for every wake-up.
  */
 
 interface Group {

@@ -155,7 +155,7 @@ test("session re-associates after a monitor abort", (t) => {
   t.deepEqual(session.onEvent(command(Spdu.abort), 5000), []);
   t.false(session.established);
   t.false(session.expects(reply(6)));
-  const sent = run(session, 5050, 7500, false);
+  const sent = run(session, 5000 + SESSION_TICK_MS, 7500, false);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [[7000, "association request"]],
@@ -172,7 +172,7 @@ test("session answers a release request and re-associates", (t) => {
   const outgoing = session.onEvent(command(Spdu.releaseRequest), 4000);
   t.deepEqual(labels(outgoing), ["release response"]);
   t.is(spduOf(outgoing[0]), Spdu.releaseResponse);
-  const sent = run(session, 4050, 5000, false);
+  const sent = run(session, 4000 + SESSION_TICK_MS, 5000, false);
   t.deepEqual(labels(sent.map((s) => s.message)), ["association request"]);
 });
 
@@ -194,7 +194,7 @@ test("session retries after a refused association", (t) => {
   const session = createSession({ retryDelayMs: 1000 });
   session.onOpen(0);
   session.onEvent({ type: "rejected", command: Spdu.associationRequest }, 100);
-  const sent = run(session, 150, 1200, false);
+  const sent = run(session, 100 + SESSION_TICK_MS, 1200, false);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [[1100, "association request"]],
@@ -207,7 +207,7 @@ test("session sends a rejected poll again after the retry delay", (t) => {
   const [, poll] = establish(session);
   const invokeId = poll?.bytes.readUInt16BE(5 + 8) ?? 0;
   session.onEvent({ type: "rejected", command: remoteErrorCode(invokeId) }, 200);
-  const sent = run(session, 250, 1500);
+  const sent = run(session, 200 + SESSION_TICK_MS, 1500);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [[1200, "extended poll 0x6"]],
