@@ -31,10 +31,11 @@ import {
 import type { IntellivueSessionSettings, PollObject } from "./schema.js";
 
 /**
- * Tick period in ms: a re-issue, a time-out or a frame held back by the flow limit is at most
- * this late. Time-outs and re-issues run on seconds, and the host's largest burst (the MDS
- * Create Event Result and three polls) fits one flow window. Ticks cost CPU: at 50 ms, those
- * of 16 monitors took about 5 % of the agent's CPU in the ward benchmark.
+ * Tick period in ms. Time-outs, retries and re-issues run on seconds, so a tick late does not
+ * matter to them. The flow limit can hold back the last poll of an association (the request,
+ * the MDS Create Event Result and three polls, when the monitor replies within 128 ms) until
+ * the next tick or the next frame from the monitor. At 50 ms, the ticks of 16 monitors took
+ * about 5 % of the agent's CPU in the ward benchmark, as much as decoding their frames.
  */
 export const SESSION_TICK_MS = 250;
 /** Flow limit towards the monitor: at most this many frames in any window. */
@@ -199,8 +200,9 @@ export class IntellivueSession implements Session {
     const poll = this.polls.get(replyObjectClass(command) ?? -1);
     if (poll === undefined || this.phase !== "polling") return;
     this.stats.pollReplies++;
-    // The last reply of a poll means the monitor's period ended before our re-issue.
-    if (command === pollReplyCode(poll.objectClass, true)) poll.dueAtMs = nowMs;
+    // The last reply of a poll means the monitor's period ended before our re-issue. The monitor
+    // sends nothing more until the next poll, so the poll goes at once, not at the next tick.
+    if (command === pollReplyCode(poll.objectClass, true)) this.sendPoll(poll.objectClass, nowMs);
   }
 
   private acceptCommand(command: number, payload: Buffer, nowMs: number): void {

@@ -6,7 +6,7 @@ import {
   Spdu,
 } from "../../../src/protocols/intellivue/messages.js";
 import { intellivueSessionSchema } from "../../../src/protocols/intellivue/schema.js";
-import { IntellivueSession, SESSION_TICK_MS } from "../../../src/protocols/intellivue/session.js";
+import { IntellivueSession } from "../../../src/protocols/intellivue/session.js";
 import type { Outgoing, SessionEvent } from "../../../src/protocols/types.js";
 
 const labels = (outgoing: Outgoing[]) => outgoing.map((message) => message.label);
@@ -43,10 +43,13 @@ function establish(session: IntellivueSession): Outgoing[] {
   return session.onEvent(mdsCreate(), 0);
 }
 
+/** Tick step of these tests: finer than the agent's ticks, so an early or late action shows. */
+const stepMs = 50;
+
 /** Ticks from fromMs to toMs, feeding a numerics reply every second; returns what was sent. */
 function run(session: IntellivueSession, fromMs: number, toMs: number, replies = true) {
   const sent: { atMs: number; message: Outgoing }[] = [];
-  for (let now = fromMs; now <= toMs; now += SESSION_TICK_MS) {
+  for (let now = fromMs; now <= toMs; now += stepMs) {
     if (replies && now % 1000 === 0) session.onEvent(reply(6), now);
     for (const message of session.onTick(now)) sent.push({ atMs: now, message });
   }
@@ -95,9 +98,7 @@ test("session echoes the MDS Create invoke id", (t) => {
 test("session re-issues polls before the period ends", (t) => {
   const session = createSession({ pollPeriodMs: 10_000, reissueBeforeMs: 2000 });
   establish(session);
-  const sent = run(session, SESSION_TICK_MS, 20_000).filter(
-    (s) => s.message.label === "extended poll 0x6",
-  );
+  const sent = run(session, stepMs, 20_000).filter((s) => s.message.label === "extended poll 0x6");
   t.deepEqual(
     sent.map((s) => s.atMs),
     [8000, 16_000],
@@ -108,8 +109,21 @@ test("session re-issues polls before the period ends", (t) => {
 test("session re-issues a poll after its last reply", (t) => {
   const session = createSession();
   establish(session);
-  session.onEvent(reply(9, true), 3000);
-  t.deepEqual(labels(session.onTick(3000)), ["extended poll 0x9"]);
+  t.deepEqual(labels(session.onEvent(reply(9, true), 3000)), ["extended poll 0x9"]);
+  t.deepEqual(session.onTick(3000), []);
+});
+
+test("session sends a held poll with the next frame", (t) => {
+  const session = createSession();
+  session.onOpen(0);
+  session.onEvent(accepted, 20);
+  // The association request at 0 and these three fill the window of 4 frames per 128 ms.
+  t.deepEqual(labels(session.onEvent(mdsCreate(), 40)), [
+    "MDS Create Event Result",
+    "extended poll 0x6",
+    "extended poll 0x9",
+  ]);
+  t.deepEqual(labels(session.onEvent(reply(6), 140)), ["extended poll 0x36"]);
 });
 
 test("session expects replies only to its polls", (t) => {
@@ -124,7 +138,7 @@ test("session expects replies only to its polls", (t) => {
 test("session sends the association request again on time-out", (t) => {
   const session = createSession({ associationTimeoutMs: 1000 });
   session.onOpen(0);
-  const sent = run(session, SESSION_TICK_MS, 2500, false);
+  const sent = run(session, stepMs, 2500, false);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [
@@ -139,7 +153,7 @@ test("session aborts when MDS Create never comes", (t) => {
   const session = createSession({ associationTimeoutMs: 1000, retryDelayMs: 500 });
   session.onOpen(0);
   session.onEvent(accepted, 0);
-  const sent = run(session, SESSION_TICK_MS, 1500, false);
+  const sent = run(session, stepMs, 1500, false);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [
@@ -155,7 +169,7 @@ test("session re-associates after a monitor abort", (t) => {
   t.deepEqual(session.onEvent(command(Spdu.abort), 5000), []);
   t.false(session.established);
   t.false(session.expects(reply(6)));
-  const sent = run(session, 5000 + SESSION_TICK_MS, 7500, false);
+  const sent = run(session, 5050, 7500, false);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [[7000, "association request"]],
@@ -172,14 +186,14 @@ test("session answers a release request and re-associates", (t) => {
   const outgoing = session.onEvent(command(Spdu.releaseRequest), 4000);
   t.deepEqual(labels(outgoing), ["release response"]);
   t.is(spduOf(outgoing[0]), Spdu.releaseResponse);
-  const sent = run(session, 4000 + SESSION_TICK_MS, 5000, false);
+  const sent = run(session, 4050, 5000, false);
   t.deepEqual(labels(sent.map((s) => s.message)), ["association request"]);
 });
 
 test("session aborts and re-associates after silence", (t) => {
   const session = createSession({ silenceTimeoutMs: 3000, retryDelayMs: 1000 });
   establish(session);
-  const sent = run(session, SESSION_TICK_MS, 4500, false);
+  const sent = run(session, stepMs, 4500, false);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [
@@ -194,7 +208,7 @@ test("session retries after a refused association", (t) => {
   const session = createSession({ retryDelayMs: 1000 });
   session.onOpen(0);
   session.onEvent({ type: "rejected", command: Spdu.associationRequest }, 100);
-  const sent = run(session, 100 + SESSION_TICK_MS, 1200, false);
+  const sent = run(session, 150, 1200, false);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [[1100, "association request"]],
@@ -207,7 +221,7 @@ test("session sends a rejected poll again after the retry delay", (t) => {
   const [, poll] = establish(session);
   const invokeId = poll?.bytes.readUInt16BE(5 + 8) ?? 0;
   session.onEvent({ type: "rejected", command: remoteErrorCode(invokeId) }, 200);
-  const sent = run(session, 200 + SESSION_TICK_MS, 1500);
+  const sent = run(session, 250, 1500);
   t.deepEqual(
     sent.map((s) => [s.atMs, s.message.label]),
     [[1200, "extended poll 0x6"]],
