@@ -44,11 +44,9 @@ const shape = (ports: number, bytesPerSecond: number, measureMs: number): LoadSh
 });
 
 /**
- * The ward's warm-up before it measures. V8 compiles code as it gets hot, and at the ward's
- * pace the agent's larger code was still compiling 20 s after its start: in 10 s windows of one
- * run, the agent took 72, 30, 26, 24, 30 ... ticks of CPU and the pass-through 52, 24, 26, 25,
- * 28 .... A gateway runs for months, so the budget is read after the warm-up, whose CPU is
- * reported apart as warmupCpuShareOfOneCore.
+ * The ward's warm-up before it measures. At the ward's pace V8 made 300 optimizing compiles in
+ * the agent's first 10 s and 116 in the next 10 s. A gateway runs for months, so the budget is
+ * read after the warm-up, whose CPU is reported apart as warmupCpuShareOfOneCore.
  */
 const wardWarmupMs = 20_000;
 
@@ -89,7 +87,7 @@ async function compare(load: LoadShape, passThroughFirst = false): Promise<Compa
  * Runs a comparison `times` times. Two 30 s ward runs of the same code differed by up to 20 %
  * in CPU on the development machine, so the budgets are read from the median of the ratios,
  * which also goes into the result. The order of the two programs alternates, so that a machine
- * that slows down or speeds up during the scenario favours neither.
+ * that slows down or speeds up during the scenario does not always favour the same program.
  */
 async function compareRepeated(load: LoadShape, times: number) {
   const comparisons: Comparison[] = [];
@@ -153,10 +151,9 @@ const scenarios: Record<string, () => Promise<unknown>> = {
 
 /**
  * Start time from the bundle: spawn to the first observation a subscriber receives. The device
- * sends at line rate here, about 88 lines a second, so its own cadence adds at most 12 ms. At
- * 10 lines a second the figure moved in steps of 100 ms: 324 ms in one run and 422 to 429 in
- * the next four, as the port opened just before or just after a line. A monitor at one line
- * a second would add up to a second more, whatever the agent does.
+ * sends at line rate, a line every 10 or 20 ms, so its cadence adds up to about 20 ms. At 10
+ * lines a second the figure moved in steps of 100 ms. A monitor at one line a second would add
+ * up to a second more, whatever the agent does.
  */
 async function startup() {
   const runs: LoadResult[] = [];
