@@ -39,6 +39,11 @@ export class ReconnectingLink {
   private stopWatching: (() => void) | undefined;
   private lastReason = "";
   private openedAtMs = 0;
+  /**
+   * True from restart() until the link is down. The link did not fail, so its back-off starts
+   * again from initialDelayMs, and a monitor that comes back after a silence is heard soon.
+   */
+  private restarting = false;
 
   constructor(
     private readonly connector: Connector,
@@ -84,6 +89,7 @@ export class ReconnectingLink {
   /** Closes and reopens the link, for a device that stopped talking without closing. */
   restart(reason: string): void {
     if (this.stateValue !== "open") return;
+    this.restarting = true;
     this.connection?.close(reason);
   }
 
@@ -117,7 +123,9 @@ export class ReconnectingLink {
     if (this.stateValue === "stopped") return;
     const wasOpen = this.stateValue === "open";
     this.stateValue = "waiting";
-    if (wasOpen && performance.now() - this.openedAtMs >= stableOpenMs) this.failures = 0;
+    const stable = performance.now() - this.openedAtMs >= stableOpenMs;
+    if (wasOpen && (this.restarting || stable)) this.failures = 0;
+    this.restarting = false;
     const delayMs = Math.min(
       this.options.maxDelayMs,
       this.options.initialDelayMs * 2 ** this.failures,
