@@ -7,6 +7,7 @@
  * Usage: npm run bench -- [SCENARIO ...] [--out DIR]   (default scenario: ward)
  * Scenarios: smoke, ward, ward-numerics, line-rate, growth, startup. See docs/benchmarks.md.
  */
+import { execFileSync } from "node:child_process";
 import { statSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
@@ -98,7 +99,6 @@ async function compareRepeated(load: LoadShape, times: number) {
 const ratioFigures = [
   "cpuShareOfOneCore",
   "cpuMsPerKiB",
-  "cpuSecondsPerThousandRecords",
   "warmupCpuShareOfOneCore",
   "peakRssMb",
   "steadyRssMb",
@@ -207,6 +207,16 @@ const tableFigures: (keyof LoadResult | `latency.${string}`)[] = [
   "spawnToFirstRecordMs",
 ];
 
+/**
+ * Figures counted per record. For monitors the pass-through's record is a frame and the
+ * agent's an observation or a wave message, so the table gives them no ratio.
+ */
+const perRecordFigures = new Set<string>([
+  "framesExpected",
+  "recordsPerSecond",
+  "cpuSecondsPerThousandRecords",
+]);
+
 function figure(result: LoadResult, path: string): number | null {
   let value: unknown = result;
   for (const key of path.split(".")) value = (value as Record<string, unknown> | undefined)?.[key];
@@ -228,8 +238,11 @@ function printComparison(comparison: Comparison): void {
     const baseline = name.startsWith("latency.numerics")
       ? figure(comparison.passThrough, name.replace("numerics", "line"))
       : base;
+    const comparable = comparison.feed !== "monitor" || !perRecordFigures.has(name);
     const ratio =
-      agent !== null && baseline !== null && baseline !== 0 ? (agent / baseline).toFixed(2) : "";
+      comparable && agent !== null && baseline !== null && baseline !== 0
+        ? (agent / baseline).toFixed(2)
+        : "";
     return [name, String(agent ?? ""), String(base ?? ""), ratio];
   });
   const widths = [0, 1, 2, 3].map((column) =>
@@ -251,11 +264,29 @@ interface ScenarioResult {
   failed?: string;
 }
 
+/**
+ * Returns the commit of the code measured, with "-modified" when files differ from it, or null
+ * outside a git checkout.
+ */
+function checkedOutCommit(): string | null {
+  const git = (...args: string[]) =>
+    execFileSync("git", args, { cwd: repoRoot, encoding: "utf8", stdio: "pipe" }).trim();
+  try {
+    const commit = git("rev-parse", "--short", "HEAD");
+    return git("status", "--porcelain", "--untracked-files=no") === ""
+      ? commit
+      : `${commit}-modified`;
+  } catch {
+    return null;
+  }
+}
+
 /** Writes a scenario's result with the machine it ran on, and returns the file. */
 function writeResult(outDir: string, name: string, startedAt: Date, result: ScenarioResult) {
   const record = {
     scenario: name,
     startedAt: startedAt.toISOString(),
+    commit: checkedOutCommit(),
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? "",
