@@ -13,6 +13,13 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { repoRoot } from "../../test/helpers/agent-process.js";
 import { parseBenchArgs } from "./harness/args.js";
+import {
+  lineRateBudgets,
+  printBudgets,
+  startBudget,
+  wardBudgets,
+  type BudgetCheck,
+} from "./harness/budgets.js";
 import { cleanUpOnSignals, interrupted } from "./harness/cleanups.js";
 import { dataDirProblem } from "../../src/config/data-dir.js";
 import { messageOf } from "../../src/errors.js";
@@ -121,12 +128,16 @@ const scenarios: Record<string, () => Promise<unknown>> = {
   smoke: async () => ({
     comparisons: [await compare({ ...shape(1, 2000, 2500), warmupMs: 500 })],
   }),
-  ward: () =>
-    compareRepeated({ ...shape(16, 0, 30_000), feed: "monitor", warmupMs: wardWarmupMs }, 5),
+  ward: async () => {
+    const load: LoadShape = { ...shape(16, 0, 30_000), feed: "monitor", warmupMs: wardWarmupMs };
+    const { comparisons, medianRatios } = await compareRepeated(load, 5);
+    return { comparisons, medianRatios, budgets: wardBudgets(comparisons, medianRatios) };
+  },
   "ward-numerics": async () => ({ comparisons: [await compare(shape(16, 0, 30_000))] }),
-  "line-rate": async () => ({
-    comparisons: [await compare(shape(16, lineRateBytesPerSecond, 30_000))],
-  }),
+  "line-rate": async () => {
+    const comparison = await compare(shape(16, lineRateBytesPerSecond, 30_000));
+    return { comparisons: [comparison], budgets: lineRateBudgets(comparison) };
+  },
   growth: async () => {
     const comparisons: Comparison[] = [];
     for (const bytesPerSecond of [0, lineRateBytesPerSecond]) {
@@ -167,6 +178,7 @@ async function startup() {
     bundleKiB: Math.round(statSync(join(repoRoot, "dist", "iomt-gateway.cjs")).size / 1024),
     spawnToFirstRecordMs: firsts,
     spawnToFirstRecordMsMedian: quantile(firsts, 0.5),
+    budgets: [startBudget(quantile(firsts, 0.5))],
     peakRssMbMedian: quantile(
       runs.map((r) => r.peakRssMb),
       0.5,
@@ -260,6 +272,7 @@ function printComparison(comparison: Comparison): void {
 interface ScenarioResult {
   comparisons?: Comparison[];
   medianRatios?: Record<string, number | null>;
+  budgets?: BudgetCheck[];
   /** The error that stopped the scenario before its end. */
   failed?: string;
 }
@@ -345,6 +358,7 @@ async function main(): Promise<void> {
       }
     }
     if (result.comparisons === undefined) console.log(JSON.stringify(result, null, 2));
+    if (result.budgets !== undefined) printBudgets(result.budgets);
   }
 }
 
