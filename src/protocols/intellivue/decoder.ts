@@ -109,7 +109,8 @@ function unescapeFrame(frame: Buffer): Buffer | string {
   if (frame.length < MIN_FRAME_BYTES || frame[0] !== 0xc0 || frame.at(-1) !== 0xc1) {
     return (
       `IntelliVue frame must be C0, a 4-byte header, the user data, a 2-byte FCS and C1 ` +
-      `(got ${frame.length} bytes: ${hex(frame)}); check the framer feeding this decoder`
+      `(got ${frame.length} bytes: ${hex(frame)}); a short frame comes from line noise or a ` +
+      `wrong baud rate, so check the cable and that the port runs 115200 8N1`
     );
   }
   const out = Buffer.alloc(frame.length);

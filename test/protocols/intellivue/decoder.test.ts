@@ -215,6 +215,13 @@ for (const [name, frame] of invalidCases) {
   });
 }
 
+test("short frame points at the line", (t) => {
+  // Line noise between a C0 and a C1 reaches the decoder as a frame of a few bytes.
+  const result = decode(bytesOf("C0 05 31 46 C1"));
+  t.is(errorCode(result), "DECODE_INVALID");
+  if (!result.ok) t.regex(result.error.message, /got 5 bytes: C0 05 31 46 C1.*115200 8N1/);
+});
+
 test("attribute past its list names the attribute", (t) => {
   // The last numeric's NOM_ATTR_NU_VAL_OBS (0x0950) claims 255 bytes in place of 10.
   const frame = Buffer.from(REFERENCE_REPLY.subarray(5, REFERENCE_REPLY.length - 3));
