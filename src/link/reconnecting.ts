@@ -40,8 +40,8 @@ export class ReconnectingLink {
   private lastReason = "";
   private openedAtMs = 0;
   /**
-   * True from restart() until the link is down. The link did not fail, so its back-off starts
-   * again from initialDelayMs, and a monitor that comes back after a silence is heard soon.
+   * True from restart() until the link is down. The link did not fail, so the next open waits
+   * only initialDelayMs, and a device that comes back after a silence is heard that soon.
    */
   private restarting = false;
 

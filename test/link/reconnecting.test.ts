@@ -3,7 +3,7 @@ import { createLogger } from "../../src/log.js";
 import { ReconnectingLink } from "../../src/link/reconnecting.js";
 import type { Connector, LinkConnection } from "../../src/link/types.js";
 
-/** A connector whose connections open at once and close when close() is called. */
+/** Returns a connector whose connections open at once and close when close() is called. */
 function fakeConnector() {
   const connections: LinkConnection[] = [];
   const connector: Connector = {

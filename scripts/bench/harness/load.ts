@@ -77,8 +77,8 @@ export interface LoadResult {
   cpuSecondsPerThousandRecords: number;
   cpuMsPerKiB: number;
   /**
-   * CPU during the warm-up, from every device's first record to the measurement, which
-   * includes compiling the code that got hot; null without a warm-up.
+   * Share of a core used during the warm-up, from every device's first record to the
+   * measurement, compiles of hot code included. Null without a warm-up.
    */
   warmupCpuShareOfOneCore: number | null;
   peakRssMb: number;

@@ -215,7 +215,7 @@ for (const [name, frame] of invalidCases) {
   });
 }
 
-test("short frame points at the line", (t) => {
+test("short frame names the line settings", (t) => {
   // Line noise between a C0 and a C1 reaches the decoder as a frame of a few bytes.
   const result = decode(bytesOf("C0 05 31 46 C1"));
   t.is(errorCode(result), "DECODE_INVALID");
